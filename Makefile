@@ -1,0 +1,41 @@
+# make run | make test | make setup | make lint | make bench
+# Everything a fresh machine with Python 3.11 needs is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+
+# Offline machines and cron: no telemetry from any tool.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(PY) -m pip install --quiet uv
+	$(UV) pip install --quiet --python $(PY) -r requirements.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps --config-settings editable_mode=compat -e .
+	touch $(STAMP)
+
+run: setup
+	$(PY) run_all.py
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	@for b in bench/bench_*.py; do $(PY) $$b || exit $$?; done
+
+clean:
+	rm -rf var

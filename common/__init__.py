@@ -1,0 +1,1 @@
+"""Shared foundation of the use cases: config, workspace, storage, database, errors, retry, locking, logging."""

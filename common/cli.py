@@ -1,0 +1,92 @@
+"""The thin main() shared by steps and pipelines: args, config, logging, lock, retry, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from common.config import load_config
+from common.errors import EXIT_OK, ConfigError, MlopsError, exit_code_for
+from common.lock import run_lock
+from common.log import setup_logging
+from common.redact import redact
+from common.retry import call_with_retry
+from common.settings import Settings
+from common.step import StepResult
+from common.telemetry import disable_telemetry
+from common.workspace import Workspace
+
+log = logging.getLogger(__name__)
+StepFn = Callable[[Settings, Workspace], StepResult]
+
+EPILOG = """examples:
+  %(prog)s
+  %(prog)s --set warehouse.url=postgresql+psycopg://etl@db.internal/shop
+  MLOPS__OBJECT_STORE__BACKEND=s3 %(prog)s --config my-config.yaml
+exit codes: 0 done, 1 error (after retries), 2 bad config, 3 data invalid, 4 gate failed, 75 locked"""
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="config file (default: config.yaml in the project root)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config value; repeatable")
+    return parser
+
+
+def execute(name: str, lock_name: str | None, args: argparse.Namespace,
+            body: Callable[[Settings, Workspace], dict[str, Any]]) -> int:
+    """Load config, set up logging, hold the lock, run `body`; print its JSON summary; return the exit code."""
+    disable_telemetry()
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(redact(f"{name}: {exc}"), file=sys.stderr)
+        _summary({"step": name, "status": "failed", "exit_code": exc.exit_code, "error": redact(str(exc))})
+        return exc.exit_code
+    ws = Workspace(cfg.workspace)
+    log_file = setup_logging(cfg.logging.level, ws.dir("logs"), name)
+    log.info("%s: workspace %s, log %s", name, ws.root, log_file)
+    try:
+        if lock_name:
+            with run_lock(ws.dir("locks"), lock_name):
+                summary = body(cfg, ws)
+        else:
+            summary = body(cfg, ws)
+    except Exception as exc:  # the shell of a cron script: every failure becomes an exit code
+        code = exit_code_for(exc)
+        if isinstance(exc, MlopsError):
+            log.error("%s failed (exit %d): %s", name, code, exc)
+        else:
+            log.error("%s failed (exit %d): %s: %s", name, code, type(exc).__name__, exc, exc_info=exc)
+        _summary({"step": name, "status": "failed", "exit_code": code, "error": redact(str(exc))})
+        return code
+    _summary(summary)
+    return summary.get("exit_code", EXIT_OK)
+
+
+def run_step(name: str, fn: StepFn, cfg: Settings, ws: Workspace) -> StepResult:
+    """Run one step with transient-only retries, time it and record its result in the workspace."""
+    start = time.monotonic()
+    log.info("step %s: start", name)
+    result = call_with_retry(lambda: fn(cfg, ws), cfg.retry, name)
+    result.duration_s = round(time.monotonic() - start, 3)
+    ws.record(result)
+    log.info("step %s: done in %.1fs", name, result.duration_s)
+    return result
+
+
+def step_main(name: str, lock_name: str, fn: StepFn, argv: list[str] | None, description: str) -> int:
+    """main() of a step script."""
+    args = base_parser(description).parse_args(argv)
+    return execute(name, lock_name, args, lambda cfg, ws: run_step(name, fn, cfg, ws).to_dict())
+
+
+def _summary(data: dict[str, Any]) -> None:
+    print(json.dumps(data, default=str), flush=True)

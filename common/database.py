@@ -1,0 +1,42 @@
+"""SQLAlchemy engines: the embedded SQLite warehouse by default, any URL (PostgreSQL) by config."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from common.settings import WarehouseCfg
+from common.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def warehouse_url(cfg: WarehouseCfg, ws: Workspace) -> str:
+    """The configured URL, or the embedded SQLite file in the workspace."""
+    return cfg.url or f"sqlite:///{ws.dir('warehouse') / 'warehouse.db'}"
+
+
+def is_embedded(cfg: WarehouseCfg) -> bool:
+    return not cfg.url
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str, connect_timeout_s: int = 10) -> Engine:
+    from sqlalchemy import create_engine
+
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql"):
+        connect_args["connect_timeout"] = connect_timeout_s
+    elif url.startswith("sqlite"):
+        connect_args["timeout"] = connect_timeout_s
+    log.info("warehouse: %s", safe_url(url))
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)

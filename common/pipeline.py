@@ -1,0 +1,54 @@
+"""Run a use case's steps in order in one process; stop at the first permanent failure."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+from common.cli import run_step
+from common.errors import exit_code_for
+from common.redact import redact
+from common.settings import Settings
+from common.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    step: str
+    status: str  # ok | failed | not run
+    duration_s: float = 0.0
+    exit_code: int = 0
+    error: str = ""
+
+
+def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> list[Outcome]:
+    """Import and run each step module's run(); the steps after a failure are reported as not run."""
+    outcomes: list[Outcome] = []
+    for name in steps:
+        if outcomes and outcomes[-1].status != "ok":
+            outcomes.append(Outcome(name, "not run"))
+            continue
+        start = time.monotonic()
+        try:
+            module = importlib.import_module(f"{package}.{name}")
+            run_step(name, module.run, cfg, ws)
+        except Exception as exc:  # recorded and reported; the caller turns it into the exit code
+            log.error("step %s failed: %s", name, exc, exc_info=exc if exit_code_for(exc) == 1 else None)
+            outcomes.append(Outcome(name, "failed", round(time.monotonic() - start, 3),
+                                    exit_code_for(exc), redact(str(exc))))
+            continue
+        outcomes.append(Outcome(name, "ok", round(time.monotonic() - start, 3)))
+    return outcomes
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    return next((o.exit_code for o in outcomes if o.status == "failed"), 0)
+
+
+def summary(use_case: str, outcomes: list[Outcome]) -> dict[str, object]:
+    return {"use_case": use_case, "status": "failed" if exit_code(outcomes) else "ok",
+            "exit_code": exit_code(outcomes), "steps": [asdict(o) for o in outcomes]}

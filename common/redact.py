@@ -1,0 +1,38 @@
+"""Keep secrets out of logs and messages: URL passwords and registered secret values become ***."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_secrets: set[str] = set()
+# scheme://user:password@host -> scheme://user:***@host, for any URL in any text
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?P<tail>@)")
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` wherever it appears in a later log line or message."""
+    if value and len(value) >= 3:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    text = _URL_PASSWORD.sub(r"\g<head>***\g<tail>", text)
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with secrets masked (attached to every handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True

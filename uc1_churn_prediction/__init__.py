@@ -1,0 +1,3 @@
+"""Use case 1: churn prediction, from the warehouse to a served model."""
+
+USE_CASE = "uc1"

@@ -1,0 +1,104 @@
+"""Step 03: validate the versioned data with a Great Expectations suite built from config; the result JSON and
+Data Docs land under <workspace>/reports/. Failure exits 3 listing each failed expectation; nothing after it runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from common.cli import step_main
+from common.errors import DataValidationError
+from common.settings import DatasetCfg, Settings
+from common.step import StepResult
+from common.workspace import Workspace, write_text
+from uc1_churn_prediction import USE_CASE
+from uc1_churn_prediction.expectations import build_suite, describe_failure
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STEP = Path(__file__).stem
+VERSION_STEP = "uc1_02_data_versioning_dvc"
+log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    version = ws.require(VERSION_STEP, f"run {VERSION_STEP}.py first")
+    tag, path = version.outputs["tag"], Path(version.outputs["path"])
+    df = read_extract(path)
+    reports = ws.dir("reports")
+    result, docs = validate(df, cfg.dataset, reports / "data_docs")
+    report = reports / "validation" / f"{cfg.dataset.table}_{tag}.json"
+    write_text(report, json.dumps(result, indent=2, default=str))
+    failures = failed_expectations(result, len(df))
+    stats = result["statistics"]
+    log.info("validated %s (%d rows): %d/%d expectations met; report %s; Data Docs %s", tag, len(df),
+             stats["successful_expectations"], stats["evaluated_expectations"], report, docs)
+    if failures:
+        raise DataValidationError(f"data version {tag} failed {len(failures)} expectation(s) "
+                                  f"(report {report}):\n  - " + "\n  - ".join(failures))
+    return StepResult(
+        step=STEP,
+        outputs={"tag": tag, "report": str(report), "data_docs": docs, "path": str(path)},
+        metrics={"rows": len(df), "expectations": stats["evaluated_expectations"],
+                 "success_percent": stats["success_percent"]},
+        datasets_read=version.datasets_written,
+    )
+
+
+def read_extract(path: Path) -> pd.DataFrame:
+    """The Parquet extract as pandas: integers stay integers (nullable) even with nulls; times as naive UTC."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pq.read_table(path).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    for name in df.columns:
+        if isinstance(df[name].dtype, pd.DatetimeTZDtype):
+            df[name] = df[name].dt.tz_convert("UTC").dt.tz_localize(None)
+    return df
+
+
+def validate(df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path) -> tuple[dict[str, Any], str]:
+    """Run the config's suite through a Checkpoint that also renders Data Docs; returns (result, docs URL)."""
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = {"globally": False}
+    ctx.add_data_docs_site(site_name="workspace", site_config={
+        "class_name": "SiteBuilder", "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
+    batch = ctx.data_sources.add_pandas("warehouse").add_dataframe_asset(ds.table) \
+        .add_batch_definition_whole_dataframe("whole")
+    suite = ctx.suites.add(build_suite(ds, f"{ds.table}_suite"))
+    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=ds.table, data=batch, suite=suite))
+    checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+        name=f"{ds.table}_checkpoint", validation_definitions=[definition], result_format="SUMMARY",
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["workspace"])]))
+    run = checkpoint.run(batch_parameters={"dataframe": df})
+    (result,) = run.run_results.values()
+    return result.to_json_dict(), str(docs_dir / "index.html")
+
+
+def failed_expectations(result: dict[str, Any], rows: int) -> list[str]:
+    """A line per failed expectation; a missing column is reported once, not once per rule on it."""
+    missing = {r["expectation_config"]["kwargs"]["column"] for r in result["results"]
+               if not r["success"] and r["expectation_config"]["type"] == "expect_column_to_exist"}
+    lines = []
+    for r in result["results"]:
+        kind, kwargs = r["expectation_config"]["type"], r["expectation_config"]["kwargs"]
+        if r["success"] or (kwargs.get("column") in missing and kind != "expect_column_to_exist"):
+            continue
+        lines.append(describe_failure(kind, kwargs, r.get("result") or {}, rows))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

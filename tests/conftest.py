@@ -1,0 +1,107 @@
+"""Shared fixtures: a fresh workspace, real services (PostgreSQL, Redis, moto's S3 server), running scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common.telemetry import disable_telemetry
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
+
+disable_telemetry()
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when the service is down, unless MLOPS_REQUIRE_SERVICES is set (CI): then fail."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        message = f"{name} at {host}:{port} is unreachable ({exc})"
+        if os.environ.get("MLOPS_REQUIRE_SERVICES"):
+            pytest.fail(f"{message} and MLOPS_REQUIRE_SERVICES is set")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database made for the test and dropped after it."""
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    from sqlalchemy import create_engine, text
+
+    name = f"test_mlops_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3-compatible server on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    require_service("moto S3 server", "127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the S3 server."""
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    return name
+
+
+def s3_overrides(endpoint: str, bucket: str) -> list[str]:
+    return ["object_store.backend=s3", f"object_store.bucket={bucket}", f"object_store.endpoint_url={endpoint}",
+            "object_store.access_key_id=test", "object_store.secret_access_key=test"]
+
+
+def run_script(script: str, *args: str, workspace: Path, env: dict[str, str] | None = None,
+               timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run a project script as a user does, from the repo root, in `workspace`, with fast retries."""
+    full_env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), "MLOPS__RETRY__ATTEMPTS": "2",
+                "MLOPS__RETRY__INITIAL_WAIT_S": "0.1", "MLOPS__SAMPLE_DATA__ROWS": "1000", **(env or {})}
+    return subprocess.run([sys.executable, script, *args], cwd=ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def summary_of(proc: subprocess.CompletedProcess[str]) -> dict:
+    """The one-line JSON summary a script prints last on stdout."""
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert lines, f"no summary on stdout; stderr:\n{proc.stderr[-3000:]}"
+    return json.loads(lines[-1])

@@ -1,0 +1,129 @@
+"""UC1 steps 01-03 and the runners, as a user runs them: subprocesses in a fresh workspace."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import create_engine
+
+from common.errors import EXIT_CONFIG, EXIT_DATA, EXIT_LOCKED
+from common.lock import run_lock
+from common.sample_data import generate
+from tests.conftest import run_script, summary_of
+
+STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
+STEP2 = "uc1_churn_prediction/uc1_02_data_versioning_dvc.py"
+STEP3 = "uc1_churn_prediction/uc1_03_data_validation_ge.py"
+PIPELINE = "uc1_churn_prediction/run_pipeline.py"
+
+
+def _warehouse(workspace: Path, df: pd.DataFrame) -> None:
+    """Put `df` in the embedded warehouse as the customers table (so no seeding happens)."""
+    (workspace / "warehouse").mkdir(exist_ok=True)
+    engine = create_engine(f"sqlite:///{workspace / 'warehouse' / 'warehouse.db'}")
+    df.to_sql("customers", engine, index=False, if_exists="replace")
+    engine.dispose()
+
+
+def test_each_step_runs_standalone_in_order(workspace: Path) -> None:
+    first = run_script(STEP1, workspace=workspace)
+    assert first.returncode == 0, first.stderr
+    extract = summary_of(first)
+    assert extract["metrics"]["rows"] == 1000 and Path(extract["outputs"]["uri"][7:]).exists()
+
+    second = run_script(STEP2, workspace=workspace)
+    assert second.returncode == 0, second.stderr
+    version = summary_of(second)["outputs"]
+    assert version["tag"] == "data-v1" and version["created"] is True
+    assert (workspace / "data-registry" / "data" / "customers.parquet.dvc").exists()
+    assert list((workspace / "dvc-remote").rglob("*"))  # pushed to the default local remote
+
+    third = run_script(STEP3, workspace=workspace)
+    assert third.returncode == 0, third.stderr
+    report = json.loads(Path(summary_of(third)["outputs"]["report"]).read_text())
+    assert report["success"] is True
+    assert (workspace / "reports" / "data_docs" / "index.html").exists()
+    assert (workspace / "logs" / "uc1_03_data_validation_ge.log").read_text()
+
+
+def test_a_step_run_before_its_input_exists_says_what_to_run(workspace: Path) -> None:
+    proc = run_script(STEP3, workspace=workspace)
+    assert proc.returncode == 1
+    assert "run uc1_02_data_versioning_dvc.py first" in proc.stderr
+
+
+def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> None:
+    for _ in range(2):
+        proc = run_script(PIPELINE, workspace=workspace)
+        assert proc.returncode == 0, proc.stderr
+        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok", "ok", "ok"]
+    listed = run_script(STEP2, "--list-versions", workspace=workspace)
+    assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1"]
+    state = json.loads((workspace / "state" / "steps.json").read_text())
+    assert state["uc1_02_data_versioning_dvc"]["outputs"]["created"] is False
+
+    # A changed table is a new version; the old one reads back by its tag.
+    run_script("common/sample_data.py", "--rows", "700", "--seed", "5", workspace=workspace)
+    assert run_script(PIPELINE, workspace=workspace).returncode == 0
+    exported = summary_of(run_script(STEP2, "--export", "data-v1", workspace=workspace))
+    assert len(pd.read_parquet(exported["path"])) == 1000
+    listed = run_script(STEP2, "--list-versions", workspace=workspace)
+    assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1", "data-v2"]
+
+
+def test_corrupted_table_exits_3_naming_each_problem(workspace: Path) -> None:
+    df = generate(400, seed=8)
+    df["customer_id"] = df["customer_id"].astype("float64")
+    df.loc[0, "customer_id"] = None
+    df.loc[[1, 2], "customer_id"] = 77.0
+    df.loc[3, "age"] = 250.0
+    df.loc[4, "gender"] = "Martian"
+    _warehouse(workspace, df)
+    proc = run_script(PIPELINE, workspace=workspace)
+    assert proc.returncode == EXIT_DATA, proc.stderr
+    for problem in ("customer_id: null in 1 of 400 rows", "customer_id: duplicates in 3 of 400 rows, e.g. [77]",
+                    "age: 1 of 400 rows outside [18.0, 100.0], e.g. [250.0]", "e.g. ['Martian']"):
+        assert problem in proc.stderr
+    steps = summary_of(proc)["steps"]
+    assert [s["status"] for s in steps] == ["ok", "ok", "failed"]
+    assert steps[2]["exit_code"] == EXIT_DATA
+    assert (workspace / "reports" / "validation" / "customers_data-v1.json").exists()
+
+
+def test_missing_column_exits_3_before_anything_is_uploaded(workspace: Path) -> None:
+    _warehouse(workspace, generate(300).drop(columns=["contract"]))
+    proc = run_script(PIPELINE, workspace=workspace)
+    assert proc.returncode == EXIT_DATA
+    assert "lacks the configured columns ['contract']" in proc.stderr
+    assert [s["status"] for s in summary_of(proc)["steps"]] == ["failed", "not run", "not run"]
+    assert list(workspace.glob("objects/**/*.parquet")) == []
+
+
+def test_a_run_while_another_holds_the_lock_exits_75(workspace: Path) -> None:
+    (workspace / "locks").mkdir()
+    with run_lock(workspace / "locks", "uc1"):
+        for script in (STEP1, PIPELINE):
+            proc = run_script(script, workspace=workspace)
+            assert proc.returncode == EXIT_LOCKED
+            assert "another run holds the uc1 lock" in proc.stderr and "pid " in proc.stderr
+    with run_lock(workspace / "locks", "run_all"):
+        assert run_script("run_all.py", workspace=workspace).returncode == EXIT_LOCKED
+
+
+def test_bad_set_exits_2_naming_the_key(workspace: Path) -> None:
+    proc = run_script(PIPELINE, "--set", "warehouse.chunk_rows=lots", workspace=workspace)
+    assert proc.returncode == EXIT_CONFIG
+    assert "warehouse.chunk_rows" in proc.stderr and "integer" in proc.stderr
+    proc = run_script(STEP1, "--set", "objectstore.backend=s3", workspace=workspace)
+    assert proc.returncode == EXIT_CONFIG and "objectstore: unknown key" in proc.stderr
+    assert not (workspace / "objects").exists()
+
+
+def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> None:
+    proc = run_script("run_all.py", workspace=workspace)
+    assert proc.returncode == 0, proc.stderr
+    for step in ("uc1_01_data_ingestion_postgres", "uc1_02_data_versioning_dvc", "uc1_03_data_validation_ge"):
+        assert any(step in line and " ok " in line and line.rstrip().endswith("s")
+                   for line in proc.stderr.splitlines())
+    report = summary_of(proc)
+    assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"

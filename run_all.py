@@ -28,8 +28,12 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         if exit_code(outcomes):
             break
     code = next((r["exit_code"] for r in results if r["exit_code"]), 0)
-    report = {"run_all": "failed" if code else "ok", "exit_code": code, "workspace": str(ws.root),
-              "use_cases": results}
+    report = {
+        "run_all": "failed" if code else "ok",
+        "exit_code": code,
+        "workspace": str(ws.root),
+        "use_cases": results,
+    }
     sys.stderr.write(render_table(report))
     return report
 
@@ -40,8 +44,10 @@ def render_table(report: dict[str, Any]) -> str:
     for uc in report["use_cases"]:
         for step in uc["steps"]:
             error = f"  {step['error'].splitlines()[0]}" if step["error"] else ""
-            lines.append(f"  {uc['use_case']:<5} {step['step']:<40} {step['status']:<8} "
-                         f"{step['duration_s']:>7.1f}s{error}")
+            lines.append(
+                f"  {uc['use_case']:<5} {step['step']:<40} {step['status']:<8} "
+                f"{step['duration_s']:>7.1f}s{error}"
+            )
     return "\n".join(lines) + "\n\n"
 
 

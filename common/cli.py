@@ -32,16 +32,27 @@ exit codes: 0 done, 1 error (after retries), 2 bad config, 3 data invalid, 4 gat
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=description, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", help="config file (default: config.yaml in the project root)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a config value; repeatable")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value; repeatable",
+    )
     return parser
 
 
-def execute(name: str, lock_name: str | None, args: argparse.Namespace,
-            body: Callable[[Settings, Workspace], dict[str, Any]]) -> int:
+def execute(
+    name: str,
+    lock_name: str | None,
+    args: argparse.Namespace,
+    body: Callable[[Settings, Workspace], dict[str, Any]],
+) -> int:
     """Load config, set up logging, hold the lock, run `body`; print its JSON summary; return the exit code."""
     disable_telemetry()
     try:

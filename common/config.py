@@ -21,8 +21,9 @@ _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))
 _SECRET_WORDS = ("secret", "password", "token")
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
-                environ: Mapping[str, str] | None = None) -> Settings:
+def load_config(
+    path: str | Path | None = None, overrides: Iterable[str] = (), environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read, interpolate, override and validate the config; raises ConfigError naming the key."""
     env = os.environ if environ is None else environ
     raw = _read_yaml(Path(path) if path else DEFAULT_CONFIG)
@@ -53,8 +54,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, Any]]:
-    return [(name[len(ENV_PREFIX):].lower().replace("__", "."), _parse_value(value))
-            for name, value in sorted(env.items()) if name.startswith(ENV_PREFIX)]
+    return [
+        (name[len(ENV_PREFIX) :].lower().replace("__", "."), _parse_value(value))
+        for name, value in sorted(env.items())
+        if name.startswith(ENV_PREFIX)
+    ]
 
 
 def _parse_set(item: str) -> tuple[str, Any]:
@@ -98,8 +102,9 @@ def _interpolate(node: Any, env: Mapping[str, str], where: str) -> Any:
             return env[name]
         if default is not None:
             return default
-        raise ConfigError(f"{where}: environment variable {name} is not set (use ${{{name}:-default}} "
-                          "for an optional one)")
+        raise ConfigError(
+            f"{where}: environment variable {name} is not set (use ${{{name}:-default}} for an optional one)"
+        )
 
     text = _VAR.sub(sub, node)
     # A whole-value reference keeps YAML typing: ${RETRIES:-3} is the int 3.
@@ -142,4 +147,6 @@ def _register_secrets(settings: Settings) -> None:
         try:
             register_secret(make_url(settings.warehouse.url).password)
         except ArgumentError:
-            raise ConfigError(f"warehouse.url: not a SQLAlchemy URL: {redact(settings.warehouse.url)!r}") from None
+            raise ConfigError(
+                f"warehouse.url: not a SQLAlchemy URL: {redact(settings.warehouse.url)!r}"
+            ) from None

@@ -67,22 +67,29 @@ class DataRegistry:
         url = self.remote.remote_url or str(self.default_remote)
         with _dvc(self.root) as dvc:
             with dvc.config.edit("repo") as conf:
-                conf["remote"][REMOTE] = {"url": url, **({"endpointurl": self.remote.endpoint_url}
-                                                         if self.remote.endpoint_url else {})}
+                conf["remote"][REMOTE] = {
+                    "url": url,
+                    **({"endpointurl": self.remote.endpoint_url} if self.remote.endpoint_url else {}),
+                }
                 conf["core"]["remote"] = REMOTE
             secret = self.remote.secret_access_key.get_secret_value()
             if self.remote.access_key_id or secret:
                 with dvc.config.edit("local") as conf:
-                    conf["remote"][REMOTE] = {"access_key_id": self.remote.access_key_id,
-                                              "secret_access_key": secret}
+                    conf["remote"][REMOTE] = {
+                        "access_key_id": self.remote.access_key_id,
+                        "secret_access_key": secret,
+                    }
         if self.git.is_dirty(path=".dvc/config"):
             self.git.index.add([".dvc/config"])
             self.git.index.commit(f"data registry: remote {REMOTE} -> {url}")
 
     def versions(self) -> list[tuple[int, str, str]]:
         """(number, tag, message) of every data-vN tag, oldest first."""
-        found = [(int(m.group(1)), t.name, (t.tag.message if t.tag else "").strip())
-                 for t in self.git.tags if (m := TAG.match(t.name))]
+        found = [
+            (int(m.group(1)), t.name, (t.tag.message if t.tag else "").strip())
+            for t in self.git.tags
+            if (m := TAG.match(t.name))
+        ]
         return sorted(found)
 
     def commit(self, src: Path, rel: str, message: str) -> Version:
@@ -119,13 +126,17 @@ class DataRegistry:
         import dvc.api
 
         if tag not in {t for _, t, _ in self.versions()}:
-            raise MissingInputError(f"no version {tag} in the data registry {self.root}; "
-                                    f"versions: {[t for _, t, _ in self.versions()]}")
+            raise MissingInputError(
+                f"no version {tag} in the data registry {self.root}; "
+                f"versions: {[t for _, t, _ in self.versions()]}"
+            )
         from common.workspace import atomic_path
 
-        with atomic_path(dest) as tmp, \
-                dvc.api.open(rel, repo=str(self.root), rev=tag, mode="rb", remote=REMOTE) as fh, \
-                tmp.open("wb") as out:
+        with (
+            atomic_path(dest) as tmp,
+            dvc.api.open(rel, repo=str(self.root), rev=tag, mode="rb", remote=REMOTE) as fh,
+            tmp.open("wb") as out,
+        ):
             shutil.copyfileobj(fh, out, 1 << 20)
         return dest
 

@@ -37,8 +37,12 @@ def run_lock(lock_dir: Path, name: str) -> Iterator[Path]:
 
 
 def _me() -> dict[str, object]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
-            "since": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": " ".join(sys.argv),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _holder(fd: int) -> str:

@@ -25,7 +25,19 @@ def setup_logging(level: str, log_dir: Path, name: str) -> Path:
         root.addHandler(handler)
     root.setLevel(level)
     # Chatty libraries stay at WARNING unless asked for DEBUG.
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "git", "dvc", "great_expectations",
-                  "sqlalchemy", "asyncio", "fsspec", "s3fs", "aiobotocore"):
+    for noisy in (
+        "botocore",
+        "boto3",
+        "s3transfer",
+        "urllib3",
+        "git",
+        "dvc",
+        "great_expectations",
+        "sqlalchemy",
+        "asyncio",
+        "fsspec",
+        "s3fs",
+        "aiobotocore",
+    ):
         logging.getLogger(noisy).setLevel("DEBUG" if level == "DEBUG" else "WARNING")
     return log_file

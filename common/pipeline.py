@@ -38,8 +38,11 @@ def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -
             run_step(name, module.run, cfg, ws)
         except Exception as exc:  # recorded and reported; the caller turns it into the exit code
             log.error("step %s failed: %s", name, exc, exc_info=exc if exit_code_for(exc) == 1 else None)
-            outcomes.append(Outcome(name, "failed", round(time.monotonic() - start, 3),
-                                    exit_code_for(exc), redact(str(exc))))
+            outcomes.append(
+                Outcome(
+                    name, "failed", round(time.monotonic() - start, 3), exit_code_for(exc), redact(str(exc))
+                )
+            )
             continue
         outcomes.append(Outcome(name, "ok", round(time.monotonic() - start, 3)))
     return outcomes
@@ -50,5 +53,9 @@ def exit_code(outcomes: list[Outcome]) -> int:
 
 
 def summary(use_case: str, outcomes: list[Outcome]) -> dict[str, object]:
-    return {"use_case": use_case, "status": "failed" if exit_code(outcomes) else "ok",
-            "exit_code": exit_code(outcomes), "steps": [asdict(o) for o in outcomes]}
+    return {
+        "use_case": use_case,
+        "status": "failed" if exit_code(outcomes) else "ok",
+        "exit_code": exit_code(outcomes),
+        "steps": [asdict(o) for o in outcomes],
+    }

@@ -15,11 +15,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Words that mark a driver error (whose class alone is too broad, e.g. psycopg's OperationalError) as transient.
-_TRANSIENT_WORDS = ("connection refused", "could not connect", "timed out", "timeout", "connection reset",
-                    "server closed the connection", "connection to server", "temporarily unavailable",
-                    "database is locked", "too many connections", "broken pipe")
-_TRANSIENT_NAMES = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
-                    "ConnectTimeout", "ReadTimeout", "ServerDisconnectedError"}
+_TRANSIENT_WORDS = (
+    "connection refused",
+    "could not connect",
+    "timed out",
+    "timeout",
+    "connection reset",
+    "server closed the connection",
+    "connection to server",
+    "temporarily unavailable",
+    "database is locked",
+    "too many connections",
+    "broken pipe",
+)
+_TRANSIENT_NAMES = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "ServerDisconnectedError",
+}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -75,6 +92,14 @@ def _log_attempt(what: str, attempts: int) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0
-        log.warning("%s: attempt %d/%d failed with a transient error (%s: %s); retrying in %.1fs",
-                    what, state.attempt_number, attempts, type(exc).__name__, exc, wait)
+        log.warning(
+            "%s: attempt %d/%d failed with a transient error (%s: %s); retrying in %.1fs",
+            what,
+            state.attempt_number,
+            attempts,
+            type(exc).__name__,
+            exc,
+            wait,
+        )
+
     return before_sleep

@@ -1,7 +1,7 @@
 """Synthetic customers with a noisy churn mechanism; seeds the embedded warehouse, loads any warehouse on demand.
 
-    python -m common.sample_data --rows 1000000 --set warehouse.url=postgresql+psycopg://postgres@127.0.0.1/shop
-    python -m common.sample_data --rows 20000 --drift --append     # a drifted batch, for drift detection
+python -m common.sample_data --rows 1000000 --set warehouse.url=postgresql+psycopg://postgres@127.0.0.1/shop
+python -m common.sample_data --rows 20000 --drift --append     # a drifted batch, for drift detection
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ REGIONS = ["North", "South", "East", "West", "Central"]
 
 def generate(rows: int, seed: int = 42, drift: bool = False, id_offset: int = 0) -> pd.DataFrame:
     """`rows` customers, deterministic by (seed, drift, id_offset)."""
-    parts = [_chunk(min(CHUNK, rows - start), seed, start // CHUNK, drift, id_offset + start)
-             for start in range(0, rows, CHUNK)]
+    parts = [
+        _chunk(min(CHUNK, rows - start), seed, start // CHUNK, drift, id_offset + start)
+        for start in range(0, rows, CHUNK)
+    ]
     return pd.concat(parts, ignore_index=True) if parts else _chunk(0, seed, 0, drift, id_offset)
 
 
@@ -44,26 +46,52 @@ def _chunk(n: int, seed: int, index: int, drift: bool, first_id: int) -> pd.Data
     order_value = rng.lognormal(np.log(45) + 0.3 * (np.log(income) - np.log(55_000)), 0.4).round(2)
     days_since = np.clip(rng.exponential(30, n), 0, 3650).round()
     tickets = rng.poisson(0.8 + 0.8 * shift + 0.004 * np.maximum(monthly - 65, 0))
-    logit = (-2.1 + 0.3 * shift + 1.5 * (contract == CONTRACTS[0]) - 0.8 * (contract == CONTRACTS[2])
-             - 0.05 * (tenure - 20) + 0.018 * (monthly - 65) + 0.5 * (tickets - 1)
-             + 0.022 * (days_since - 30) - 0.015 * (age - 42) + rng.normal(0, 0.8, n))
+    logit = (
+        -2.1
+        + 0.3 * shift
+        + 1.5 * (contract == CONTRACTS[0])
+        - 0.8 * (contract == CONTRACTS[2])
+        - 0.05 * (tenure - 20)
+        + 0.018 * (monthly - 65)
+        + 0.5 * (tickets - 1)
+        + 0.022 * (days_since - 30)
+        - 0.015 * (age - 42)
+        + rng.normal(0, 0.8, n)
+    )
     churn = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     income[rng.random(n) < 0.01] = np.nan  # real warehouses have gaps
     seconds = rng.uniform(0, 365 * 86_400, n)
-    return pd.DataFrame({
-        "customer_id": np.arange(first_id + 1, first_id + n + 1, dtype=np.int64),
-        "age": age, "gender": rng.choice(["Female", "Male", "Other"], n, p=[0.49, 0.49, 0.02]),
-        "region": rng.choice(REGIONS, n), "income": income, "tenure_months": tenure,
-        "monthly_charges": monthly, "total_charges": total, "total_purchases": purchases.astype(np.int64),
-        "avg_order_value": order_value, "days_since_last_purchase": days_since,
-        "support_tickets_count": tickets.astype(np.int64), "contract": contract,
-        "event_timestamp": ANCHOR - pd.to_timedelta(seconds, unit="s").round("s"),
-        "churn": churn,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(first_id + 1, first_id + n + 1, dtype=np.int64),
+            "age": age,
+            "gender": rng.choice(["Female", "Male", "Other"], n, p=[0.49, 0.49, 0.02]),
+            "region": rng.choice(REGIONS, n),
+            "income": income,
+            "tenure_months": tenure,
+            "monthly_charges": monthly,
+            "total_charges": total,
+            "total_purchases": purchases.astype(np.int64),
+            "avg_order_value": order_value,
+            "days_since_last_purchase": days_since,
+            "support_tickets_count": tickets.astype(np.int64),
+            "contract": contract,
+            "event_timestamp": ANCHOR - pd.to_timedelta(seconds, unit="s").round("s"),
+            "churn": churn,
+        }
+    )
 
 
-def load(engine: Engine, table: str, rows: int, seed: int, *, drift: bool = False, id_offset: int = 0,
-         replace: bool = True) -> int:
+def load(
+    engine: Engine,
+    table: str,
+    rows: int,
+    seed: int,
+    *,
+    drift: bool = False,
+    id_offset: int = 0,
+    replace: bool = True,
+) -> int:
     """Write `rows` generated customers into `table` chunk by chunk; PostgreSQL gets COPY."""
     written = 0
     for start in range(0, rows, CHUNK):
@@ -84,8 +112,10 @@ def _copy(conn: object, table: str, df: pd.DataFrame) -> None:
     buf = io.StringIO()
     df.to_csv(buf, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S%z")
     columns = ", ".join(f'"{c}"' for c in df.columns)
-    with conn.connection.driver_connection.cursor() as cur, \
-            cur.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy:
+    with (
+        conn.connection.driver_connection.cursor() as cur,
+        cur.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy,
+    ):
         copy.write(buf.getvalue())
 
 
@@ -101,12 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", action="store_true", help="append instead of replacing the table")
     args = parser.parse_args(argv)
 
-    def body(cfg, ws):  # noqa: ANN001, ANN202 - the signature execute() calls
-        rows, seed = args.rows or cfg.sample_data.rows, cfg.sample_data.seed if args.seed is None else args.seed
+    def body(cfg, ws):
+        rows, seed = (
+            args.rows or cfg.sample_data.rows,
+            cfg.sample_data.seed if args.seed is None else args.seed,
+        )
         engine = make_engine(warehouse_url(cfg.warehouse, ws), cfg.warehouse.connect_timeout_s)
-        n = load(engine, cfg.dataset.table, rows, seed, drift=args.drift, id_offset=args.id_offset,
-                 replace=not args.append)
-        return {"step": "sample_data", "status": "ok", "table": cfg.dataset.table, "rows": n, "drift": args.drift}
+        n = load(
+            engine,
+            cfg.dataset.table,
+            rows,
+            seed,
+            drift=args.drift,
+            id_offset=args.id_offset,
+            replace=not args.append,
+        )
+        return {
+            "step": "sample_data",
+            "status": "ok",
+            "table": cfg.dataset.table,
+            "rows": n,
+            "drift": args.drift,
+        }
 
     return execute("sample_data", None, args, body)
 

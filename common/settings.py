@@ -92,8 +92,12 @@ class DatasetCfg(Section):
     def _expectations_name_known_columns(self) -> DatasetCfg:
         known = set(self.columns)
         exp = self.expectations
-        for group, names in (("not_null", exp.not_null), ("ranges", exp.ranges),
-                             ("value_sets", exp.value_sets), ("unique", exp.unique)):
+        for group, names in (
+            ("not_null", exp.not_null),
+            ("ranges", exp.ranges),
+            ("value_sets", exp.value_sets),
+            ("unique", exp.unique),
+        ):
             unknown = sorted(set(names) - known)
             if unknown:
                 raise ValueError(f"expectations.{group} names columns not in the dataset: {unknown}")

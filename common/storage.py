@@ -59,8 +59,11 @@ class LocalStore:
     def list(self, prefix: str = "") -> list[str]:
         if not self.root.exists():
             return []
-        keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
-                if p.is_file() and not p.name.startswith("."))
+        keys = (
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
         return sorted(k for k in keys if k.startswith(prefix))
 
     def exists(self, key: str) -> bool:
@@ -97,7 +100,9 @@ class S3Store:
 
     def list(self, prefix: str = "") -> list[str]:
         strip = len(self.prefix) + 1 if self.prefix else 0
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
         return sorted(obj["Key"][strip:] for page in pages for obj in page.get("Contents", []))
 
     def exists(self, key: str) -> bool:
@@ -119,8 +124,11 @@ def s3_client(cfg: ObjectStoreCfg) -> Any:
 
     secret = cfg.secret_access_key.get_secret_value()
     return boto3.client(
-        "s3", endpoint_url=cfg.endpoint_url or None, region_name=cfg.region,
-        aws_access_key_id=cfg.access_key_id or None, aws_secret_access_key=secret or None,
+        "s3",
+        endpoint_url=cfg.endpoint_url or None,
+        region_name=cfg.region,
+        aws_access_key_id=cfg.access_key_id or None,
+        aws_secret_access_key=secret or None,
         config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=10, read_timeout=60),
     )
 

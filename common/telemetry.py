@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 
-OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
-       "HF_HUB_OFFLINE": "1", "GE_USAGE_STATISTICS_ENABLED": "False"}
+OFF = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "HF_HUB_OFFLINE": "1",
+    "GE_USAGE_STATISTICS_ENABLED": "False",
+}
 
 
 def disable_telemetry() -> None:

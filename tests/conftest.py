@@ -81,23 +81,47 @@ def s3_bucket(s3_endpoint: str) -> str:
     import boto3
 
     name = f"test-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket=name)
     return name
 
 
 def s3_overrides(endpoint: str, bucket: str) -> list[str]:
-    return ["object_store.backend=s3", f"object_store.bucket={bucket}", f"object_store.endpoint_url={endpoint}",
-            "object_store.access_key_id=test", "object_store.secret_access_key=test"]
+    return [
+        "object_store.backend=s3",
+        f"object_store.bucket={bucket}",
+        f"object_store.endpoint_url={endpoint}",
+        "object_store.access_key_id=test",
+        "object_store.secret_access_key=test",
+    ]
 
 
-def run_script(script: str, *args: str, workspace: Path, env: dict[str, str] | None = None,
-               timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def run_script(
+    script: str, *args: str, workspace: Path, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
     """Run a project script as a user does, from the repo root, in `workspace`, with fast retries."""
-    full_env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), "MLOPS__RETRY__ATTEMPTS": "2",
-                "MLOPS__RETRY__INITIAL_WAIT_S": "0.1", "MLOPS__SAMPLE_DATA__ROWS": "1000", **(env or {})}
-    return subprocess.run([sys.executable, script, *args], cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    full_env = {
+        **os.environ,
+        "MLOPS_WORKSPACE": str(workspace),
+        "MLOPS__RETRY__ATTEMPTS": "2",
+        "MLOPS__RETRY__INITIAL_WAIT_S": "0.1",
+        "MLOPS__SAMPLE_DATA__ROWS": "1000",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def summary_of(proc: subprocess.CompletedProcess[str]) -> dict:

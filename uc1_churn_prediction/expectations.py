@@ -21,21 +21,32 @@ Spec = tuple[str, dict[str, Any]]
 def expectation_specs(ds: DatasetCfg) -> list[Spec]:
     """(GX expectation class, kwargs) for every check the config asks for; pure, so unit-testable."""
     exp = ds.expectations
-    types = {ds.id_column: INT_TYPES, ds.timestamp: TIME_TYPES, ds.target: INT_TYPES,
-             **dict.fromkeys(ds.numeric, FLOAT_TYPES), **dict.fromkeys(ds.categorical, STR_TYPES)}
-    specs: list[Spec] = [("ExpectTableRowCountToBeBetween",
-                          {"min_value": exp.row_count.min, "max_value": exp.row_count.max})]
+    types = {
+        ds.id_column: INT_TYPES,
+        ds.timestamp: TIME_TYPES,
+        ds.target: INT_TYPES,
+        **dict.fromkeys(ds.numeric, FLOAT_TYPES),
+        **dict.fromkeys(ds.categorical, STR_TYPES),
+    }
+    specs: list[Spec] = [
+        ("ExpectTableRowCountToBeBetween", {"min_value": exp.row_count.min, "max_value": exp.row_count.max})
+    ]
     specs += [("ExpectColumnToExist", {"column": c}) for c in ds.columns]
     specs += [("ExpectColumnValuesToBeInTypeList", {"column": c, "type_list": types[c]}) for c in ds.columns]
     specs += [("ExpectColumnValuesToNotBeNull", {"column": c, "mostly": m}) for c, m in exp.not_null.items()]
-    specs += [("ExpectColumnValuesToBeBetween", {"column": c, "min_value": r.min, "max_value": r.max})
-              for c, r in exp.ranges.items()]
-    specs += [("ExpectColumnValuesToBeInSet", {"column": c, "value_set": v}) for c, v in exp.value_sets.items()]
+    specs += [
+        ("ExpectColumnValuesToBeBetween", {"column": c, "min_value": r.min, "max_value": r.max})
+        for c, r in exp.ranges.items()
+    ]
+    specs += [
+        ("ExpectColumnValuesToBeInSet", {"column": c, "value_set": v}) for c, v in exp.value_sets.items()
+    ]
     specs += [("ExpectColumnValuesToBeUnique", {"column": c}) for c in exp.unique]
     return specs
 
 
 def build_suite(ds: DatasetCfg, name: str) -> gx.ExpectationSuite:
+    """The GX suite of `expectation_specs`; GX needs an active context (gx.get_context) first."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -53,18 +64,23 @@ def describe_failure(kind: str, kwargs: dict[str, Any], result: dict[str, Any], 
     of = f"{count} of {rows} rows" if count is not None else "failed"
     rules = {
         "expect_column_to_exist": lambda: "column is missing",
-        "expect_column_values_to_be_in_type_list":
-            lambda: f"type {result.get('observed_value')} is not one of {kwargs.get('type_list')}",
-        "expect_column_values_to_not_be_null":
-            lambda: f"null in {of} (at least {kwargs.get('mostly', 1.0):.0%} must be set)",
-        "expect_column_values_to_be_between":
-            lambda: f"{of} outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}], e.g. {examples}",
-        "expect_column_values_to_be_in_set":
-            lambda: f"{of} not in {kwargs.get('value_set')}, e.g. {examples}",
+        "expect_column_values_to_be_in_type_list": lambda: (
+            f"type {result.get('observed_value')} is not one of {kwargs.get('type_list')}"
+        ),
+        "expect_column_values_to_not_be_null": lambda: (
+            f"null in {of} (at least {kwargs.get('mostly', 1.0):.0%} must be set)"
+        ),
+        "expect_column_values_to_be_between": lambda: (
+            f"{of} outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}], e.g. {examples}"
+        ),
+        "expect_column_values_to_be_in_set": lambda: (
+            f"{of} not in {kwargs.get('value_set')}, e.g. {examples}"
+        ),
         "expect_column_values_to_be_unique": lambda: f"duplicates in {of}, e.g. {examples}",
-        "expect_table_row_count_to_be_between":
-            lambda: f"row count {result.get('observed_value')} not in "
-                    f"[{kwargs.get('min_value')}, {kwargs.get('max_value')}]",
+        "expect_table_row_count_to_be_between": lambda: (
+            f"row count {result.get('observed_value')} not in "
+            f"[{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
+        ),
     }
     text = rules[kind]() if kind in rules else f"{kind} {of}, e.g. {examples}"
     return f"{col}: {text}"

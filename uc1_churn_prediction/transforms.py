@@ -43,8 +43,9 @@ def _cast(values: pd.Series, field: pa.Field) -> pa.Array:
         return pa.Array.from_pandas(values, type=field.type)
     except (ValueError, TypeError, pa.ArrowInvalid) as exc:
         bad = _examples(values, field)
-        raise DataValidationError(f"column {field.name}: cannot be read as {field.type} ({exc}); "
-                                  f"examples: {bad}") from None
+        raise DataValidationError(
+            f"column {field.name}: cannot be read as {field.type} ({exc}); examples: {bad}"
+        ) from None
 
 
 def _examples(values: pd.Series, field: pa.Field) -> list[object]:

@@ -52,10 +52,17 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     source = f"{safe_url(url)}#{ds.table}"
     return StepResult(
         step=STEP,
-        outputs={"uri": uri, "key": key, "latest": latest, "sha256": digest, "source": source,
-                 "schema": {f.name: str(f.type) for f in arrow_schema(ds)}},
+        outputs={
+            "uri": uri,
+            "key": key,
+            "latest": latest,
+            "sha256": digest,
+            "source": source,
+            "schema": {f.name: str(f.type) for f in arrow_schema(ds)},
+        },
         metrics={"rows": rows, "bytes": size},
-        datasets_read=[source], datasets_written=[uri],
+        datasets_read=[source],
+        datasets_written=[uri],
     )
 
 
@@ -66,8 +73,12 @@ def _seed_first_run(engine: Engine, cfg: Settings) -> None:
     from common.sample_data import load
 
     if not inspect(engine).has_table(cfg.dataset.table):
-        log.info("embedded warehouse has no %s table: seeding %d synthetic customers (seed %d)",
-                 cfg.dataset.table, cfg.sample_data.rows, cfg.sample_data.seed)
+        log.info(
+            "embedded warehouse has no %s table: seeding %d synthetic customers (seed %d)",
+            cfg.dataset.table,
+            cfg.sample_data.rows,
+            cfg.sample_data.seed,
+        )
         load(engine, cfg.dataset.table, cfg.sample_data.rows, cfg.sample_data.seed)
 
 
@@ -79,7 +90,9 @@ def _check_table(engine: Engine, ds: DatasetCfg) -> None:
         raise DataValidationError(f"table {ds.table} does not exist in the warehouse")
     missing = missing_columns([c["name"] for c in inspector.get_columns(ds.table)], ds)
     if missing:
-        raise DataValidationError(f"table {ds.table} lacks the configured columns {missing}: nothing uploaded")
+        raise DataValidationError(
+            f"table {ds.table} lacks the configured columns {missing}: nothing uploaded"
+        )
 
 
 def _extract(engine: Engine, ds: DatasetCfg, chunk_rows: int, dest: Path) -> int:
@@ -90,7 +103,9 @@ def _extract(engine: Engine, ds: DatasetCfg, chunk_rows: int, dest: Path) -> int
 
     schema = arrow_schema(ds)
     # ORDER BY id: the same table gives the same bytes, so an unchanged table is not a new data version.
-    query = select(*[column(c) for c in schema.names]).select_from(table(ds.table)).order_by(column(ds.id_column))
+    query = (
+        select(*[column(c) for c in schema.names]).select_from(table(ds.table)).order_by(column(ds.id_column))
+    )
     rows = 0
     with engine.connect() as conn, pq.ParquetWriter(dest, schema, compression="zstd") as writer:
         conn = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)

@@ -41,9 +41,16 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         version = registry.commit(tmp, rel, f"{rel}: {rows} rows from {source}, sha256 {digest}")
     return StepResult(
         step=STEP,
-        outputs={"tag": version.tag, "commit": version.commit, "md5": version.md5, "created": version.created,
-                 "registry": str(registry.root), "path": str(registry.root / rel), "rel_path": rel,
-                 "remote": cfg.dvc.remote_url or str(registry.default_remote)},
+        outputs={
+            "tag": version.tag,
+            "commit": version.commit,
+            "md5": version.md5,
+            "created": version.created,
+            "registry": str(registry.root),
+            "path": str(registry.root / rel),
+            "rel_path": rel,
+            "remote": cfg.dvc.remote_url or str(registry.default_remote),
+        },
         metrics={"rows": rows, "versions": len(registry.versions())},
         datasets_read=[extract.outputs["uri"]],
         datasets_written=[f"dvc://{registry.root}/{rel}@{version.tag}"],
@@ -60,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     def body(cfg: Settings, ws: Workspace) -> dict[str, object]:
         if args.list_versions:
             versions = open_registry(cfg, ws).versions()
-            return {"step": STEP, "status": "ok", "versions": [{"tag": t, "message": m} for _, t, m in versions]}
+            return {
+                "step": STEP,
+                "status": "ok",
+                "versions": [{"tag": t, "message": m} for _, t, m in versions],
+            }
         if args.export:
             dest = ws.dir("exports") / f"{cfg.dataset.table}_{args.export}.parquet"
             open_registry(cfg, ws).export(data_path(cfg), args.export, dest)

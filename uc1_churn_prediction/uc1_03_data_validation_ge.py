@@ -34,16 +34,28 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     write_text(report, json.dumps(result, indent=2, default=str))
     failures = failed_expectations(result, len(df))
     stats = result["statistics"]
-    log.info("validated %s (%d rows): %d/%d expectations met; report %s; Data Docs %s", tag, len(df),
-             stats["successful_expectations"], stats["evaluated_expectations"], report, docs)
+    log.info(
+        "validated %s (%d rows): %d/%d expectations met; report %s; Data Docs %s",
+        tag,
+        len(df),
+        stats["successful_expectations"],
+        stats["evaluated_expectations"],
+        report,
+        docs,
+    )
     if failures:
-        raise DataValidationError(f"data version {tag} failed {len(failures)} expectation(s) "
-                                  f"(report {report}):\n  - " + "\n  - ".join(failures))
+        raise DataValidationError(
+            f"data version {tag} failed {len(failures)} expectation(s) "
+            f"(report {report}):\n  - " + "\n  - ".join(failures)
+        )
     return StepResult(
         step=STEP,
         outputs={"tag": tag, "report": str(report), "data_docs": docs, "path": str(path)},
-        metrics={"rows": len(df), "expectations": stats["evaluated_expectations"],
-                 "success_percent": stats["success_percent"]},
+        metrics={
+            "rows": len(df),
+            "expectations": stats["evaluated_expectations"],
+            "success_percent": stats["success_percent"],
+        },
         datasets_read=version.datasets_written,
     )
 
@@ -67,17 +79,32 @@ def validate(df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path) -> tuple[dict[str
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = {"globally": False}
-    ctx.add_data_docs_site(site_name="workspace", site_config={
-        "class_name": "SiteBuilder", "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
-    batch = ctx.data_sources.add_pandas("warehouse").add_dataframe_asset(ds.table) \
+    ctx.add_data_docs_site(
+        site_name="workspace",
+        site_config={
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    batch = (
+        ctx.data_sources.add_pandas("warehouse")
+        .add_dataframe_asset(ds.table)
         .add_batch_definition_whole_dataframe("whole")
+    )
     suite = ctx.suites.add(build_suite(ds, f"{ds.table}_suite"))
-    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=ds.table, data=batch, suite=suite))
-    checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-        name=f"{ds.table}_checkpoint", validation_definitions=[definition], result_format="SUMMARY",
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["workspace"])]))
+    definition = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=ds.table, data=batch, suite=suite)
+    )
+    checkpoint = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{ds.table}_checkpoint",
+            validation_definitions=[definition],
+            result_format="SUMMARY",
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["workspace"])],
+        )
+    )
     run = checkpoint.run(batch_parameters={"dataframe": df})
     (result,) = run.run_results.values()
     return result.to_json_dict(), str(docs_dir / "index.html")
@@ -85,8 +112,11 @@ def validate(df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path) -> tuple[dict[str
 
 def failed_expectations(result: dict[str, Any], rows: int) -> list[str]:
     """A line per failed expectation; a missing column is reported once, not once per rule on it."""
-    missing = {r["expectation_config"]["kwargs"]["column"] for r in result["results"]
-               if not r["success"] and r["expectation_config"]["type"] == "expect_column_to_exist"}
+    missing = {
+        r["expectation_config"]["kwargs"]["column"]
+        for r in result["results"]
+        if not r["success"] and r["expectation_config"]["type"] == "expect_column_to_exist"
+    }
     lines = []
     for r in result["results"]:
         kind, kwargs = r["expectation_config"]["type"], r["expectation_config"]["kwargs"]

@@ -81,8 +81,12 @@ def test_corrupted_table_exits_3_naming_each_problem(workspace: Path) -> None:
     _warehouse(workspace, df)
     proc = run_script(PIPELINE, workspace=workspace)
     assert proc.returncode == EXIT_DATA, proc.stderr
-    for problem in ("customer_id: null in 1 of 400 rows", "customer_id: duplicates in 3 of 400 rows, e.g. [77]",
-                    "age: 1 of 400 rows outside [18.0, 100.0], e.g. [250.0]", "e.g. ['Martian']"):
+    for problem in (
+        "customer_id: null in 1 of 400 rows",
+        "customer_id: duplicates in 3 of 400 rows, e.g. [77]",
+        "age: 1 of 400 rows outside [18.0, 100.0], e.g. [250.0]",
+        "e.g. ['Martian']",
+    ):
         assert problem in proc.stderr
     steps = summary_of(proc)["steps"]
     assert [s["status"] for s in steps] == ["ok", "ok", "failed"]
@@ -123,7 +127,9 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
     proc = run_script("run_all.py", workspace=workspace)
     assert proc.returncode == 0, proc.stderr
     for step in ("uc1_01_data_ingestion_postgres", "uc1_02_data_versioning_dvc", "uc1_03_data_validation_ge"):
-        assert any(step in line and " ok " in line and line.rstrip().endswith("s")
-                   for line in proc.stderr.splitlines())
+        assert any(
+            step in line and " ok " in line and line.rstrip().endswith("s")
+            for line in proc.stderr.splitlines()
+        )
     report = summary_of(proc)
     assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"

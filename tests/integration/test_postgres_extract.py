@@ -21,8 +21,10 @@ pytestmark = pytest.mark.service
 
 
 def _cfg(workspace: Path, url: str, *extra: str):
-    return load_config(overrides=[f"workspace={workspace}", f"warehouse.url={url}", "warehouse.chunk_rows=700",
-                                  *extra], environ={})
+    return load_config(
+        overrides=[f"workspace={workspace}", f"warehouse.url={url}", "warehouse.chunk_rows=700", *extra],
+        environ={},
+    )
 
 
 def test_extracts_the_whole_table_in_chunks_to_parquet_in_the_store(workspace: Path, pg_url: str) -> None:
@@ -68,8 +70,12 @@ def test_missing_columns_are_named_and_nothing_is_uploaded(workspace: Path, pg_u
 
 def test_unreachable_database_is_retried_then_exit_1_without_the_password(workspace: Path) -> None:
     url = "postgresql+psycopg://etl:pw-s3cret-99@127.0.0.1:1/shop"
-    proc = run_script("uc1_churn_prediction/uc1_01_data_ingestion_postgres.py", "--set", f"warehouse.url={url}",
-                      workspace=workspace)
+    proc = run_script(
+        "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py",
+        "--set",
+        f"warehouse.url={url}",
+        workspace=workspace,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "attempt 1/2 failed with a transient error" in proc.stderr
     assert "Connection refused" in proc.stderr or "connection refused" in proc.stderr.lower()
@@ -78,10 +84,14 @@ def test_unreachable_database_is_retried_then_exit_1_without_the_password(worksp
 
 
 def test_loader_cli_fills_postgres_only_when_asked(workspace: Path, pg_url: str) -> None:
-    proc = run_script("common/sample_data.py", "--rows", "1200", "--set", f"warehouse.url={pg_url}",
-                      workspace=workspace)
+    proc = run_script(
+        "common/sample_data.py", "--rows", "1200", "--set", f"warehouse.url={pg_url}", workspace=workspace
+    )
     assert proc.returncode == 0, proc.stderr
     engine = create_engine(pg_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*), count(DISTINCT customer_id) FROM customers")).one() == (1200, 1200)
+        assert conn.execute(text("SELECT count(*), count(DISTINCT customer_id) FROM customers")).one() == (
+            1200,
+            1200,
+        )
     engine.dispose()

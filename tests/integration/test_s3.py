@@ -18,8 +18,13 @@ pytestmark = pytest.mark.service
 
 
 def _client(endpoint: str):
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test")
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def test_s3_store_put_list_get_exists(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
@@ -37,8 +42,10 @@ def test_s3_store_put_list_get_exists(s3_endpoint: str, s3_bucket: str, tmp_path
 
 
 def test_extract_uploads_to_s3_by_config(s3_endpoint: str, s3_bucket: str, workspace: Path) -> None:
-    cfg = load_config(overrides=[f"workspace={workspace}", "sample_data.rows=400",
-                                 *s3_overrides(s3_endpoint, s3_bucket)], environ={})
+    cfg = load_config(
+        overrides=[f"workspace={workspace}", "sample_data.rows=400", *s3_overrides(s3_endpoint, s3_bucket)],
+        environ={},
+    )
     result = step01.run(cfg, Workspace(workspace))
     assert result.outputs["uri"] == f"s3://{s3_bucket}/{result.outputs['key']}"
     store = make_store(cfg.object_store, Workspace(workspace))
@@ -46,18 +53,27 @@ def test_extract_uploads_to_s3_by_config(s3_endpoint: str, s3_bucket: str, works
     assert not (workspace / "objects").exists()
 
 
-def test_dvc_pushes_to_s3_and_an_old_version_reads_back(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
-    cfg = load_config(overrides=[f"dvc.remote_url=s3://{s3_bucket}/dvc", f"dvc.endpoint_url={s3_endpoint}",
-                                 "dvc.access_key_id=AKIDLOCALONLY", "dvc.secret_access_key=SECRETLOCALONLY"],
-                      environ={})
+def test_dvc_pushes_to_s3_and_an_old_version_reads_back(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    cfg = load_config(
+        overrides=[
+            f"dvc.remote_url=s3://{s3_bucket}/dvc",
+            f"dvc.endpoint_url={s3_endpoint}",
+            "dvc.access_key_id=AKIDLOCALONLY",
+            "dvc.secret_access_key=SECRETLOCALONLY",
+        ],
+        environ={},
+    )
     registry = DataRegistry(tmp_path / "data-registry", cfg.dvc, tmp_path / "unused-remote")
     files = {}
     for n, rows in ((1, 300), (2, 500)):
         files[n] = tmp_path / f"v{n}.parquet"
         generate(rows, seed=n).to_parquet(files[n])
         md5 = file_md5(files[n])
-        version = registry.commit(shutil.copy(files[n], tmp_path / "in.parquet"), "data/customers.parquet",
-                                  f"{rows} rows")
+        version = registry.commit(
+            shutil.copy(files[n], tmp_path / "in.parquet"), "data/customers.parquet", f"{rows} rows"
+        )
         assert (version.tag, version.md5, version.created) == (f"data-v{n}", md5, True)
 
     pushed = [o["Key"] for o in _client(s3_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]]

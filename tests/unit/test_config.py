@@ -73,7 +73,7 @@ def test_wrong_type_names_the_path_and_what_was_expected(cfg_file: Path) -> None
 
 
 def test_set_without_equals_is_a_config_error(cfg_file: Path) -> None:
-    with pytest.raises(ConfigError, match="expected section.key=value"):
+    with pytest.raises(ConfigError, match=r"expected section\.key=value"):
         load_config(cfg_file, ["warehouse.url"], environ={})
 
 

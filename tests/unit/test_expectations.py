@@ -18,19 +18,26 @@ def _by(specs: list, cls: str) -> dict:
 
 def test_specs_follow_the_config() -> None:
     specs = expectation_specs(DS)
-    assert _by(specs, "ExpectColumnValuesToBeBetween")["age"] == {"column": "age", "min_value": 18.0,
-                                                                  "max_value": 100.0}
+    assert _by(specs, "ExpectColumnValuesToBeBetween")["age"] == {
+        "column": "age",
+        "min_value": 18.0,
+        "max_value": 100.0,
+    }
     assert _by(specs, "ExpectColumnValuesToNotBeNull")["income"]["mostly"] == 0.95
     assert set(_by(specs, "ExpectColumnToExist")) == set(DS.columns)
     assert set(_by(specs, "ExpectColumnValuesToBeInTypeList")) == set(DS.columns)
     assert _by(specs, "ExpectColumnValuesToBeInSet")["gender"]["value_set"] == ["Female", "Male", "Other"]
     assert list(_by(specs, "ExpectColumnValuesToBeUnique")) == ["customer_id"]
-    assert _by(specs, "ExpectTableRowCountToBeBetween")["table"] == {"min_value": 100, "max_value": 50_000_000}
+    assert _by(specs, "ExpectTableRowCountToBeBetween")["table"] == {
+        "min_value": 100,
+        "max_value": 50_000_000,
+    }
 
 
 def test_a_config_change_changes_the_suite() -> None:
-    ds = load_config(overrides=["dataset.expectations.ranges.age.max=65", "dataset.expectations.unique=[]"],
-                     environ={}).dataset
+    ds = load_config(
+        overrides=["dataset.expectations.ranges.age.max=65", "dataset.expectations.unique=[]"], environ={}
+    ).dataset
     specs = expectation_specs(ds)
     assert _by(specs, "ExpectColumnValuesToBeBetween")["age"]["max_value"] == 65
     assert _by(specs, "ExpectColumnValuesToBeUnique") == {}
@@ -48,8 +55,12 @@ def test_suite_holds_one_gx_expectation_per_spec() -> None:
 
 
 def test_failure_lines_name_column_count_and_examples() -> None:
-    line = describe_failure("expect_column_values_to_be_between", {"column": "age", "min_value": 18,
-                            "max_value": 100}, {"unexpected_count": 2, "partial_unexpected_list": [250, 250, 7]}, 10)
+    line = describe_failure(
+        "expect_column_values_to_be_between",
+        {"column": "age", "min_value": 18, "max_value": 100},
+        {"unexpected_count": 2, "partial_unexpected_list": [250, 250, 7]},
+        10,
+    )
     assert line == "age: 2 of 10 rows outside [18, 100], e.g. [250, 7]"
 
 

@@ -12,20 +12,30 @@ FAST = RetryCfg(attempts=3, initial_wait_s=0.0, max_wait_s=0.0)
 
 
 def _client_error(status: int) -> ClientError:
-    return ClientError({"Error": {"Code": str(status)}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+    return ClientError(
+        {"Error": {"Code": str(status)}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+    )
 
 
-@pytest.mark.parametrize(("exc", "transient"), [
-    (ConnectionRefusedError("refused"), True),
-    (TimeoutError("slow"), True),
-    (OperationalError("SELECT 1", {}, Exception('connection to server at "db" failed: Connection refused')), True),
-    (OperationalError("SELECT 1", {}, Exception('database "shop" does not exist')), False),
-    (EndpointConnectionError(endpoint_url="http://minio:9000"), True),
-    (_client_error(503), True),
-    (_client_error(404), False),
-    (ValueError("bad value"), False),
-    (DataValidationError("age out of range"), False),
-])
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (ConnectionRefusedError("refused"), True),
+        (TimeoutError("slow"), True),
+        (
+            OperationalError(
+                "SELECT 1", {}, Exception('connection to server at "db" failed: Connection refused')
+            ),
+            True,
+        ),
+        (OperationalError("SELECT 1", {}, Exception('database "shop" does not exist')), False),
+        (EndpointConnectionError(endpoint_url="http://minio:9000"), True),
+        (_client_error(503), True),
+        (_client_error(404), False),
+        (ValueError("bad value"), False),
+        (DataValidationError("age out of range"), False),
+    ],
+)
 def test_only_transient_errors_are_retried(exc: BaseException, transient: bool) -> None:
     assert is_transient(exc) is transient
 

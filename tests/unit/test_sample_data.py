@@ -6,9 +6,23 @@ from sklearn.model_selection import train_test_split
 
 from common.sample_data import generate
 
-SEED_COLUMNS = ["customer_id", "age", "gender", "region", "income", "tenure_months", "monthly_charges",
-                "total_charges", "total_purchases", "avg_order_value", "days_since_last_purchase",
-                "support_tickets_count", "contract", "event_timestamp", "churn"]
+SEED_COLUMNS = [
+    "customer_id",
+    "age",
+    "gender",
+    "region",
+    "income",
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "total_purchases",
+    "avg_order_value",
+    "days_since_last_purchase",
+    "support_tickets_count",
+    "contract",
+    "event_timestamp",
+    "churn",
+]
 
 
 def test_columns_ids_and_determinism_by_seed() -> None:
@@ -30,7 +44,9 @@ def test_churn_rate_is_realistic_and_learnable_but_noisy() -> None:
     df = generate(30_000, seed=42)
     assert 0.15 <= df["churn"].mean() <= 0.35
     x = pd.get_dummies(df.drop(columns=["customer_id", "churn", "event_timestamp"]), dtype=float)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, df["churn"], test_size=0.3, random_state=0, stratify=df["churn"])
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, df["churn"], test_size=0.3, random_state=0, stratify=df["churn"]
+    )
     model = HistGradientBoostingClassifier(random_state=0).fit(x_tr, y_tr)
     auc = roc_auc_score(y_te, model.predict_proba(x_te)[:, 1])
     assert 0.78 <= auc <= 0.92, auc

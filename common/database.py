@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from common.errors import ServiceUnavailableError
+from common.retry import is_transient
 from common.settings import WarehouseCfg
 from common.workspace import Workspace
 
@@ -40,3 +44,17 @@ def make_engine(url: str, connect_timeout_s: int = 10) -> Engine:
         connect_args["timeout"] = connect_timeout_s
     log.info("warehouse: %s", safe_url(url))
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """Turn a connection failure into an error naming the warehouse (password hidden); still retried."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        if not is_transient(exc):
+            raise
+        cause = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise ServiceUnavailableError(f"warehouse {safe_url(url)} is unreachable: {cause}") from exc

@@ -40,6 +40,12 @@ class LockHeldError(MlopsError):
     exit_code = EXIT_LOCKED
 
 
+class ServiceUnavailableError(MlopsError):
+    """A service (warehouse, object store, ...) cannot be reached; transient, so it is retried first."""
+
+    transient = True
+
+
 class MissingInputError(MlopsError):
     """A step ran alone before the step that makes its input."""
 

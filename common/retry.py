@@ -53,7 +53,8 @@ def is_transient(exc: BaseException) -> bool:
 
 def _transient_one(exc: BaseException) -> bool:
     if isinstance(exc, MlopsError):
-        return False  # our own errors are decisions (bad data, bad config), never transient
+        # our own errors are decisions (bad data, bad config), except an unreachable service
+        return getattr(exc, "transient", False)
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
     if type(exc).__name__ in _TRANSIENT_NAMES:
@@ -85,7 +86,12 @@ def call_with_retry(fn: Callable[[], T], cfg: RetryCfg, what: str) -> T:
         before_sleep=_log_attempt(what, cfg.attempts),
         reraise=True,
     )
-    return retrying(fn)
+    try:
+        return retrying(fn)
+    except Exception as exc:
+        if is_transient(exc):
+            log.error("%s: giving up after %d attempts", what, cfg.attempts)
+        raise
 
 
 def _log_attempt(what: str, attempts: int) -> Callable[[RetryCallState], None]:

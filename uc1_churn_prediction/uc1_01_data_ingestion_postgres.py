@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.cli import step_main
-from common.database import is_embedded, make_engine, safe_url, warehouse_url
+from common.database import is_embedded, make_engine, reaching, safe_url, warehouse_url
 from common.errors import DataValidationError
 from common.settings import DatasetCfg, Settings
 from common.step import StepResult
@@ -30,22 +30,13 @@ log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     ds = cfg.dataset
     url = warehouse_url(cfg.warehouse, ws)
-    engine = make_engine(url, cfg.warehouse.connect_timeout_s)
-    try:
-        if is_embedded(cfg.warehouse):
-            _seed_first_run(engine, cfg)
-        _check_table(engine, ds)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        with ws.scratch(f"{ds.table}.parquet") as tmp:
-            rows = _extract(engine, ds, cfg.warehouse.chunk_rows, tmp)
-            if rows == 0:
-                raise DataValidationError(f"table {ds.table} is empty: nothing extracted, nothing uploaded")
-            size, digest = tmp.stat().st_size, _sha256(tmp)
-            store = make_store(cfg.object_store, ws)
-            key = f"raw/{ds.table}_{stamp}.parquet"
-            uri = store.put_file(tmp, key)
-    finally:
-        engine.dispose()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    with ws.scratch(f"{ds.table}.parquet") as tmp:
+        rows = _read_warehouse(url, cfg, tmp)
+        size, digest = tmp.stat().st_size, _sha256(tmp)
+        store = make_store(cfg.object_store, ws)
+        key = f"raw/{ds.table}_{stamp}.parquet"
+        uri = store.put_file(tmp, key)
     pointer = {"key": key, "uri": uri, "rows": rows, "bytes": size, "sha256": digest, "extracted_at": stamp}
     latest = store.put_bytes(json.dumps(pointer, indent=2).encode(), f"raw/{ds.table}_latest.json")
     log.info("extracted %d rows (%d bytes, sha256 %s) to %s", rows, size, digest[:12], uri)
@@ -64,6 +55,22 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         datasets_read=[source],
         datasets_written=[uri],
     )
+
+
+def _read_warehouse(url: str, cfg: Settings, dest: Path) -> int:
+    """Seed (embedded only), check and extract the table into `dest`; returns the row count."""
+    engine = make_engine(url, cfg.warehouse.connect_timeout_s)
+    try:
+        with reaching(url):
+            if is_embedded(cfg.warehouse):
+                _seed_first_run(engine, cfg)
+            _check_table(engine, cfg.dataset)
+            rows = _extract(engine, cfg.dataset, cfg.warehouse.chunk_rows, dest)
+    finally:
+        engine.dispose()
+    if rows == 0:
+        raise DataValidationError(f"table {cfg.dataset.table} is empty: nothing extracted, nothing uploaded")
+    return rows
 
 
 def _seed_first_run(engine: Engine, cfg: Settings) -> None:

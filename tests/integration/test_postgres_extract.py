@@ -78,7 +78,9 @@ def test_unreachable_database_is_retried_then_exit_1_without_the_password(worksp
     )
     assert proc.returncode == 1, proc.stderr
     assert "attempt 1/2 failed with a transient error" in proc.stderr
-    assert "Connection refused" in proc.stderr or "connection refused" in proc.stderr.lower()
+    assert "giving up after 2 attempts" in proc.stderr
+    assert "warehouse postgresql+psycopg://etl:***@127.0.0.1:1/shop is unreachable" in proc.stderr
+    assert "Connection refused" in summary_of(proc)["error"]
     assert "pw-s3cret-99" not in proc.stderr + proc.stdout
     assert summary_of(proc)["status"] == "failed"
 

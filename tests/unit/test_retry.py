@@ -4,7 +4,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from sqlalchemy.exc import OperationalError
 
-from common.errors import DataValidationError
+from common.errors import DataValidationError, ServiceUnavailableError
 from common.retry import call_with_retry, is_transient
 from common.settings import RetryCfg
 
@@ -34,6 +34,7 @@ def _client_error(status: int) -> ClientError:
         (_client_error(404), False),
         (ValueError("bad value"), False),
         (DataValidationError("age out of range"), False),
+        (ServiceUnavailableError("warehouse unreachable"), True),
     ],
 )
 def test_only_transient_errors_are_retried(exc: BaseException, transient: bool) -> None:

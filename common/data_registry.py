@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,8 +38,7 @@ class DataRegistry:
 
     def __init__(self, root: Path, remote: DvcCfg, default_remote: Path) -> None:
         self.root, self.remote, self.default_remote = root, remote, default_remote
-        # DVC keeps a per-repo site cache (default /var/tmp/dvc); keep it inside the workspace.
-        os.environ.setdefault("DVC_SITE_CACHE_DIR", str(root.parent / "dvc-site-cache"))
+        self.site_cache = root.parent / "dvc-site-cache"
         self.git = self._open_or_init()
         self._configure_remote()
 
@@ -54,10 +55,16 @@ class DataRegistry:
             cw.set_value("user", "name", "mlops-pipeline")
             cw.set_value("user", "email", "mlops-pipeline@localhost")
         _route_dvc_logs()
-        Repo.init(str(self.root)).close()
-        with _dvc(self.root) as dvc, dvc.config.edit("repo") as conf:
-            conf["core"]["analytics"] = False
-            conf["core"]["autostage"] = False
+        # DVC's site cache defaults to /var/tmp/dvc: keep it in the workspace, by env only while init runs
+        # (before the repo has a config) and by the repo's local config after.
+        with _env("DVC_SITE_CACHE_DIR", str(self.site_cache)):
+            Repo.init(str(self.root)).close()
+            with _dvc(self.root) as dvc:
+                with dvc.config.edit("local") as conf:
+                    conf["core"]["site_cache_dir"] = str(self.site_cache)
+                with dvc.config.edit("repo") as conf:
+                    conf["core"]["analytics"] = False
+                    conf["core"]["autostage"] = False
         repo.index.add([".dvc/config", ".dvc/.gitignore", ".dvcignore"])
         repo.index.commit("data registry: initialise DVC")
         return repo
@@ -93,12 +100,13 @@ class DataRegistry:
         return sorted(found)
 
     def commit(self, src: Path, rel: str, message: str) -> Version:
-        """Make `src` the new version of `rel` (moved in): DVC add, push, then git commit and tag data-vN.
+        """Make `src` the new version of `rel`: moved in, DVC add, push, then git commit and tag data-vN.
 
-        The same content as the current version makes no new version. If the push fails, the working tree
-        goes back to the last version and nothing is committed."""
+        The same content as the current version makes no new version (and `src` is left where it is).
+        If the push fails, the working tree goes back to the last version and nothing is committed."""
         md5 = file_md5(src)
-        latest = self.versions()[-1][1] if self.versions() else None
+        versions = self.versions()
+        latest = versions[-1][1] if versions else None
         if latest and self._md5_at(latest, rel) == md5:
             log.info("%s unchanged (md5 %s): already version %s", rel, md5, latest)
             return Version(latest, self.git.tags[latest].commit.hexsha, md5, "", created=False)
@@ -113,7 +121,7 @@ class DataRegistry:
             self._restore(rel)
             raise
         log.info("pushed %d object(s) to remote %s", pushed, REMOTE)
-        number = max((n for n, _, _ in self.versions()), default=0) + 1
+        number = (versions[-1][0] if versions else 0) + 1
         tag = f"data-v{number}"
         self.git.index.add([f"{rel}.dvc", str(Path(rel).parent / ".gitignore")])
         commit = self.git.index.commit(f"{tag}: {message}")
@@ -170,6 +178,19 @@ def _dvc(root: Path) -> Any:
     repo = Repo(str(root))
     repo.scm_context.quiet = True  # no "to track the changes with git, run..." hints: we commit ourselves
     return repo
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 def _route_dvc_logs() -> None:

@@ -105,6 +105,10 @@ def load(
                 df.to_sql(table, conn, if_exists=mode, index=False, chunksize=20_000)
         written += len(df)
         log.info("loaded %d/%d customers into %s", written, rows, table)
+    with engine.begin() as conn:  # as a real warehouse has: extraction orders by it
+        conn.exec_driver_sql(
+            f'CREATE INDEX IF NOT EXISTS "ix_{table}_customer_id" ON "{table}" (customer_id)'
+        )
     return written
 
 

@@ -1,0 +1,125 @@
+"""Benchmark step 01: extract BENCH_ROWS (default 1,000,000) customers to Parquet in the object store.
+
+Targets: at most 60 s and a peak RSS of at most 1.5 GB, from PostgreSQL and from the embedded SQLite
+warehouse. Each backend is extracted by the step script itself in a fresh subprocess, so the peak RSS is
+the extraction's own (os.wait4 gives that child's rusage). Reported per backend: wall time of the child
+(with interpreter start-up), the step's own duration_s, peak RSS, rows and bytes from the step's JSON
+summary. Loading the data is not timed. Everything is written in a temporary directory and a throwaway
+PostgreSQL database (server: BENCH_PG_URL, default postgresql+psycopg://postgres@127.0.0.1:5432), both
+removed at the end.
+
+    BENCH_ROWS=20000 .venv/bin/python bench/bench_extract.py
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common.config import load_config
+from common.database import make_engine
+from common.sample_data import load
+from common.telemetry import disable_telemetry
+
+log = logging.getLogger("bench.extract")
+ROOT = Path(__file__).resolve().parent.parent
+STEP = ROOT / "uc1_churn_prediction" / "uc1_01_data_ingestion_postgres.py"
+PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+TARGET_S, TARGET_RSS_MB = 60, 1536
+
+
+def run_step(workspace: Path, warehouse_url: str) -> dict[str, Any]:
+    """Run step 01 in a fresh interpreter; its wall time, peak RSS and JSON summary."""
+    env = {**os.environ, "MLOPS_WORKSPACE": str(workspace)}
+    sets = [f"warehouse.url={warehouse_url}", "object_store.backend=local"]
+    cmd = [sys.executable, str(STEP), *(arg for item in sets for arg in ("--set", item))]
+    out_file = workspace / "step-stdout.txt"
+    start = time.perf_counter()
+    with out_file.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = out_file.read_text().strip().splitlines()
+    summary = json.loads(lines[-1]) if lines else {}
+    if proc.returncode != 0:
+        raise RuntimeError(f"step exited {proc.returncode}: {summary.get('error', 'no summary')}")
+    metrics, peak_mb = summary["metrics"], round(usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    timing = {"wall_s": round(wall, 2), "step_s": summary["duration_s"], "peak_rss_mb": peak_mb}
+    return {**timing, "rows": metrics["rows"], "bytes": metrics["bytes"]}
+
+
+def bench_postgres(tmp: Path, table: str, rows: int) -> dict[str, Any]:
+    """Load `rows` customers into a new database, extract them, drop the database whatever happens."""
+    from sqlalchemy import create_engine, text
+
+    name = f"bench_mlops_{secrets.token_hex(4)}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"{PG_SERVER}/{name}"
+        engine = make_engine(url)
+        try:
+            load(engine, table, rows, seed=42)
+        finally:
+            engine.dispose()
+        workspace = tmp / "postgres"
+        workspace.mkdir()
+        return run_step(workspace, url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        log.info("dropped database %s", name)
+
+
+def bench_sqlite(tmp: Path, table: str, rows: int) -> dict[str, Any]:
+    """Pre-load the embedded warehouse file, so the step extracts it instead of seeding its small default."""
+    workspace = tmp / "sqlite"
+    (workspace / "warehouse").mkdir(parents=True)
+    engine = make_engine(f"sqlite:///{workspace / 'warehouse' / 'warehouse.db'}")
+    try:
+        load(engine, table, rows, seed=42)
+    finally:
+        engine.dispose()
+    return run_step(workspace, "")  # an empty URL is the embedded default
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    disable_telemetry()
+    rows = int(os.environ.get("BENCH_ROWS", "1000000"))
+    table = load_config().dataset.table
+    figures: dict[str, Any] = {"bench": "extract", "rows": rows}
+    figures.update(target_s=TARGET_S, target_rss_mb=TARGET_RSS_MB)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_extract_"))
+    code = 0
+    try:
+        for backend, fn in (("postgres", bench_postgres), ("sqlite", bench_sqlite)):
+            log.info("%s: loading %d customers, then extracting", backend, rows)
+            try:
+                result = fn(tmp, table, rows)
+            except Exception as exc:  # report the failure in the figures, go on with the other backend
+                log.error("%s failed: %s", backend, exc, exc_info=exc)
+                figures[f"{backend}_error"] = str(exc)
+                code = 1
+                continue
+            figures.update({f"{backend}_{k}": v for k, v in result.items()})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(figures), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

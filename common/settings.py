@@ -28,7 +28,7 @@ class WarehouseCfg(Section):
 
 
 class SampleDataCfg(Section):
-    rows: int = Field(5000, ge=1)
+    rows: int = Field(10_000, ge=1)
     seed: int = 42
 
 

@@ -49,7 +49,7 @@ def test_churn_rate_is_realistic_and_learnable_but_noisy() -> None:
     )
     model = HistGradientBoostingClassifier(random_state=0).fit(x_tr, y_tr)
     auc = roc_auc_score(y_te, model.predict_proba(x_te)[:, 1])
-    assert 0.78 <= auc <= 0.92, auc
+    assert 0.85 <= auc <= 0.93, auc  # learnable, never perfect
 
 
 def test_values_fall_in_the_configured_ranges_and_sets() -> None:

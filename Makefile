@@ -13,6 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
+export FEAST_USAGE := False
 
 .PHONY: setup run test lint bench clean
 

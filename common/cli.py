@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from common.config import load_config
@@ -65,10 +67,10 @@ def execute(
     log_file = setup_logging(cfg.logging.level, ws.dir("logs"), name)
     log.info("%s: workspace %s, log %s", name, ws.root, log_file)
     try:
-        if lock_name:
-            with run_lock(ws.dir("locks"), lock_name):
-                summary = body(cfg, ws)
-        else:
+        with (
+            stdout_to_stderr(),
+            run_lock(ws.dir("locks"), lock_name) if lock_name else contextlib.nullcontext(),
+        ):
             summary = body(cfg, ws)
     except Exception as exc:  # the shell of a cron script: every failure becomes an exit code
         code = exit_code_for(exc)
@@ -80,6 +82,21 @@ def execute(
         return code
     _summary(summary)
     return summary.get("exit_code", EXIT_OK)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout (fd 1) to stderr for the block: Feast, KFP and DVC print progress
+    there, and stdout is for the one JSON summary line."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def run_step(name: str, fn: StepFn, cfg: Settings, ws: Workspace) -> StepResult:

@@ -38,6 +38,10 @@ def setup_logging(level: str, log_dir: Path, name: str) -> Path:
         "fsspec",
         "s3fs",
         "aiobotocore",
+        "feast",
+        "kfp",
+        "mlflow",
+        "alembic",
     ):
         logging.getLogger(noisy).setLevel("DEBUG" if level == "DEBUG" else "WARNING")
     return log_file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -104,6 +104,92 @@ class DatasetCfg(Section):
         return self
 
 
+class DerivedFeature(Section):
+    """One derived feature: an expression (DataFrame.eval), a 0/1 flag, or bins of a column with labels."""
+
+    name: str
+    expr: str | None = None
+    flag: str | None = None
+    column: str | None = None
+    bins: list[float] | None = None
+    labels: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DerivedFeature:
+        kinds = [
+            k for k, v in (("expr", self.expr), ("flag", self.flag), ("bins", self.bins)) if v is not None
+        ]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"feature {self.name}: give exactly one of expr, flag, bins (got {kinds or 'none'})"
+            )
+        if self.bins is not None:
+            if not self.column or not self.labels or len(self.labels) != len(self.bins) - 1:
+                raise ValueError(f"feature {self.name}: bins need a column and len(bins) - 1 labels")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "expr" if self.expr is not None else "flag" if self.flag is not None else "bins"
+
+
+class FeaturesCfg(Section):
+    project: str = "churn"
+    entity: str = "customer"
+    feature_view: str = "customer_features"
+    feature_service: str = "churn_model_v1"
+    ttl_days: int = Field(
+        3650, ge=1
+    )  # materialize_incremental starts at now - ttl: older rows would be dropped
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_connection: str = "127.0.0.1:6379"
+    derived: list[DerivedFeature] = []
+
+
+class CandidateCfg(Section):
+    name: str
+    estimator: str  # an sklearn class path, e.g. sklearn.ensemble.RandomForestClassifier
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _sklearn_only(self) -> CandidateCfg:
+        if not self.estimator.startswith("sklearn.") or "." not in self.estimator[len("sklearn.") :]:
+            raise ValueError(
+                f"candidate {self.name}: estimator must be an sklearn class path, got {self.estimator}"
+            )
+        return self
+
+
+class GateCfg(Section):
+    thresholds: dict[Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"], float] = {}
+    primary_metric: Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"] = "roc_auc"
+    regression_tolerance: float = Field(0.01, ge=0)  # how far below the champion a challenger may fall
+    promotion_margin: float = Field(0.005, ge=0)  # how far above the champion it must be to take over
+    max_latency_ms: float = Field(50.0, gt=0)  # single-row predict_proba, median
+
+
+class TrainingCfg(Section):
+    experiment: str = "churn_prediction"
+    registered_model: str = "churn-predictor"
+    test_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+    cv_folds: int = Field(5, ge=2)
+    decision_threshold: float | Literal["auto"] = "auto"  # auto: the F1-best cut on out-of-fold predictions
+    candidates: list[CandidateCfg] = []
+    gate: GateCfg = GateCfg()
+
+
+class MlflowCfg(Section):
+    tracking_uri: str = ""  # empty: sqlite:///<workspace>/mlflow/mlflow.db with artifacts beside it
+
+
+class KubeflowCfg(Section):
+    host: str = ""  # empty: run the pipeline locally with kfp.local's SubprocessRunner
+    namespace: str = "kubeflow"
+    base_image: str = "python:3.11-slim"  # on a cluster: an image with this project installed
+    timeout_s: int = Field(3600, ge=1)
+
+
 class Settings(Section):
     workspace: str = "var"
     logging: LoggingCfg = LoggingCfg()
@@ -113,3 +199,7 @@ class Settings(Section):
     object_store: ObjectStoreCfg = ObjectStoreCfg()
     dvc: DvcCfg = DvcCfg()
     dataset: DatasetCfg = DatasetCfg()
+    features: FeaturesCfg = FeaturesCfg()
+    training: TrainingCfg = TrainingCfg()
+    mlflow: MlflowCfg = MlflowCfg()
+    kubeflow: KubeflowCfg = KubeflowCfg()

@@ -10,6 +10,7 @@ OFF = {
     "DVC_NO_ANALYTICS": "1",
     "HF_HUB_OFFLINE": "1",
     "GE_USAGE_STATISTICS_ENABLED": "False",
+    "FEAST_USAGE": "False",
 }
 
 

@@ -1,0 +1,73 @@
+"""Step 04: derive the features declared in config from the validated data, write them as the Feast offline
+source (Parquet), apply the feature_repo declarations and materialize incrementally to the online store
+(SQLite by default, Redis by `features.online_store: redis`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from common.cli import step_main
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace, atomic_path
+from feature_repo.definitions import declare
+from uc1_churn_prediction import USE_CASE
+from uc1_churn_prediction.feast_store import offline_source, open_store, repo_config
+from uc1_churn_prediction.features import build_features
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STEP = Path(__file__).stem
+VALIDATION_STEP = "uc1_03_data_validation_ge"
+log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    import pandas as pd
+
+    validated = ws.require(VALIDATION_STEP, f"run {VALIDATION_STEP}.py first")
+    features = build_features(pd.read_parquet(validated.outputs["path"]), cfg.features, cfg.dataset)
+    source = offline_source(cfg, ws)
+    with atomic_path(source) as tmp:
+        features.to_parquet(tmp, index=False)
+    store = open_store(repo_config(cfg, ws))
+    objects = declare(cfg.features, cfg.dataset, str(source))
+    store.apply(objects)
+    start, end = _window(store, cfg), datetime.now(UTC)
+    log.info("materializing %s from %s to %s into the %s online store", cfg.features.feature_view,
+             start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), cfg.features.online_store)
+    store.materialize_incremental(end_date=end)
+    rows = _rows_in_window(features, cfg.dataset.timestamp, cfg.dataset.id_column, start, end)
+    return StepResult(
+        step=STEP,
+        outputs={"offline_source": str(source), "feature_views": [cfg.features.feature_view],
+                 "feature_service": cfg.features.feature_service, "online_store": cfg.features.online_store,
+                 "repo_config": repo_config(cfg, ws), "data_tag": validated.outputs["tag"],
+                 "data_path": validated.outputs["path"], "features": list(features.columns[2:])},
+        metrics={"rows": len(features), "entities_materialized": rows},
+        datasets_read=validated.datasets_read, datasets_written=[source.as_uri()],
+    )
+
+
+def _window(store: object, cfg: Settings) -> datetime:
+    """Where materialize_incremental starts: after the last run, or now - ttl on the first."""
+    view = store.get_feature_view(cfg.features.feature_view)
+    last = view.most_recent_end_time
+    return last if last else datetime.now(UTC) - timedelta(days=cfg.features.ttl_days)
+
+
+def _rows_in_window(df: pd.DataFrame, ts: str, key: str, start: datetime, end: datetime) -> int:
+    inside = df[(df[ts] > start) & (df[ts] <= end)]
+    return int(inside[key].nunique())
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

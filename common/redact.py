@@ -16,7 +16,11 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes some libraries (kfp) put in their messages
+
+
 def redact(text: str) -> str:
+    text = _ANSI.sub("", text)
     text = _URL_PASSWORD.sub(r"\g<head>***\g<tail>", text)
     for secret in _secrets:
         text = text.replace(secret, "***")

@@ -75,7 +75,8 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `dest`; rename it to `dest` only if the block succeeds."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    # hidden, and with the real suffix last: some writers (KFP, pandas) go by the extension
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

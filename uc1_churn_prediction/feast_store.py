@@ -23,8 +23,12 @@ def repo_config(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     if cfg.features.online_store == "redis":
         online = {"type": "redis", "connection_string": cfg.features.redis_connection}
     return {
-        "project": cfg.features.project, "provider": "local", "registry": str(feast_dir / "registry.db"),
-        "online_store": online, "offline_store": {"type": "file"}, "entity_key_serialization_version": 3,
+        "project": cfg.features.project,
+        "provider": "local",
+        "registry": str(feast_dir / "registry.db"),
+        "online_store": online,
+        "offline_store": {"type": "file"},
+        "entity_key_serialization_version": 3,
         "repo_path": str(feast_dir),
     }
 

@@ -38,18 +38,30 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     objects = declare(cfg.features, cfg.dataset, str(source))
     store.apply(objects)
     start, end = _window(store, cfg), datetime.now(UTC)
-    log.info("materializing %s from %s to %s into the %s online store", cfg.features.feature_view,
-             start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), cfg.features.online_store)
+    log.info(
+        "materializing %s from %s to %s into the %s online store",
+        cfg.features.feature_view,
+        start.isoformat(timespec="seconds"),
+        end.isoformat(timespec="seconds"),
+        cfg.features.online_store,
+    )
     store.materialize_incremental(end_date=end)
     rows = _rows_in_window(features, cfg.dataset.timestamp, cfg.dataset.id_column, start, end)
     return StepResult(
         step=STEP,
-        outputs={"offline_source": str(source), "feature_views": [cfg.features.feature_view],
-                 "feature_service": cfg.features.feature_service, "online_store": cfg.features.online_store,
-                 "repo_config": repo_config(cfg, ws), "data_tag": validated.outputs["tag"],
-                 "data_path": validated.outputs["path"], "features": list(features.columns[2:])},
+        outputs={
+            "offline_source": str(source),
+            "feature_views": [cfg.features.feature_view],
+            "feature_service": cfg.features.feature_service,
+            "online_store": cfg.features.online_store,
+            "repo_config": repo_config(cfg, ws),
+            "data_tag": validated.outputs["tag"],
+            "data_path": validated.outputs["path"],
+            "features": list(features.columns[2:]),
+        },
         metrics={"rows": len(features), "entities_materialized": rows},
-        datasets_read=validated.datasets_read, datasets_written=[source.as_uri()],
+        datasets_read=validated.datasets_read,
+        datasets_written=[source.as_uri()],
     )
 
 

@@ -1,0 +1,216 @@
+"""MLflow tracking and registry for the training pipeline: experiment set-up, a candidate's child run, and the
+gate run that registers the best candidate with the challenger / champion aliases."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from common.settings import GateCfg, Settings
+from common.workspace import Workspace
+from uc1_churn_prediction import training
+from uc1_churn_prediction.gate import Decision, decide, pick
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+TEST_PREFIX = "test_"
+
+
+def tracking_uri(cfg: Settings, ws: Workspace) -> str:
+    return cfg.mlflow.tracking_uri or f"sqlite:///{ws.dir('mlflow') / 'mlflow.db'}"
+
+
+def client_for(uri: str) -> MlflowClient:
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
+    """The experiment's id; made with artifacts under `artifact_root` (embedded default) when new."""
+    found = client.get_experiment_by_name(name)
+    if found:
+        return found.experiment_id
+    location = artifact_root.as_uri() if artifact_root else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def log_candidate(
+    uri: str,
+    parent_run_id: str,
+    name: str,
+    model: Any,
+    info: dict[str, Any],
+    plot_dir: Path,
+    example: pd.DataFrame,
+) -> str:
+    """A child run of the parent: params, CV and holdout metrics, plots, the model with signature, example,
+    explicit pip requirements and its decision threshold. Returns the run id."""
+    import mlflow
+    import numpy
+    import pandas
+    import sklearn
+    from mlflow.models import infer_signature
+
+    client = client_for(uri)
+    parent = client.get_run(parent_run_id)
+    with mlflow.start_run(
+        run_name=name,
+        experiment_id=parent.info.experiment_id,
+        parent_run_id=parent_run_id,
+        tags={"candidate": name, "estimator": info["estimator"]},
+    ) as run:
+        mlflow.log_params(
+            {
+                "estimator": info["estimator"],
+                "decision_threshold": info["threshold"],
+                **{f"model.{k}": v for k, v in info["params"].items()},
+            }
+        )
+        mlflow.log_metrics({f"cv_{k}": v for k, v in info["cv"].items()})
+        mlflow.log_metrics(
+            {f"{TEST_PREFIX}{k}": v for k, v in info["test"].items() if k != "confusion_matrix"}
+        )
+        mlflow.log_dict(info["test"]["confusion_matrix"], "confusion_matrix.json")
+        mlflow.log_artifacts(str(plot_dir), "plots")
+        logged = mlflow.sklearn.log_model(
+            sk_model=model,
+            name="model",
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            metadata={"decision_threshold": info["threshold"]},
+            skops_trusted_types=_own_types(model),  # skops, MLflow's safe format, loads only listed types
+            pip_requirements=[
+                f"scikit-learn=={sklearn.__version__}",
+                f"pandas=={pandas.__version__}",
+                f"numpy=={numpy.__version__}",
+            ],
+        )
+        mlflow.set_tag("model_uri", logged.model_uri)
+        return run.info.run_id
+
+
+def _own_types(model: Any) -> list[str]:
+    """The types of a model this process just trained: skops (MLflow's safe format) loads only listed ones."""
+    import skops.io
+
+    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+def run_gate(
+    uri: str,
+    parent_run_id: str,
+    gate: GateCfg,
+    model_name: str,
+    test: pd.DataFrame,
+    features: list[str],
+    target: str,
+    data_tag: str,
+) -> dict[str, Any]:
+    """Pick the best child run, check it, compare with the champion on the same holdout, register on a pass.
+    The decision and every reason land on the parent run (and the new version) as tags."""
+    import mlflow
+
+    client = client_for(uri)
+    runs = {
+        r.data.tags["candidate"]: r
+        for r in client.search_runs(
+            [client.get_run(parent_run_id).info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        )
+    }
+    if not runs:
+        raise RuntimeError(f"no candidate runs under parent run {parent_run_id}")
+    metrics = {
+        c: {k[len(TEST_PREFIX) :]: v for k, v in r.data.metrics.items() if k.startswith(TEST_PREFIX)}
+        for c, r in runs.items()
+    }
+    best = pick(metrics, gate)
+    run = runs[best]
+    model = mlflow.sklearn.load_model(run.data.tags["model_uri"])
+    x = test[features]
+    decision = decide(
+        best,
+        metrics[best],
+        gate,
+        _champion_score(client, model_name, gate, test, features, target),
+        training.latency_ms(model, x.head(1)),
+        training.is_deterministic(model, x.head(50)),
+    )
+    threshold = float(run.data.params["decision_threshold"])
+    version = (
+        _register(client, model_name, run, decision, metrics[best], threshold, data_tag)
+        if decision.passed
+        else None
+    )
+    record = {
+        **decision.to_dict(),
+        "version": version,
+        "metrics": metrics[best],
+        "run_id": run.info.run_id,
+        "decision_threshold": threshold,
+        "all_candidates": metrics,
+    }
+    client.set_tag(parent_run_id, "gate.decision", json.dumps(record))
+    client.set_tag(parent_run_id, "gate.passed", str(decision.passed).lower())
+    log.info("gate: %s", "; ".join(decision.reasons))
+    return record
+
+
+def _champion_score(
+    client: MlflowClient, name: str, gate: GateCfg, test: pd.DataFrame, features: list[str], target: str
+) -> float | None:
+    """The champion's primary metric on this holdout (its recorded one if it cannot score these columns)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        champion = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        return None
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{name}@champion")
+        proba = model.predict_proba(test[features])[:, 1]
+        threshold = float(champion.tags.get("decision_threshold", 0.5))
+        return float(training.scores(test[target], proba, threshold)[gate.primary_metric])
+    except (KeyError, ValueError) as exc:
+        log.warning(
+            "champion v%s cannot score this holdout (%s): using its recorded metric", champion.version, exc
+        )
+        return float(champion.tags[f"metric.{gate.primary_metric}"])
+
+
+def _register(
+    client: MlflowClient,
+    name: str,
+    run: Any,
+    decision: Decision,
+    metrics: dict[str, float],
+    threshold: float,
+    data_tag: str,
+) -> str:
+    import mlflow
+
+    tags = {
+        "candidate": decision.candidate,
+        "decision_threshold": str(threshold),
+        "data_tag": data_tag,
+        "gate.passed": "true",
+        "gate.promoted": str(decision.promote).lower(),
+        "gate.reasons": json.dumps(decision.reasons),
+        **{f"metric.{k}": f"{v:.6f}" for k, v in metrics.items()},
+    }
+    version = mlflow.register_model(run.data.tags["model_uri"], name, tags=tags).version
+    client.set_registered_model_alias(name, "challenger", version)
+    if decision.promote:
+        client.set_registered_model_alias(name, "champion", version)
+    log.info("registered %s version %s (%s)", name, version, "champion" if decision.promote else "challenger")
+    return str(version)

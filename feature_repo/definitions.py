@@ -17,11 +17,19 @@ def declare(fcfg: FeaturesCfg, ds: DatasetCfg, source_path: str) -> list[Any]:
     from feast.types import Float64, Int64, String
 
     dtypes = {"float": Float64, "int": Int64, "string": String}
-    entity = Entity(name=fcfg.entity, join_keys=[ds.id_column], value_type=ValueType.INT64,
-                    description="a customer of the warehouse table")
+    entity = Entity(
+        name=fcfg.entity,
+        join_keys=[ds.id_column],
+        value_type=ValueType.INT64,
+        description="a customer of the warehouse table",
+    )
     source = FileSource(name=f"{fcfg.feature_view}_source", path=source_path, timestamp_field=ds.timestamp)
     view = FeatureView(
-        name=fcfg.feature_view, entities=[entity], ttl=timedelta(days=fcfg.ttl_days), source=source, online=True,
+        name=fcfg.feature_view,
+        entities=[entity],
+        ttl=timedelta(days=fcfg.ttl_days),
+        source=source,
+        online=True,
         schema=[Field(name=n, dtype=dtypes[k]) for n, k in feature_types(fcfg, ds).items()],
     )
     service = FeatureService(name=fcfg.feature_service, features=[view])

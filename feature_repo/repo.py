@@ -7,4 +7,6 @@ from feature_repo.definitions import declare
 
 _cfg = load_config()
 _source = Workspace(_cfg.workspace).root / "features" / f"{_cfg.features.feature_view}.parquet"
-customer, customer_source, customer_features, churn_model_v1 = declare(_cfg.features, _cfg.dataset, str(_source))
+customer, customer_source, customer_features, churn_model_v1 = declare(
+    _cfg.features, _cfg.dataset, str(_source)
+)

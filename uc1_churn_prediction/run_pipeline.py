@@ -1,5 +1,6 @@
-"""UC1 churn prediction: run the steps in order in one process (01 extract, 02 version, 03 validate), each with
-transient-only retries; the first permanent failure stops the pipeline and sets the exit code."""
+"""UC1 churn prediction: run the steps in order in one process (01 extract, 02 version, 03 validate,
+04 features, 05 train + gate), each with transient-only retries; the first permanent failure stops the
+pipeline and sets the exit code."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ STEPS = [
     "uc1_01_data_ingestion_postgres",
     "uc1_02_data_versioning_dvc",
     "uc1_03_data_validation_ge",
+    "uc1_04_feature_engineering_feast",
+    "uc1_05_model_training_kubeflow",
 ]
 
 

@@ -1,0 +1,74 @@
+import math
+
+import pandas as pd
+import pytest
+
+from common.config import load_config
+from common.errors import ConfigError
+from common.sample_data import generate
+from uc1_churn_prediction.features import build_features, feature_types
+
+CFG = load_config(environ={})
+
+
+def _frame() -> pd.DataFrame:
+    df = generate(4, seed=1)
+    df.loc[:, "total_charges"] = [0.0, 3500.0, 100.0, 5000.0]
+    df.loc[:, "tenure_months"] = [0.0, 9.0, 30.0, 60.0]
+    df.loc[:, "age"] = [22.0, 35.0, 59.0, 70.0]
+    df.loc[:, "income"] = [50_000.0, 0.0, float("nan"), 120_000.0]
+    df.loc[:, "monthly_charges"] = [50.0, 60.0, 70.0, 100.0]
+    return df
+
+
+def test_seed_features_are_derived_as_declared() -> None:
+    out = build_features(_frame(), CFG.features, CFG.dataset)
+    assert out["charges_per_month"].tolist() == [0.0, 350.0, 100 / 31, 5000 / 61]
+    assert out["income_ratio"][0] == pytest.approx(50 * 12 / 50_000)
+    assert math.isnan(out["income_ratio"][1]) and math.isnan(out["income_ratio"][2])  # x/0 and x/NaN: missing
+    assert out["is_high_value"].tolist() == [0, 1, 0, 1]
+    assert out["age_group"].tolist() == ["18-29", "30-44", "45-59", "60+"]
+    assert out["tenure_group"].tolist() == ["0-12", "0-12", "25-48", "49+"]
+    assert "churn" not in out.columns  # the label is never a feature
+
+
+def test_feature_types_list_every_column_in_order() -> None:
+    types = feature_types(CFG.features, CFG.dataset)
+    assert list(types)[: len(CFG.dataset.numeric)] == CFG.dataset.numeric
+    assert types["gender"] == "string" and types["is_high_value"] == "int" and types["age_group"] == "string"
+    out = build_features(_frame(), CFG.features, CFG.dataset)
+    assert list(out.columns) == [CFG.dataset.id_column, CFG.dataset.timestamp, *types]
+
+
+def test_features_come_from_config_not_code() -> None:
+    cfg = load_config(
+        overrides=[
+            "features.derived=[{name: spend_per_purchase, expr: total_charges / (total_purchases + 1)}]"
+        ],
+        environ={},
+    )
+    out = build_features(_frame(), cfg.features, cfg.dataset)
+    assert "spend_per_purchase" in out.columns and "age_group" not in out.columns
+
+
+def test_an_expression_on_an_unknown_column_names_the_feature() -> None:
+    cfg = load_config(overrides=["features.derived=[{name: broken, expr: salary * 2}]"], environ={})
+    with pytest.raises(ConfigError, match="features.derived broken"):
+        build_features(_frame(), cfg.features, cfg.dataset)
+
+
+def test_python_code_in_an_expression_is_not_run() -> None:
+    cfg = load_config(
+        overrides=["features.derived=[{name: evil, expr: \"__import__('os').getcwd()\"}]"], environ={}
+    )
+    with pytest.raises(ConfigError, match="evil"):
+        build_features(_frame(), cfg.features, cfg.dataset)
+
+
+def test_a_derived_feature_needs_exactly_one_kind() -> None:
+    with pytest.raises(ConfigError, match="exactly one of expr, flag, bins"):
+        load_config(overrides=["features.derived=[{name: x, expr: a, flag: b}]"], environ={})
+    with pytest.raises(ConfigError, match="len\\(bins\\) - 1 labels"):
+        load_config(
+            overrides=["features.derived=[{name: x, column: age, bins: [0, 1, 2], labels: [a]}]"], environ={}
+        )

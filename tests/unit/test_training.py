@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.config import load_config
+from common.sample_data import generate
+from uc1_churn_prediction import training
+from uc1_churn_prediction.features import build_features, feature_types
+
+CFG = load_config(environ={})
+TYPES = feature_types(CFG.features, CFG.dataset)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = generate(3000, seed=11)
+    df = build_features(raw, CFG.features, CFG.dataset).assign(churn=raw["churn"])
+    return training.split(df, "churn", 0.2, 42)
+
+
+def test_split_is_seeded_and_stratified(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    train, test = data
+    assert len(test) == 600 and abs(train["churn"].mean() - test["churn"].mean()) < 0.01
+    whole = pd.concat([train, test]).sort_values("customer_id").reset_index(drop=True)
+    first, second = training.split(whole, "churn", 0.2, 42), training.split(whole, "churn", 0.2, 42)
+    assert first[1]["customer_id"].tolist() == second[1]["customer_id"].tolist()
+    assert (
+        first[1]["customer_id"].tolist() != training.split(whole, "churn", 0.2, 7)[1]["customer_id"].tolist()
+    )
+
+
+def test_candidate_pipeline_learns_and_predicts_with_missing_values(data: tuple) -> None:
+    train, test = data
+    model = training.make_model("sklearn.linear_model.LogisticRegression", {"max_iter": 500}, TYPES)
+    model.fit(train[list(TYPES)], train["churn"])
+    proba = model.predict_proba(test[list(TYPES)])[:, 1]
+    assert test["income"].isna().any()  # imputation is exercised
+    assert training.scores(test["churn"], proba, 0.5)["roc_auc"] > 0.85
+
+
+def test_only_sklearn_estimators_are_built() -> None:
+    with pytest.raises(ValueError, match="sklearn"):
+        training.make_model("os.system", {}, TYPES)
+
+
+def test_threshold_auto_meets_the_floors_on_out_of_fold_scores(data: tuple) -> None:
+    train, _ = data
+    model = training.make_model("sklearn.linear_model.LogisticRegression", {"max_iter": 500}, TYPES)
+    oof = training.out_of_fold(model, train[list(TYPES)], train["churn"], 3, 0)
+    cut = training.choose_threshold(train["churn"], oof, "auto", 0.7, 0.65)
+    at_cut = training.scores(train["churn"], oof, cut)
+    assert at_cut["precision"] >= 0.7 and at_cut["recall"] >= 0.65
+    assert training.choose_threshold(train["churn"], oof, 0.3) == 0.3
+
+
+def test_scores_and_confusion_matrix() -> None:
+    y = pd.Series([0, 0, 1, 1])
+    s = training.scores(y, np.array([0.1, 0.6, 0.4, 0.9]), 0.5)
+    assert s["confusion_matrix"] == {"tn": 1, "fp": 1, "fn": 1, "tp": 1}
+    assert (s["accuracy"], s["precision"], s["recall"]) == (0.5, 0.5, 0.5)
+
+
+def test_serving_copy_predicts_single_threaded_and_repeatably(data: tuple) -> None:
+    train, test = data
+    rf = training.make_model(
+        "sklearn.ensemble.RandomForestClassifier",
+        {"n_estimators": 20, "n_jobs": -1, "random_state": 0},
+        TYPES,
+    )
+    rf = training.for_serving(rf.fit(train[list(TYPES)], train["churn"]))
+    assert rf.named_steps["model"].n_jobs == 1
+    assert training.is_deterministic(rf, test[list(TYPES)].head(20))
+    assert training.latency_ms(rf, test[list(TYPES)].head(1), repeats=5) > 0
+
+
+def test_plots_are_written_as_png(tmp_path, data: tuple) -> None:
+    _, test = data
+    proba = np.linspace(0, 1, len(test))
+    made = training.plots(test["churn"], proba, 0.5, tmp_path, "demo")
+    assert [p.name for p in made] == ["roc_curve.png", "pr_curve.png", "confusion_matrix.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in made)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator

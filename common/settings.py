@@ -123,9 +123,9 @@ class DerivedFeature(Section):
             raise ValueError(
                 f"feature {self.name}: give exactly one of expr, flag, bins (got {kinds or 'none'})"
             )
-        if self.bins is not None:
-            if not self.column or not self.labels or len(self.labels) != len(self.bins) - 1:
-                raise ValueError(f"feature {self.name}: bins need a column and len(bins) - 1 labels")
+        bad_bins = not self.column or not self.labels or len(self.labels) != len(self.bins or []) - 1
+        if self.bins is not None and bad_bins:
+            raise ValueError(f"feature {self.name}: bins need a column and len(bins) - 1 labels")
         return self
 
     @property

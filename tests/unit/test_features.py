@@ -53,7 +53,7 @@ def test_features_come_from_config_not_code() -> None:
 
 def test_an_expression_on_an_unknown_column_names_the_feature() -> None:
     cfg = load_config(overrides=["features.derived=[{name: broken, expr: salary * 2}]"], environ={})
-    with pytest.raises(ConfigError, match="features.derived broken"):
+    with pytest.raises(ConfigError, match=r"features\.derived broken"):
         build_features(_frame(), cfg.features, cfg.dataset)
 
 

@@ -29,7 +29,7 @@ def test_each_step_runs_standalone_in_order(workspace: Path) -> None:
     first = run_script(STEP1, workspace=workspace)
     assert first.returncode == 0, first.stderr
     extract = summary_of(first)
-    assert extract["metrics"]["rows"] == 1000 and Path(extract["outputs"]["uri"][7:]).exists()
+    assert extract["metrics"]["rows"] == 2000 and Path(extract["outputs"]["uri"][7:]).exists()
 
     second = run_script(STEP2, workspace=workspace)
     assert second.returncode == 0, second.stderr
@@ -56,7 +56,7 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
     for _ in range(2):
         proc = run_script(PIPELINE, workspace=workspace)
         assert proc.returncode == 0, proc.stderr
-        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok", "ok", "ok"]
+        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok"] * 5
     listed = run_script(STEP2, "--list-versions", workspace=workspace)
     assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1"]
     state = json.loads((workspace / "state" / "steps.json").read_text())
@@ -66,7 +66,7 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
     run_script("common/sample_data.py", "--rows", "700", "--seed", "5", workspace=workspace)
     assert run_script(PIPELINE, workspace=workspace).returncode == 0
     exported = summary_of(run_script(STEP2, "--export", "data-v1", workspace=workspace))
-    assert len(pd.read_parquet(exported["path"])) == 1000
+    assert len(pd.read_parquet(exported["path"])) == 2000
     listed = run_script(STEP2, "--list-versions", workspace=workspace)
     assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1", "data-v2"]
 
@@ -89,7 +89,7 @@ def test_corrupted_table_exits_3_naming_each_problem(workspace: Path) -> None:
     ):
         assert problem in proc.stderr
     steps = summary_of(proc)["steps"]
-    assert [s["status"] for s in steps] == ["ok", "ok", "failed"]
+    assert [s["status"] for s in steps] == ["ok", "ok", "failed", "not run", "not run"]
     assert steps[2]["exit_code"] == EXIT_DATA
     assert (workspace / "reports" / "validation" / "customers_data-v1.json").exists()
 
@@ -99,7 +99,7 @@ def test_missing_column_exits_3_before_anything_is_uploaded(workspace: Path) -> 
     proc = run_script(PIPELINE, workspace=workspace)
     assert proc.returncode == EXIT_DATA
     assert "lacks the configured columns ['contract']" in proc.stderr
-    assert [s["status"] for s in summary_of(proc)["steps"]] == ["failed", "not run", "not run"]
+    assert [s["status"] for s in summary_of(proc)["steps"]] == ["failed"] + ["not run"] * 4
     assert list(workspace.glob("objects/**/*.parquet")) == []
 
 
@@ -126,7 +126,13 @@ def test_bad_set_exits_2_naming_the_key(workspace: Path) -> None:
 def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> None:
     proc = run_script("run_all.py", workspace=workspace)
     assert proc.returncode == 0, proc.stderr
-    for step in ("uc1_01_data_ingestion_postgres", "uc1_02_data_versioning_dvc", "uc1_03_data_validation_ge"):
+    for step in (
+        "uc1_01_data_ingestion_postgres",
+        "uc1_02_data_versioning_dvc",
+        "uc1_03_data_validation_ge",
+        "uc1_04_feature_engineering_feast",
+        "uc1_05_model_training_kubeflow",
+    ):
         assert any(
             step in line and " ok " in line and line.rstrip().endswith("s")
             for line in proc.stderr.splitlines()

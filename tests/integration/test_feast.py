@@ -16,8 +16,8 @@ from common.workspace import Workspace
 from feature_repo.definitions import declare
 from tests.conftest import require_service
 from uc1_churn_prediction import uc1_04_feature_engineering_feast as step04
-from uc1_churn_prediction.features import build_features
 from uc1_churn_prediction.feast_store import open_store, repo_config
+from uc1_churn_prediction.features import build_features
 from uc1_churn_prediction.kfp_pipeline import build_training_set
 
 
@@ -34,8 +34,10 @@ def test_materializes_into_redis_and_serves_online(workspace: Path) -> None:
     import redis
 
     project = f"t{uuid.uuid4().hex[:10]}"
-    cfg = load_config(overrides=[f"workspace={workspace}", "features.online_store=redis",
-                                 f"features.project={project}"], environ={})
+    cfg = load_config(
+        overrides=[f"workspace={workspace}", "features.online_store=redis", f"features.project={project}"],
+        environ={},
+    )
     ws = Workspace(workspace)
     df = generate(300, seed=2)
     _validated(ws, df)
@@ -43,8 +45,10 @@ def test_materializes_into_redis_and_serves_online(workspace: Path) -> None:
     store = open_store(result.outputs["repo_config"])
     try:
         assert result.outputs["online_store"] == "redis" and result.metrics["entities_materialized"] == 300
-        online = store.get_online_features(features=store.get_feature_service("churn_model_v1"),
-                                           entity_rows=[{"customer_id": 7}, {"customer_id": 299}]).to_dict()
+        online = store.get_online_features(
+            features=store.get_feature_service("churn_model_v1"),
+            entity_rows=[{"customer_id": 7}, {"customer_id": 299}],
+        ).to_dict()
         expected = build_features(df, cfg.features, cfg.dataset).set_index("customer_id")
         assert online["age"] == [expected.loc[7, "age"], expected.loc[299, "age"]]
         assert online["age_group"] == [expected.loc[7, "age_group"], expected.loc[299, "age_group"]]
@@ -60,7 +64,9 @@ def test_training_set_is_point_in_time_correct(workspace: Path) -> None:
     ws = Workspace(workspace)
     base = generate(2, seed=3)
     label_time = base.loc[0, "event_timestamp"]
-    later = base.iloc[[0]].assign(age=99.0, event_timestamp=label_time + timedelta(days=30))  # after the label
+    later = base.iloc[[0]].assign(
+        age=99.0, event_timestamp=label_time + timedelta(days=30)
+    )  # after the label
     features = build_features(pd.concat([base, later], ignore_index=True), cfg.features, cfg.dataset)
     source = ws.dir("features") / "customer_features.parquet"
     features.to_parquet(source, index=False)
@@ -69,8 +75,9 @@ def test_training_set_is_point_in_time_correct(workspace: Path) -> None:
     entities = base[["customer_id", "event_timestamp", "churn"]]
     entities.to_parquet(ws.dir("t") / "entities.parquet", index=False)
     out = types.SimpleNamespace(path=str(ws.dir("t") / "training.parquet"))
-    rows = build_training_set(json.dumps(repo_config(cfg, ws)), str(ws.dir("t") / "entities.parquet"),
-                              "churn_model_v1", out)
+    rows = build_training_set(
+        json.dumps(repo_config(cfg, ws)), str(ws.dir("t") / "entities.parquet"), "churn_model_v1", out
+    )
     got = pd.read_parquet(out.path).set_index("customer_id")
     assert rows == 2
     assert got.loc[1, "age"] == base.loc[0, "age"] != 99.0  # the value stamped after the label time is unused

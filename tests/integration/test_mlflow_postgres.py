@@ -20,13 +20,19 @@ def test_candidate_logged_gated_registered_and_loadable_by_alias(pg_url: str, tm
     import mlflow
 
     raw = generate(2000, seed=21)
-    train, test = training.split(build_features(raw, CFG.features, CFG.dataset).assign(churn=raw["churn"]),
-                                 "churn", 0.25, 0)
+    train, test = training.split(
+        build_features(raw, CFG.features, CFG.dataset).assign(churn=raw["churn"]), "churn", 0.25, 0
+    )
     model = training.make_model("sklearn.linear_model.LogisticRegression", {"max_iter": 500}, TYPES)
     model.fit(train[list(TYPES)], train["churn"])
     proba = model.predict_proba(test[list(TYPES)])[:, 1]
-    info = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500},
-            "threshold": 0.45, "cv": {"roc_auc": 0.9}, "test": training.scores(test["churn"], proba, 0.45)}
+    info = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 500},
+        "threshold": 0.45,
+        "cv": {"roc_auc": 0.9},
+        "test": training.scores(test["churn"], proba, 0.45),
+    }
     training.plots(test["churn"], proba, 0.45, tmp_path / "plots", "lr")
 
     client = client_for(pg_url)
@@ -42,5 +48,8 @@ def test_candidate_logged_gated_registered_and_loadable_by_alias(pg_url: str, tm
     assert str(client.get_model_version_by_alias("churn-predictor", "challenger").version) == "1"
     champion = mlflow.sklearn.load_model("models:/churn-predictor@champion")
     assert champion.predict_proba(test[list(TYPES)].head(5)).shape == (5, 2)
-    assert sorted(client.list_artifacts(child, "plots"), key=lambda a: a.path)[0].path == "plots/confusion_matrix.png"
+    assert (
+        sorted(client.list_artifacts(child, "plots"), key=lambda a: a.path)[0].path
+        == "plots/confusion_matrix.png"
+    )
     assert client.get_run(parent).data.tags["gate.passed"] == "true"

@@ -20,7 +20,12 @@ def test_compiled_yaml_names_every_component_and_candidate(tmp_path: Path) -> No
     executors = spec["deploymentSpec"]["executors"].values()
     assert {e["container"]["image"] for e in executors} == {"registry.example/churn:1.0"}
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
-        "repo_config", "entities_path", "tracking_uri", "parent_run_id", "data_tag"}
+        "repo_config",
+        "entities_path",
+        "tracking_uri",
+        "parent_run_id",
+        "data_tag",
+    }
     gate = next(t for t in tasks.values() if t["taskInfo"]["name"] == "gate")
     evaluations = {key for key, t in tasks.items() if t["taskInfo"]["name"].startswith("evaluate-")}
     assert len(evaluations) == len(cfg.training.candidates)

@@ -1,0 +1,105 @@
+"""Steps 04 and 05 as a user runs them, after 01-03, in one fresh workspace (the tests run in file order)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine
+
+from common.config import load_config
+from common.errors import EXIT_GATE
+from common.sample_data import generate
+from tests.conftest import run_script, summary_of
+from uc1_churn_prediction.features import build_features, feature_types
+
+UC1 = "uc1_churn_prediction"
+MODEL = "churn-predictor"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workspace = tmp_path_factory.mktemp("training") / "ws"
+    for step in ("uc1_01_data_ingestion_postgres", "uc1_02_data_versioning_dvc", "uc1_03_data_validation_ge"):
+        proc = run_script(f"{UC1}/{step}.py", workspace=workspace)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return workspace
+
+
+def _client(ws: Path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, uri)
+
+
+def _versions(ws: Path) -> list[str]:
+    return sorted(str(v.version) for v in _client(ws).search_model_versions(f"name='{MODEL}'"))
+
+
+def test_features_then_training_standalone_make_a_loadable_champion(ws: Path) -> None:
+    import mlflow
+
+    features = run_script(f"{UC1}/uc1_04_feature_engineering_feast.py", workspace=ws)
+    assert features.returncode == 0, features.stderr[-3000:]
+    assert summary_of(features)["metrics"]["entities_materialized"] == 2000
+
+    trained = run_script(f"{UC1}/uc1_05_model_training_kubeflow.py", workspace=ws)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    out = summary_of(trained)["outputs"]
+    assert out["aliases"] == ["challenger", "champion"] and out["version"] == "1"
+    assert "registered as challenger and champion: there was no champion" in out["reasons"]
+    assert Path(out["pipeline_yaml"]).exists()
+
+    client = _client(ws)
+    version = client.get_model_version_by_alias(MODEL, "champion")
+    assert float(version.tags["decision_threshold"]) == pytest.approx(out["decision_threshold"])
+    assert json.loads(version.tags["gate.reasons"]) == out["reasons"]
+    assert client.list_artifacts(out["parent_run_id"], "pipeline")[0].path.endswith("churn_training.yaml")
+    cfg = load_config(environ={})
+    rows = build_features(generate(5, seed=99), cfg.features, cfg.dataset)[
+        list(feature_types(cfg.features, cfg.dataset))
+    ]
+    proba = mlflow.sklearn.load_model(f"models:/{MODEL}@champion").predict_proba(rows)
+    assert proba.shape == (5, 2) and ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_a_second_worse_training_stays_challenger(ws: Path) -> None:
+    worse = {
+        "MLOPS__TRAINING__CANDIDATES": "[{name: stump, estimator: sklearn.tree.DecisionTreeClassifier, "
+        "params: {max_depth: 1}}]",
+        "MLOPS__TRAINING__GATE__THRESHOLDS": "{roc_auc: 0.6}",
+        "MLOPS__TRAINING__GATE__REGRESSION_TOLERANCE": "0.5",
+    }
+    proc = run_script(f"{UC1}/uc1_05_model_training_kubeflow.py", workspace=ws, env=worse)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = summary_of(proc)["outputs"]
+    assert out["version"] == "2" and out["aliases"] == ["challenger"]
+    assert any("the champion stays" in r for r in out["reasons"])
+    client = _client(ws)
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "2"
+
+
+def test_shuffled_labels_fail_the_gate_and_leave_the_registry_unchanged(ws: Path) -> None:
+    before = _versions(ws)
+    engine = create_engine(f"sqlite:///{ws / 'warehouse' / 'warehouse.db'}")
+    df = pd.read_sql_table("customers", engine)
+    df["churn"] = df["churn"].sample(frac=1.0, random_state=1).to_numpy()  # labels carry no signal now
+    df.to_sql("customers", engine, if_exists="replace", index=False)
+    engine.dispose()
+
+    proc = run_script(f"{UC1}/run_pipeline.py", workspace=ws)
+    assert proc.returncode == EXIT_GATE, proc.stderr[-3000:]
+    steps = summary_of(proc)["steps"]
+    assert [s["status"] for s in steps] == ["ok"] * 4 + ["failed"]
+    message = steps[-1]["error"]
+    assert (
+        "failed the evaluation gate" in message and "nothing registered, the champion is unchanged" in message
+    )
+    assert "roc_auc 0." in message and "< 0.75" in message  # each unmet threshold is listed
+    assert _versions(ws) == before
+    assert str(_client(ws).get_model_version_by_alias(MODEL, "champion").version) == "1"

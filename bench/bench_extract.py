@@ -18,12 +18,12 @@ import logging
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from benchlib import run_measured
 
 from common.config import load_config
 from common.database import make_engine
@@ -31,31 +31,23 @@ from common.sample_data import load
 from common.telemetry import disable_telemetry
 
 log = logging.getLogger("bench.extract")
-ROOT = Path(__file__).resolve().parent.parent
-STEP = ROOT / "uc1_churn_prediction" / "uc1_01_data_ingestion_postgres.py"
+STEP = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TARGET_S, TARGET_RSS_MB = 60, 1536
 
 
 def run_step(workspace: Path, warehouse_url: str) -> dict[str, Any]:
-    """Run step 01 in a fresh interpreter; its wall time, peak RSS and JSON summary."""
-    env = {**os.environ, "MLOPS_WORKSPACE": str(workspace)}
+    """Run step 01 in a fresh interpreter; its wall time, peak RSS, rows and bytes."""
     sets = [f"warehouse.url={warehouse_url}", "object_store.backend=local"]
-    cmd = [sys.executable, str(STEP), *(arg for item in sets for arg in ("--set", item))]
-    out_file = workspace / "step-stdout.txt"
-    start = time.perf_counter()
-    with out_file.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out)
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    lines = out_file.read_text().strip().splitlines()
-    summary = json.loads(lines[-1]) if lines else {}
-    if proc.returncode != 0:
-        raise RuntimeError(f"step exited {proc.returncode}: {summary.get('error', 'no summary')}")
-    metrics, peak_mb = summary["metrics"], round(usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
-    timing = {"wall_s": round(wall, 2), "step_s": summary["duration_s"], "peak_rss_mb": peak_mb}
-    return {**timing, "rows": metrics["rows"], "bytes": metrics["bytes"]}
+    done = run_measured(STEP, workspace, sets)
+    summary = done["summary"]
+    return {
+        "wall_s": done["wall_s"],
+        "step_s": summary["duration_s"],
+        "peak_rss_mb": done["peak_rss_mb"],
+        "rows": summary["metrics"]["rows"],
+        "bytes": summary["metrics"]["bytes"],
+    }
 
 
 def bench_postgres(tmp: Path, table: str, rows: int) -> dict[str, Any]:

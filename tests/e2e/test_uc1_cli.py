@@ -64,7 +64,9 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
 
     # A changed table is a new version; the old one reads back by its tag.
     run_script("common/sample_data.py", "--rows", "700", "--seed", "5", workspace=workspace)
-    assert run_script(PIPELINE, workspace=workspace).returncode == 0
+    # A model trained on these 700 rows may well score below the champion: this test is about data versions.
+    tolerant = {"MLOPS__TRAINING__GATE__REGRESSION_TOLERANCE": "1.0"}
+    assert run_script(PIPELINE, workspace=workspace, env=tolerant).returncode == 0
     exported = summary_of(run_script(STEP2, "--export", "data-v1", workspace=workspace))
     assert len(pd.read_parquet(exported["path"])) == 2000
     listed = run_script(STEP2, "--list-versions", workspace=workspace)

@@ -1,0 +1,98 @@
+"""Benchmark Feast materialization (step 04's core): BENCH_FEATURE_ROWS (default 100,000) customers' features
+materialized incrementally into the SQLite online store, and into Redis when it is reachable. Target: at most
+15 s. Also reports the p50 / p95 of a single-customer online read. Everything lives in a temporary directory;
+the Redis keys of the throwaway project are removed at the end.
+
+    BENCH_FEATURE_ROWS=20000 .venv/bin/python bench/bench_features.py
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from common.config import load_config
+from common.sample_data import generate
+from common.telemetry import disable_telemetry
+from common.workspace import Workspace
+
+log = logging.getLogger("bench.features")
+TARGET_S = 15
+
+
+def bench_store(tmp: Path, rows: int, online: str) -> dict[str, Any]:
+    import numpy as np
+
+    from feature_repo.definitions import declare
+    from uc1_churn_prediction.feast_store import offline_source, open_store, repo_config
+    from uc1_churn_prediction.features import build_features
+
+    cfg = load_config(
+        overrides=[
+            f"workspace={tmp / online}",
+            f"features.online_store={online}",
+            f"features.project=bench{uuid.uuid4().hex[:8]}",
+        ]
+    )
+    ws = Workspace(cfg.workspace)
+    source = offline_source(cfg, ws)
+    build_features(generate(rows, seed=42), cfg.features, cfg.dataset).to_parquet(source, index=False)
+    store = open_store(repo_config(cfg, ws))
+    try:
+        store.apply(declare(cfg.features, cfg.dataset, str(source)))
+        start = time.perf_counter()
+        store.materialize_incremental(end_date=datetime.now(UTC))
+        seconds = time.perf_counter() - start
+        service = store.get_feature_service(cfg.features.feature_service)
+        reads = []
+        for customer in np.random.default_rng(0).integers(1, rows + 1, 200):
+            t0 = time.perf_counter()
+            store.get_online_features(features=service, entity_rows=[{"customer_id": int(customer)}])
+            reads.append((time.perf_counter() - t0) * 1000)
+        return {
+            "materialize_s": round(seconds, 2),
+            "rows_per_s": round(rows / seconds),
+            "read_p50_ms": round(float(np.percentile(reads, 50)), 2),
+            "read_p95_ms": round(float(np.percentile(reads, 95)), 2),
+        }
+    finally:
+        if online == "redis":
+            store.teardown()
+
+
+def _redis_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    disable_telemetry()
+    rows = int(os.environ.get("BENCH_FEATURE_ROWS", "100000"))
+    figures: dict[str, Any] = {"bench": "features", "rows": rows, "target_s": TARGET_S}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_features_"))
+    try:
+        for online in ("sqlite", "redis") if _redis_up() else ("sqlite",):
+            log.info("materializing %d customers into %s", rows, online)
+            figures.update({f"{online}_{k}": v for k, v in bench_store(tmp, rows, online).items()})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

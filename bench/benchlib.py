@@ -1,0 +1,38 @@
+"""Shared by the benchmarks: run a project script in a fresh interpreter and measure it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_measured(
+    script: str, workspace: Path, sets: list[str], env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run `script` (repo-relative) in `workspace`; its JSON summary, wall time and peak RSS.
+
+    os.wait4 gives this child's own rusage: its ru_maxrss is the largest of the child and the descendants it
+    waited for (the KFP task processes), not a sum."""
+    full_env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), **(env or {})}
+    cmd = [sys.executable, str(ROOT / script), *(arg for item in sets for arg in ("--set", item))]
+    workspace.mkdir(parents=True, exist_ok=True)
+    out_file = workspace / f"{Path(script).stem}.stdout"
+    start = time.perf_counter()
+    with out_file.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    lines = out_file.read_text().strip().splitlines()
+    summary = json.loads(lines[-1]) if lines else {}
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{script} exited {code}: {summary.get('error', 'no summary')}")
+    # ru_maxrss is in KiB on Linux
+    return {"summary": summary, "wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024)}

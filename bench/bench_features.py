@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.cli import stdout_to_stderr
 from common.config import load_config
 from common.sample_data import generate
 from common.telemetry import disable_telemetry
@@ -51,7 +52,8 @@ def bench_store(tmp: Path, rows: int, online: str) -> dict[str, Any]:
     try:
         store.apply(declare(cfg.features, cfg.dataset, str(source)))
         start = time.perf_counter()
-        store.materialize_incremental(end_date=datetime.now(UTC))
+        with stdout_to_stderr():  # Feast prints its progress; stdout is for the one JSON line
+            store.materialize_incremental(end_date=datetime.now(UTC))
         seconds = time.perf_counter() - start
         service = store.get_feature_service(cfg.features.feature_service)
         reads = []

@@ -175,6 +175,9 @@ class TrainingCfg(Section):
     seed: int = 42
     cv_folds: int = Field(5, ge=2)
     decision_threshold: float | Literal["auto"] = "auto"  # auto: the F1-best cut on out-of-fold predictions
+    threshold_margin: float = Field(
+        0.02, ge=0, lt=0.5
+    )  # auto: headroom over the gate's precision/recall floors
     candidates: list[CandidateCfg] = []
     gate: GateCfg = GateCfg()
 

@@ -63,6 +63,7 @@ def train_candidate(
     threshold: str,
     min_precision: float,
     min_recall: float,
+    margin: float,
     model: Output[Model],
     cv_metrics: Output[Metrics],
 ) -> None:
@@ -79,7 +80,7 @@ def train_candidate(
     pipe = t.make_model(estimator, json.loads(params), types)
     oof = t.out_of_fold(pipe, x, y, cv_folds, seed)
     cut = t.choose_threshold(
-        y, oof, threshold if threshold == "auto" else float(threshold), min_precision, min_recall
+        y, oof, threshold if threshold == "auto" else float(threshold), min_precision, min_recall, margin
     )
     for key, value in t.scores(y, oof, cut).items():
         if key != "confusion_matrix":
@@ -209,6 +210,7 @@ def build_pipeline(cfg: Settings) -> Any:
                 threshold=str(tr.decision_threshold),
                 min_precision=floors.get("precision", 0.0),
                 min_recall=floors.get("recall", 0.0),
+                margin=tr.threshold_margin,
                 **common,
             ).set_display_name(f"train-{c.name}")
             tasks += [

@@ -66,10 +66,18 @@ def out_of_fold(model: Pipeline, x: pd.DataFrame, y: pd.Series, folds: int, seed
 
 
 def choose_threshold(
-    y: pd.Series, proba: np.ndarray, setting: float | str, min_precision: float = 0.0, min_recall: float = 0.0
+    y: pd.Series,
+    proba: np.ndarray,
+    setting: float | str,
+    min_precision: float = 0.0,
+    min_recall: float = 0.0,
+    margin: float = 0.0,
 ) -> float:
     """The configured cut, or ("auto") the F1-best cut on out-of-fold probabilities among those that meet the
-    precision and recall floors (the gate's), or the F1-best overall when none does."""
+    precision and recall floors (the gate's) with `margin` to spare, else the floors alone, else the F1-best.
+
+    The margin matters: F1 grows as precision falls, so the F1-best cut under a floor sits right on it, and the
+    holdout would land on either side."""
     if setting != "auto":
         return float(setting)
     from sklearn.metrics import precision_recall_curve
@@ -79,8 +87,11 @@ def choose_threshold(
         return 0.5
     precision, recall = precision[:-1], recall[:-1]
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    meets = (precision >= min_precision) & (recall >= min_recall)
-    return float(cuts[int(np.argmax(np.where(meets, f1, -1.0) if meets.any() else f1))])
+    for spare in (margin, 0.0):
+        meets = (precision >= min_precision + spare) & (recall >= min_recall + spare)
+        if meets.any():
+            return float(cuts[int(np.argmax(np.where(meets, f1, -1.0)))])
+    return float(cuts[int(np.argmax(f1))])
 
 
 def for_serving(model: Pipeline) -> Pipeline:

@@ -47,9 +47,17 @@ def test_threshold_auto_meets_the_floors_on_out_of_fold_scores(data: tuple) -> N
     train, _ = data
     model = training.make_model("sklearn.linear_model.LogisticRegression", {"max_iter": 500}, TYPES)
     oof = training.out_of_fold(model, train[list(TYPES)], train["churn"], 3, 0)
-    cut = training.choose_threshold(train["churn"], oof, "auto", 0.7, 0.65)
+    cut = training.choose_threshold(train["churn"], oof, "auto", 0.7, 0.65, margin=0.02)
     at_cut = training.scores(train["churn"], oof, cut)
-    assert at_cut["precision"] >= 0.7 and at_cut["recall"] >= 0.65
+    assert at_cut["precision"] >= 0.72 and at_cut["recall"] >= 0.67  # the floors with headroom
+    bare = training.scores(
+        train["churn"], oof, training.choose_threshold(train["churn"], oof, "auto", 0.7, 0.65)
+    )
+    assert (
+        bare["f1"] >= at_cut["f1"] and bare["precision"] < at_cut["precision"]
+    )  # headroom costs a little F1
+    impossible = training.choose_threshold(train["churn"], oof, "auto", 0.99, 0.99, margin=0.02)
+    assert impossible == training.choose_threshold(train["churn"], oof, "auto")  # no cut meets: F1-best
     assert training.choose_threshold(train["churn"], oof, 0.3) == 0.3
 
 

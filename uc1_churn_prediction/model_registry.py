@@ -62,6 +62,8 @@ def log_candidate(
 
     client = client_for(uri)
     parent = client.get_run(parent_run_id)
+    # Integer inputs declared as doubles: a missing value at serving time must not break schema enforcement.
+    example = example.astype({c: "float64" for c in example.select_dtypes("integer").columns})
     with mlflow.start_run(
         run_name=name,
         experiment_id=parent.info.experiment_id,

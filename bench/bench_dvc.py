@@ -21,24 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import write_extract
+
 from common.config import load_config
-from common.sample_data import generate
 from common.settings import Settings
 from common.telemetry import disable_telemetry
-from uc1_churn_prediction.transforms import arrow_schema, to_arrow
 from uc1_churn_prediction.uc1_02_data_versioning_dvc import data_path
 
 log = logging.getLogger("bench.dvc")
 TARGET_S = 10
-
-
-def write_extract(cfg: Settings, rows: int, dest: Path) -> Path:
-    """A Parquet file like step 01's: the config's schema, zstd, a row group per chunk."""
-    import pyarrow.parquet as pq
-
-    table = to_arrow(generate(rows, seed=42), arrow_schema(cfg.dataset))
-    pq.write_table(table, dest, compression="zstd", row_group_size=cfg.warehouse.chunk_rows)
-    return dest
 
 
 def seconds(start: float) -> float:

@@ -8,7 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from common.sample_data import generate
+from uc1_churn_prediction.transforms import arrow_schema, to_arrow
+
+if TYPE_CHECKING:
+    from common.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +42,12 @@ def run_measured(
         raise RuntimeError(f"{script} exited {code}: {summary.get('error', 'no summary')}")
     # ru_maxrss is in KiB on Linux
     return {"summary": summary, "wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+
+
+def write_extract(cfg: Settings, rows: int, dest: Path) -> Path:
+    """A Parquet file like step 01's: the config's schema, zstd, a row group per chunk."""
+    import pyarrow.parquet as pq
+
+    table = to_arrow(generate(rows, seed=42), arrow_schema(cfg.dataset))
+    pq.write_table(table, dest, compression="zstd", row_group_size=cfg.warehouse.chunk_rows)
+    return dest

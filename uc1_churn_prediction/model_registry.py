@@ -25,6 +25,11 @@ def tracking_uri(cfg: Settings, ws: Workspace) -> str:
     return cfg.mlflow.tracking_uri or f"sqlite:///{ws.dir('mlflow') / 'mlflow.db'}"
 
 
+def artifact_root(uri: str, ws: Workspace) -> Path | None:
+    """Artifacts in the workspace, unless a tracking server decides where they go (its own S3 store, say)."""
+    return None if uri.startswith(("http://", "https://")) else ws.dir("mlflow", "artifacts")
+
+
 def client_for(uri: str) -> MlflowClient:
     import mlflow
     from mlflow import MlflowClient

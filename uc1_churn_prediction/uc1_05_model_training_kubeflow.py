@@ -17,7 +17,7 @@ from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path
 from uc1_churn_prediction import USE_CASE
-from uc1_churn_prediction.model_registry import client_for, experiment_id, tracking_uri
+from uc1_churn_prediction.model_registry import artifact_root, client_for, experiment_id, tracking_uri
 
 STEP = Path(__file__).stem
 FEATURES_STEP = "uc1_04_feature_engineering_feast"
@@ -28,9 +28,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     feats = ws.require(FEATURES_STEP, f"run {FEATURES_STEP}.py first")
     uri = tracking_uri(cfg, ws)
     client = client_for(uri)
-    exp = experiment_id(
-        client, cfg.training.experiment, None if cfg.mlflow.tracking_uri else ws.dir("mlflow", "artifacts")
-    )
+    exp = experiment_id(client, cfg.training.experiment, artifact_root(uri, ws))
     tag = feats.outputs["data_tag"]
     parent = client.create_run(
         exp,

@@ -193,6 +193,20 @@ class KubeflowCfg(Section):
     timeout_s: int = Field(3600, ge=1)
 
 
+class ServingCfg(Section):
+    mode: Literal["local", "kserve"] = (
+        "local"  # local: a KServe ModelServer process; kserve: an InferenceService
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8085, ge=1, le=65535)
+    alias: str = "champion"  # the registry alias served
+    max_batch: int = Field(1000, ge=1)  # customers per request
+    ready_timeout_s: int = Field(90, ge=1)
+    feast_completion: bool = True  # complete customer_id-only instances from the online store
+    namespace: str = "default"  # kserve mode
+    service_account: str = ""  # kserve mode: one that can read the model's storageUri
+
+
 class Settings(Section):
     workspace: str = "var"
     logging: LoggingCfg = LoggingCfg()
@@ -206,3 +220,4 @@ class Settings(Section):
     training: TrainingCfg = TrainingCfg()
     mlflow: MlflowCfg = MlflowCfg()
     kubeflow: KubeflowCfg = KubeflowCfg()
+    serving: ServingCfg = ServingCfg()

@@ -1,0 +1,68 @@
+"""Cluster serving: the InferenceService of a registered version, built with the kserve SDK's model classes,
+written to the workspace for review, then created or patched with KServeClient and awaited."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import yaml
+
+from common.errors import MlopsError
+from common.settings import Settings
+from common.workspace import Workspace, write_text
+
+log = logging.getLogger(__name__)
+
+
+def manifest(cfg: Settings, storage_uri: str, version: str) -> dict[str, Any]:
+    """The camelCase InferenceService of the sklearn model at `storage_uri`."""
+    from kserve import (
+        V1beta1InferenceService,
+        V1beta1InferenceServiceSpec,
+        V1beta1ModelFormat,
+        V1beta1ModelSpec,
+        V1beta1PredictorSpec,
+        constants,
+    )
+    from kubernetes import client as k8s
+
+    predictor = V1beta1PredictorSpec(
+        service_account_name=cfg.serving.service_account or None,
+        model=V1beta1ModelSpec(model_format=V1beta1ModelFormat(name="sklearn"), storage_uri=storage_uri),
+    )
+    isvc = V1beta1InferenceService(
+        api_version=f"{constants.KSERVE_GROUP}/v1beta1",
+        kind=constants.KSERVE_KIND_INFERENCESERVICE,
+        metadata=k8s.V1ObjectMeta(
+            name=cfg.training.registered_model,
+            namespace=cfg.serving.namespace,
+            labels={"app.kubernetes.io/part-of": "churn-mlops"},
+            annotations={"mlops/model-version": version, "mlops/alias": cfg.serving.alias},
+        ),
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
+    )
+    return k8s.ApiClient().sanitize_for_serialization(isvc)
+
+
+def deploy(cfg: Settings, ws: Workspace, storage_uri: str, version: str) -> dict[str, Any]:
+    """Write the manifest, create or patch it in the namespace, wait until Ready."""
+    from kserve import KServeClient
+    from kubernetes.client.rest import ApiException
+
+    body = manifest(cfg, storage_uri, version)
+    path = ws.dir("serving") / "inferenceservice.yaml"
+    write_text(path, yaml.safe_dump(body, sort_keys=False))
+    name, namespace = body["metadata"]["name"], cfg.serving.namespace
+    kserve = KServeClient()
+    try:
+        kserve.get(name, namespace=namespace)
+        kserve.patch(name, body, namespace=namespace)
+    except (ApiException, RuntimeError) as exc:
+        if "404" not in str(exc) and "Not Found" not in str(exc):
+            raise MlopsError(f"InferenceService {namespace}/{name}: {exc}") from exc
+        kserve.create(body, namespace=namespace)
+    kserve.wait_isvc_ready(name, namespace=namespace, timeout_seconds=cfg.serving.ready_timeout_s)
+    url = kserve.get(name, namespace=namespace).get("status", {}).get("url", "")
+    log.info("InferenceService %s/%s ready at %s (manifest %s)", namespace, name, url, path)
+    return {"manifest": str(path), "url": url}

@@ -1,6 +1,7 @@
 """Run every use case's pipeline in order, in one process, and print a summary of steps with status and duration.
 
-Use cases that are not built yet are not listed here (and not faked): today UC1 steps 01-05."""
+Use cases that are not built yet are not listed here (and not faked): today UC1, from the warehouse to a model
+answering on localhost."""
 
 from __future__ import annotations
 

@@ -34,9 +34,20 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         "exit_code": code,
         "workspace": str(ws.root),
         "use_cases": results,
+        "endpoint": _endpoint(ws) if not code else None,
     }
     sys.stderr.write(render_table(report))
     return report
+
+
+def _endpoint(ws: Workspace) -> str | None:
+    served = ws.result("uc1_06_model_serving_kserve")
+    return served.outputs["endpoint"] if served else None
+
+
+def sample_curl(endpoint: str) -> str:
+    body = '{"instances": [{"customer_id": 1}]}'  # completed from the Feast online store
+    return f"curl -s -H 'Content-Type: application/json' -d '{body}' {endpoint}"
 
 
 def render_table(report: dict[str, Any]) -> str:
@@ -49,6 +60,12 @@ def render_table(report: dict[str, Any]) -> str:
                 f"  {uc['use_case']:<5} {step['step']:<40} {step['status']:<8} "
                 f"{step['duration_s']:>7.1f}s{error}"
             )
+    if report.get("endpoint"):
+        lines += [
+            "",
+            f"the champion answers at {report['endpoint']}; try:",
+            f"  {sample_curl(report['endpoint'])}",
+        ]
     return "\n".join(lines) + "\n\n"
 
 

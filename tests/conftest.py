@@ -63,9 +63,7 @@ def s3_endpoint() -> Iterator[str]:
     """moto's S3-compatible server on a free loopback port."""
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     require_service("moto S3 server", "127.0.0.1", port)
@@ -118,8 +116,10 @@ E2E_ENV = {
 def run_script(
     script: str, *args: str, workspace: Path, env: dict[str, str] | None = None, timeout: int = 600
 ) -> subprocess.CompletedProcess[str]:
-    """Run a project script as a user does, from the repo root, in `workspace`, with small fast settings."""
-    full_env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), **E2E_ENV, **(env or {})}
+    """Run a project script as a user does, from the repo root, in `workspace`, with small fast settings and
+    the workspace's own serving port."""
+    port = {"MLOPS__SERVING__PORT": str(serving_port(workspace))}
+    full_env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), **E2E_ENV, **port, **(env or {})}
     return subprocess.run(
         [sys.executable, script, *args],
         cwd=ROOT,
@@ -129,6 +129,32 @@ def run_script(
         timeout=timeout,
         check=False,
     )
+
+
+_PORTS: dict[Path, int] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serving_port(workspace: Path) -> int:
+    """One model-server port per workspace, so test workspaces never share a server."""
+    return _PORTS.setdefault(workspace, free_port())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_model_servers() -> Iterator[None]:
+    """Every model server a test started is stopped at the end (they are detached from the step)."""
+    yield
+    from common.workspace import Workspace
+    from uc1_churn_prediction import local_server
+
+    for workspace in _PORTS:
+        if (workspace / "serving").exists():
+            local_server.stop(Workspace(workspace))
 
 
 def summary_of(proc: subprocess.CompletedProcess[str]) -> dict:

@@ -29,7 +29,10 @@ def manifest(cfg: Settings, storage_uri: str, version: str) -> dict[str, Any]:
 
     predictor = V1beta1PredictorSpec(
         service_account_name=cfg.serving.service_account or None,
-        model=V1beta1ModelSpec(model_format=V1beta1ModelFormat(name="sklearn"), storage_uri=storage_uri),
+        # the SDK leaves the container name '' (invalid for Kubernetes): KServe's own default
+        model=V1beta1ModelSpec(
+            name="kserve-container", model_format=V1beta1ModelFormat(name="sklearn"), storage_uri=storage_uri
+        ),
     )
     isvc = V1beta1InferenceService(
         api_version=f"{constants.KSERVE_GROUP}/v1beta1",

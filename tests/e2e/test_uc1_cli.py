@@ -1,6 +1,7 @@
 """UC1 steps 01-03 and the runners, as a user runs them: subprocesses in a fresh workspace."""
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +57,7 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
     for _ in range(2):
         proc = run_script(PIPELINE, workspace=workspace)
         assert proc.returncode == 0, proc.stderr
-        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok"] * 5
+        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok"] * 6
     listed = run_script(STEP2, "--list-versions", workspace=workspace)
     assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1"]
     state = json.loads((workspace / "state" / "steps.json").read_text())
@@ -91,7 +92,7 @@ def test_corrupted_table_exits_3_naming_each_problem(workspace: Path) -> None:
     ):
         assert problem in proc.stderr
     steps = summary_of(proc)["steps"]
-    assert [s["status"] for s in steps] == ["ok", "ok", "failed", "not run", "not run"]
+    assert [s["status"] for s in steps] == ["ok", "ok", "failed"] + ["not run"] * 3
     assert steps[2]["exit_code"] == EXIT_DATA
     assert (workspace / "reports" / "validation" / "customers_data-v1.json").exists()
 
@@ -101,7 +102,7 @@ def test_missing_column_exits_3_before_anything_is_uploaded(workspace: Path) -> 
     proc = run_script(PIPELINE, workspace=workspace)
     assert proc.returncode == EXIT_DATA
     assert "lacks the configured columns ['contract']" in proc.stderr
-    assert [s["status"] for s in summary_of(proc)["steps"]] == ["failed"] + ["not run"] * 4
+    assert [s["status"] for s in summary_of(proc)["steps"]] == ["failed"] + ["not run"] * 5
     assert list(workspace.glob("objects/**/*.parquet")) == []
 
 
@@ -134,6 +135,7 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
         "uc1_03_data_validation_ge",
         "uc1_04_feature_engineering_feast",
         "uc1_05_model_training_kubeflow",
+        "uc1_06_model_serving_kserve",
     ):
         assert any(
             step in line and " ok " in line and line.rstrip().endswith("s")
@@ -141,3 +143,10 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
         )
     report = summary_of(proc)
     assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"
+    assert f"the champion answers at {report['endpoint']}" in proc.stderr
+    # ...and it does, over HTTP: a customer_id-only instance completed from the online store
+    body = json.dumps({"instances": [{"customer_id": 3}]}).encode()
+    request = urllib.request.Request(report["endpoint"], body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        (prediction,) = json.loads(resp.read())["predictions"]
+    assert prediction["customer_id"] == 3 and 0 <= prediction["churn_probability"] <= 1

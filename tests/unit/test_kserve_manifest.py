@@ -1,0 +1,24 @@
+from common.config import load_config
+from uc1_churn_prediction.kserve_deploy import manifest
+
+
+def test_inference_service_manifest_is_camel_case_and_points_at_the_version() -> None:
+    cfg = load_config(
+        overrides=["serving.namespace=ml-prod", "serving.service_account=model-reader"], environ={}
+    )
+    body = manifest(cfg, "s3://mlops/mlflow/1/models/m-abc/artifacts", "4")
+    assert body["apiVersion"] == "serving.kserve.io/v1beta1" and body["kind"] == "InferenceService"
+    assert body["metadata"]["name"] == "churn-predictor" and body["metadata"]["namespace"] == "ml-prod"
+    assert body["metadata"]["annotations"] == {"mlops/model-version": "4", "mlops/alias": "champion"}
+    predictor = body["spec"]["predictor"]
+    assert predictor["serviceAccountName"] == "model-reader"
+    assert predictor["model"] == {
+        "name": "kserve-container",
+        "modelFormat": {"name": "sklearn"},
+        "storageUri": "s3://mlops/mlflow/1/models/m-abc/artifacts",
+    }
+
+
+def test_no_service_account_means_the_field_is_left_out() -> None:
+    body = manifest(load_config(environ={}), "s3://b/m", "1")
+    assert "serviceAccountName" not in body["spec"]["predictor"]

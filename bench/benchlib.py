@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -51,3 +52,9 @@ def write_extract(cfg: Settings, rows: int, dest: Path) -> Path:
     table = to_arrow(generate(rows, seed=42), arrow_schema(cfg.dataset))
     pq.write_table(table, dest, compression="zstd", row_group_size=cfg.warehouse.chunk_rows)
     return dest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -94,7 +94,8 @@ def log_candidate(
             signature=infer_signature(example, model.predict(example)),
             input_example=example,
             metadata={"decision_threshold": info["threshold"]},
-            skops_trusted_types=_own_types(model),  # skops, MLflow's safe format, loads only listed types
+            # model.pkl: what KServe's sklearn runtime loads from the storageUri (skops, MLflow's default, it cannot)
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
             pip_requirements=[
                 f"scikit-learn=={sklearn.__version__}",
                 f"pandas=={pandas.__version__}",
@@ -103,13 +104,6 @@ def log_candidate(
         )
         mlflow.set_tag("model_uri", logged.model_uri)
         return run.info.run_id
-
-
-def _own_types(model: Any) -> list[str]:
-    """The types of a model this process just trained: skops (MLflow's safe format) loads only listed ones."""
-    import skops.io
-
-    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
 
 
 def run_gate(

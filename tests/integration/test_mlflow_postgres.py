@@ -53,3 +53,6 @@ def test_candidate_logged_gated_registered_and_loadable_by_alias(pg_url: str, tm
         == "plots/confusion_matrix.png"
     )
     assert client.get_run(parent).data.tags["gate.passed"] == "true"
+    # the version's artifacts hold model.pkl, the file KServe's sklearn runtime loads from a storageUri
+    download = client.get_model_version_download_uri("churn-predictor", "1")
+    assert (Path(download.removeprefix("file://")) / "model.pkl").is_file()

@@ -1,0 +1,199 @@
+"""Benchmark serving the champion on this machine, side by side:
+(a) in-process predict_proba of one row (the floor), (b) our KServe ModelServer, (c) `mlflow models serve
+--env-manager local` on the same model. Single client, sequential: p50/p95/p99 and req/s; 8 concurrent clients:
+p99; a customer_id-only request completed from Feast: p95. Targets: (b) p50 <= (a) p50 + 1.5 ms; (b) >= 3x the
+throughput of (c); (b) p99 <= 25 ms with 8 clients; Feast-completed p95 <= 10 ms. Also `run_all.py` cold on the
+default data in a fresh workspace (what `make run` does after set-up): at most 90 s wall, and its peak RSS.
+
+    BENCH_REQUESTS=300 .venv/bin/python bench/bench_serving.py
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from benchlib import ROOT, free_port, run_measured
+
+from common.telemetry import disable_telemetry
+
+log = logging.getLogger("bench.serving")
+MODEL = "churn-predictor"
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)}
+
+
+def timed_posts(port: int, path: str, bodies: list[bytes]) -> list[float]:
+    """Sequential POSTs on one keep-alive connection; the latency of each in ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    out = []
+    for body in bodies:
+        start = time.perf_counter()
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        out.append((time.perf_counter() - start) * 1000)
+        if resp.status != 200:
+            raise RuntimeError(f"{path}: HTTP {resp.status}")
+    conn.close()
+    return out
+
+
+def concurrent_p99(port: int, path: str, body: bytes, clients: int, each: int) -> float:
+    results: list[list[float]] = [[] for _ in range(clients)]
+    threads = [
+        threading.Thread(target=lambda i=i: results[i].extend(timed_posts(port, path, [body] * each)))
+        for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return round(float(np.percentile([x for r in results for x in r], 99)), 2)
+
+
+def in_process(ws: Path, customer: dict[str, Any], n: int) -> tuple[dict[str, float], dict[str, Any]]:
+    import mlflow
+
+    from common.config import load_config
+    from uc1_churn_prediction.features import build_features, feature_types
+    from uc1_churn_prediction.serving import raw_frame
+
+    cfg = load_config()
+    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}@champion")
+    row = build_features(raw_frame([customer], cfg.dataset), cfg.features, cfg.dataset)
+    row = row[list(feature_types(cfg.features, cfg.dataset))]
+    ms = []
+    for _ in range(n):
+        start = time.perf_counter()
+        model.predict_proba(row)
+        ms.append((time.perf_counter() - start) * 1000)
+    record = {
+        k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.iloc[0].to_dict().items()
+    }
+    return percentiles(ms), record
+
+
+def mlflow_serve(ws: Path, record: dict[str, Any], n: int) -> dict[str, float]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }  # it execs `uvicorn`
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        f"models:/{MODEL}@champion",
+        "--env-manager",
+        "local",
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        body = json.dumps({"dataframe_records": [record]}).encode()
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                timed_posts(port, "/invocations", [body])
+                break
+            except (OSError, RuntimeError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        start = time.perf_counter()
+        ms = timed_posts(port, "/invocations", [body] * n)
+        return {**percentiles(ms), "req_per_s": round(n / (time.perf_counter() - start), 1)}
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    disable_telemetry()
+    n = int(os.environ.get("BENCH_REQUESTS", "1000"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_serving_"))
+    ws, port = tmp / "ws", free_port()
+    figures: dict[str, Any] = {"bench": "serving", "requests": n}
+    try:
+        cold = run_measured("run_all.py", ws, [f"serving.port={port}"])
+        figures["make_run"] = {"wall_s": cold["wall_s"], "peak_rss_mb": cold["peak_rss_mb"], "target_s": 90}
+        customer = {
+            "customer_id": 7,
+            "age": 40,
+            "gender": "Female",
+            "region": "North",
+            "income": 52000.5,
+            "tenure_months": 12,
+            "monthly_charges": 70.2,
+            "total_charges": 842.4,
+            "total_purchases": 9,
+            "avg_order_value": 45.0,
+            "days_since_last_purchase": 30,
+            "support_tickets_count": 2,
+            "contract": "Month-to-month",
+        }
+        figures["a_in_process"], record = in_process(ws, customer, n)
+        path = f"/v1/models/{MODEL}:predict"
+        body = json.dumps({"instances": [customer]}).encode()
+        timed_posts(port, path, [body] * 20)  # warm-up
+        start = time.perf_counter()
+        ms = timed_posts(port, path, [body] * n)
+        figures["b_server"] = {
+            **percentiles(ms),
+            "req_per_s": round(n / (time.perf_counter() - start), 1),
+            "p99_ms_8_clients": concurrent_p99(port, path, body, 8, max(n // 8, 25)),
+        }
+        by_id = [
+            json.dumps({"instances": [{"customer_id": int(i)}]}).encode()
+            for i in np.random.default_rng(0).integers(1, 10_001, n)
+        ]
+        figures["b_server"]["feast_completed"] = percentiles(timed_posts(port, path, by_id))
+        figures["c_mlflow_serve"] = mlflow_serve(ws, record, n)
+        figures["targets"] = {
+            "b_p50_ms_max": round(figures["a_in_process"]["p50_ms"] + 1.5, 2),
+            "b_throughput_vs_c_min": 3.0,
+            "b_p99_8_clients_ms_max": 25,
+            "feast_p95_ms_max": 10,
+        }
+        figures["b_throughput_vs_c"] = round(
+            figures["b_server"]["req_per_s"] / figures["c_mlflow_serve"]["req_per_s"], 2
+        )
+    finally:
+        subprocess.run(
+            [sys.executable, str(ROOT / "uc1_churn_prediction/uc1_06_model_serving_kserve.py"), "--stop"],
+            env={**os.environ, "MLOPS_WORKSPACE": str(ws)},
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

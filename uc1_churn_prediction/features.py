@@ -33,8 +33,18 @@ def _derive(df: pd.DataFrame, feature: DerivedFeature) -> pd.Series:
         if feature.kind == "bins":
             cut = pd.cut(df[feature.column], bins=feature.bins, labels=feature.labels)
             return cut.astype(object).where(cut.notna(), None)
-        # DataFrame.eval parses a restricted expression grammar: no Python eval of config text.
-        values = df.eval(feature.expr if feature.kind == "expr" else feature.flag, engine="python")
+        # pandas.eval parses a restricted expression grammar: no Python eval of config text. Plain arrays as
+        # names: DataFrame.eval would build a Series per column on every call (most of a one-row request's time).
+        columns = {c: df[c].to_numpy() for c in df.columns}
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is a missing value (inf -> NaN below)
+            values = pd.Series(
+                pd.eval(
+                    feature.expr if feature.kind == "expr" else feature.flag,
+                    engine="python",
+                    resolvers=(columns,),
+                ),
+                index=df.index,
+            )
     except (KeyError, SyntaxError, ValueError, TypeError, NameError) as exc:
         raise ConfigError(f"features.derived {feature.name}: cannot evaluate on the data: {exc}") from None
     if feature.kind == "flag":

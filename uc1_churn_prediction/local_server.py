@@ -19,6 +19,7 @@ from typing import Any
 from common.workspace import Workspace, write_text
 
 log = logging.getLogger(__name__)
+SERVER_MODULE = "uc1_churn_prediction.serving_server"
 
 
 def state(ws: Workspace) -> dict[str, Any] | None:
@@ -28,7 +29,7 @@ def state(ws: Workspace) -> dict[str, Any] | None:
         record = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    return record if _alive(record["pid"]) else None
+    return record if _alive(record["pid"]) and _is_server(record["pid"]) else None
 
 
 def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -38,7 +39,7 @@ def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     write_text(spec_file, json.dumps(spec, indent=2))
     with (folder / "server.log").open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uc1_churn_prediction.serving_server", "--http_port", str(spec["port"])],
+            [sys.executable, "-m", SERVER_MODULE, "--http_port", str(spec["port"])],
             env={**os.environ, "MLOPS_SERVING_SPEC": str(spec_file)},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -108,6 +109,14 @@ def kill(pid: int, timeout_s: float = 20) -> None:
             os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+
+
+def _is_server(pid: int) -> bool:
+    """After a reboot the recorded pid may belong to another program: never signal that one."""
+    try:
+        return SERVER_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -119,7 +119,11 @@ def run_script(
     """Run a project script as a user does, from the repo root, in `workspace`, with small fast settings and
     the workspace's own serving port."""
     port = {"MLOPS__SERVING__PORT": str(serving_port(workspace))}
-    full_env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), **E2E_ENV, **port, **(env or {})}
+    # mlflow.set_tracking_uri() in a test exports MLFLOW_TRACKING_URI, which config.yaml reads: never inherit it
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    }
+    full_env = {**inherited, "MLOPS_WORKSPACE": str(workspace), **E2E_ENV, **port, **(env or {})}
     return subprocess.run(
         [sys.executable, script, *args],
         cwd=ROOT,

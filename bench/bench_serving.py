@@ -27,6 +27,7 @@ import numpy as np
 from benchlib import ROOT, free_port, run_measured
 
 from common.telemetry import disable_telemetry
+from uc1_churn_prediction.serving import EXAMPLE_CUSTOMER
 
 log = logging.getLogger("bench.serving")
 MODEL = "churn-predictor"
@@ -142,21 +143,7 @@ def main() -> int:
     try:
         cold = run_measured("run_all.py", ws, [f"serving.port={port}"])
         figures["make_run"] = {"wall_s": cold["wall_s"], "peak_rss_mb": cold["peak_rss_mb"], "target_s": 90}
-        customer = {
-            "customer_id": 7,
-            "age": 40,
-            "gender": "Female",
-            "region": "North",
-            "income": 52000.5,
-            "tenure_months": 12,
-            "monthly_charges": 70.2,
-            "total_charges": 842.4,
-            "total_purchases": 9,
-            "avg_order_value": 45.0,
-            "days_since_last_purchase": 30,
-            "support_tickets_count": 2,
-            "contract": "Month-to-month",
-        }
+        customer = EXAMPLE_CUSTOMER
         figures["a_in_process"], record = in_process(ws, customer, n)
         path = f"/v1/models/{MODEL}:predict"
         body = json.dumps({"instances": [customer]}).encode()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.errors import MissingInputError
 from common.settings import DvcCfg
+from common.workspace import atomic_path
 
 if TYPE_CHECKING:
     import git
@@ -138,8 +139,6 @@ class DataRegistry:
                 f"no version {tag} in the data registry {self.root}; "
                 f"versions: {[t for _, t, _ in self.versions()]}"
             )
-        from common.workspace import atomic_path
-
         with (
             atomic_path(dest) as tmp,
             dvc.api.open(rel, repo=str(self.root), rev=tag, mode="rb", remote=REMOTE) as fh,

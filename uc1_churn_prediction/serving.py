@@ -12,6 +12,23 @@ import pandas as pd
 
 from common.settings import DatasetCfg
 
+# A customer with every field: the V1 contract's example (README, tests, bench).
+EXAMPLE_CUSTOMER: dict[str, Any] = {
+    "customer_id": 7,
+    "age": 40,
+    "gender": "Female",
+    "region": "North",
+    "income": 52000.5,
+    "tenure_months": 12,
+    "monthly_charges": 70.2,
+    "total_charges": 842.4,
+    "total_purchases": 9,
+    "avg_order_value": 45.0,
+    "days_since_last_purchase": 30,
+    "support_tickets_count": 2,
+    "contract": "Month-to-month",
+}
+
 
 class BadRequestError(ValueError):
     """A request the server refuses with a 4xx; the message names the field."""

@@ -11,6 +11,7 @@ from common.errors import EXIT_CONFIG, EXIT_DATA, EXIT_LOCKED
 from common.lock import run_lock
 from common.sample_data import generate
 from tests.conftest import run_script, summary_of
+from uc1_churn_prediction.run_pipeline import STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 STEP2 = "uc1_churn_prediction/uc1_02_data_versioning_dvc.py"
@@ -129,14 +130,7 @@ def test_bad_set_exits_2_naming_the_key(workspace: Path) -> None:
 def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> None:
     proc = run_script("run_all.py", workspace=workspace)
     assert proc.returncode == 0, proc.stderr
-    for step in (
-        "uc1_01_data_ingestion_postgres",
-        "uc1_02_data_versioning_dvc",
-        "uc1_03_data_validation_ge",
-        "uc1_04_feature_engineering_feast",
-        "uc1_05_model_training_kubeflow",
-        "uc1_06_model_serving_kserve",
-    ):
+    for step in STEPS:
         assert any(
             step in line and " ok " in line and line.rstrip().endswith("s")
             for line in proc.stderr.splitlines()

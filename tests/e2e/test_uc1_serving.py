@@ -10,25 +10,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_script, serving_port, summary_of
+from uc1_churn_prediction.serving import EXAMPLE_CUSTOMER
 
 PIPELINE = "uc1_churn_prediction/run_pipeline.py"
 STEP6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
 MODEL = "churn-predictor"
-CUSTOMER = {
-    "customer_id": 7,
-    "age": 40,
-    "gender": "Female",
-    "region": "North",
-    "income": 52000.5,
-    "tenure_months": 12,
-    "monthly_charges": 70.2,
-    "total_charges": 842.4,
-    "total_purchases": 9,
-    "avg_order_value": 45.0,
-    "days_since_last_purchase": 30,
-    "support_tickets_count": 2,
-    "contract": "Month-to-month",
-}
+CUSTOMER = EXAMPLE_CUSTOMER
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,16 @@ import pytest
 
 from common.config import load_config
 from uc1_churn_prediction.features import build_features, feature_types
-from uc1_churn_prediction.serving import BadRequestError, parse_instances, predictions, raw_frame
+from uc1_churn_prediction.serving import (
+    EXAMPLE_CUSTOMER,
+    BadRequestError,
+    parse_instances,
+    predictions,
+    raw_frame,
+)
 
 DS = load_config(environ={}).dataset
-CUSTOMER = {
-    "customer_id": 7,
-    "age": 40,
-    "gender": "Female",
-    "region": "North",
-    "income": 52000.5,
-    "tenure_months": 12,
-    "monthly_charges": 70.2,
-    "total_charges": 842.4,
-    "total_purchases": 9,
-    "avg_order_value": 45.0,
-    "days_since_last_purchase": 30,
-    "support_tickets_count": 2,
-    "contract": "Month-to-month",
-}
+CUSTOMER = EXAMPLE_CUSTOMER
 
 
 def _error(payload: object, max_batch: int = 100) -> str:

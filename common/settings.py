@@ -105,7 +105,7 @@ class DatasetCfg(Section):
 
 
 class DerivedFeature(Section):
-    """One derived feature: an expression (DataFrame.eval), a 0/1 flag, or bins of a column with labels."""
+    """One derived feature: an expression (common.expressions), a 0/1 flag, or bins of a column with labels."""
 
     name: str
     expr: str | None = None
@@ -126,6 +126,16 @@ class DerivedFeature(Section):
         bad_bins = not self.column or not self.labels or len(self.labels) != len(self.bins or []) - 1
         if self.bins is not None and bad_bins:
             raise ValueError(f"feature {self.name}: bins need a column and len(bins) - 1 labels")
+        if self.bins is not None and any(a >= b for a, b in zip(self.bins, self.bins[1:], strict=False)):
+            raise ValueError(f"feature {self.name}: bins must increase, got {self.bins}")
+        text = self.expr if self.expr is not None else self.flag
+        if text is not None:
+            from common.expressions import ExpressionError, compile_expression
+
+            try:
+                compile_expression(text)
+            except ExpressionError as exc:
+                raise ValueError(f"feature {self.name}: {exc}") from None
         return self
 
     @property

@@ -1,11 +1,15 @@
-"""Pure feature engineering from config: the dataset's columns plus derived ones (DataFrame.eval, flags, bins)."""
+"""Pure feature engineering from config: the dataset's columns plus derived ones (expressions, flags, bins).
+One implementation on NumPy arrays serves training (a million rows) and the server (one row)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from common.errors import ConfigError
+from common.expressions import ExpressionError, evaluate
 from common.settings import DatasetCfg, DerivedFeature, FeaturesCfg
 
 KINDS = {"expr": "float", "flag": "int", "bins": "string"}
@@ -23,30 +27,40 @@ def build_features(df: pd.DataFrame, fcfg: FeaturesCfg, ds: DatasetCfg) -> pd.Da
     out[ds.numeric] = out[ds.numeric].astype("float64")
     for name in ds.categorical:
         out[name] = out[name].astype(object).where(out[name].notna(), None)
-    for feature in fcfg.derived:
-        out[feature.name] = _derive(out, feature)
+    derived = derive({c: out[c].to_numpy() for c in [*ds.numeric, *ds.categorical]}, fcfg)
+    for name, values in derived.items():
+        out[name] = values
     return out.reset_index(drop=True)
 
 
-def _derive(df: pd.DataFrame, feature: DerivedFeature) -> pd.Series:
-    try:
-        if feature.kind == "bins":
-            cut = pd.cut(df[feature.column], bins=feature.bins, labels=feature.labels)
-            return cut.astype(object).where(cut.notna(), None)
-        # pandas.eval parses a restricted expression grammar: no Python eval of config text. Plain arrays as
-        # names: DataFrame.eval would build a Series per column on every call (most of a one-row request's time).
-        columns = {c: df[c].to_numpy() for c in df.columns}
-        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is a missing value (inf -> NaN below)
-            values = pd.Series(
-                pd.eval(
-                    feature.expr if feature.kind == "expr" else feature.flag,
-                    engine="python",
-                    resolvers=(columns,),
-                ),
-                index=df.index,
-            )
-    except (KeyError, SyntaxError, ValueError, TypeError, NameError) as exc:
-        raise ConfigError(f"features.derived {feature.name}: cannot evaluate on the data: {exc}") from None
+def derive(columns: Mapping[str, np.ndarray], fcfg: FeaturesCfg) -> dict[str, np.ndarray]:
+    """The derived features, in config order, from the dataset's columns (numbers as float64, strings or
+    None as objects); a feature may use the ones before it."""
+    known = dict(columns)
+    rows = len(next(iter(known.values()))) if known else 0
+    for feature in fcfg.derived:
+        try:
+            known[feature.name] = _derive(known, feature, rows)
+        except (ExpressionError, KeyError) as exc:
+            raise ConfigError(
+                f"features.derived {feature.name}: cannot evaluate on the data: {exc}"
+            ) from None
+    return {f.name: known[f.name] for f in fcfg.derived}
+
+
+def _derive(columns: Mapping[str, np.ndarray], feature: DerivedFeature, rows: int) -> np.ndarray:
+    if feature.kind == "bins":
+        return bin_labels(columns[feature.column], feature.bins, feature.labels)
+    values = np.broadcast_to(evaluate(feature.expr or feature.flag, columns), (rows,))
     if feature.kind == "flag":
         return values.astype(bool).astype("int64")
-    return pd.to_numeric(values).astype("float64").replace([np.inf, -np.inf], np.nan)
+    values = values.astype("float64")  # a copy: the broadcast view is read-only
+    values[np.isinf(values)] = np.nan  # x/0 is a missing value
+    return values
+
+
+def bin_labels(values: np.ndarray, bins: list[float], labels: list[str]) -> np.ndarray:
+    """The label of the right-closed bin (b[i-1], b[i]] each value falls in, None outside or missing (pd.cut)."""
+    at = np.searchsorted(np.asarray(bins, dtype="float64"), np.asarray(values, dtype="float64"), side="left")
+    # at == 0: at or below the first edge; at == len(bins): above the last edge, or NaN (sorted last)
+    return np.array([None, *labels, None], dtype=object)[at]

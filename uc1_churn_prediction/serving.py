@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from common.settings import DatasetCfg
 
@@ -101,12 +100,14 @@ def _checked(row: dict[str, Any], i: int, ds: DatasetCfg) -> dict[str, Any]:
 _MISSING = object()
 
 
-def raw_frame(rows: list[dict[str, Any]], ds: DatasetCfg) -> pd.DataFrame:
-    """Customers given with every field, as the frame build_features expects (a time is not needed to score)."""
-    df = pd.DataFrame(rows, columns=[ds.id_column, *ds.numeric, *ds.categorical])
-    df[ds.numeric] = df[ds.numeric].astype("float64")
-    df[ds.timestamp] = pd.Timestamp.now(tz="UTC")
-    return df
+def customer_columns(rows: list[dict[str, Any]], ds: DatasetCfg) -> dict[str, np.ndarray]:
+    """Checked customers as the columns `features.derive` takes: numbers as float64 (null is NaN), strings or
+    None as objects, and the ids."""
+    columns = {name: np.array([row[name] for row in rows], dtype="float64") for name in ds.numeric}
+    for name in ds.categorical:
+        columns[name] = np.array([row[name] for row in rows], dtype=object)
+    columns[ds.id_column] = np.array([int(row[ds.id_column]) for row in rows], dtype="int64")
+    return columns
 
 
 def predictions(ids: list[int], proba: np.ndarray, threshold: float) -> list[dict[str, Any]]:

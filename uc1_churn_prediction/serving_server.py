@@ -7,21 +7,28 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
 import kserve
 import numpy as np
-import pandas as pd
 from kserve import InferOutput, InferRequest, InferResponse
 from kserve.errors import InvalidInput
 
 from common.settings import DatasetCfg, FeaturesCfg
-from uc1_churn_prediction.features import build_features, feature_types
-from uc1_churn_prediction.serving import BadRequestError, Parsed, parse_instances, predictions, raw_frame
+from uc1_churn_prediction.features import derive, feature_types
+from uc1_churn_prediction.serving import (
+    BadRequestError,
+    Parsed,
+    customer_columns,
+    parse_instances,
+    predictions,
+)
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("uc1_churn_prediction.serving_server")  # not __name__: run with -m, that is __main__
 
 
 class ChurnModel(kserve.Model):
@@ -35,13 +42,19 @@ class ChurnModel(kserve.Model):
         self.columns = list(feature_types(self.fcfg, self.ds))
         self.threshold = float(spec["decision_threshold"])
         self.model: Any = None
+        self.score: Any = None
+        self.scorer_kind = ""
         self.store: Any = None
 
     def load(self) -> bool:
         import mlflow
 
+        from uc1_churn_prediction.compiled_model import scorer
+
         mlflow.set_tracking_uri(self.spec["tracking_uri"])
         self.model = mlflow.sklearn.load_model(self.spec["model_uri"])
+        self.score, self.scorer_kind = scorer(self.model, self.columns)
+        log.info("scoring %s with the %s model", self.spec["model_uri"], self.scorer_kind)
         if self.spec.get("repo_config"):
             from uc1_churn_prediction.feast_store import open_store
 
@@ -59,38 +72,50 @@ class ChurnModel(kserve.Model):
     def _score(self, payload: Any) -> tuple[list[int], np.ndarray]:
         try:
             parsed = parse_instances(payload, self.ds, int(self.spec["max_batch"]))
-            frame = self._features(parsed)
+            ids, features = self._features(parsed)
         except BadRequestError as exc:
             raise InvalidInput(str(exc)) from None
-        return frame[self.ds.id_column].astype(int).tolist(), self.model.predict_proba(frame[self.columns])[
-            :, 1
-        ]
+        return ids, self.score(features)
 
-    def _features(self, parsed: Parsed) -> pd.DataFrame:
+    def _features(self, parsed: Parsed) -> tuple[list[int], dict[str, np.ndarray]]:
+        """The model's features of every instance, in request order: derived here for full customers, read
+        from the online store for customer_id-only ones."""
         parts = []
         if parsed.full:
-            full = build_features(raw_frame(list(parsed.full.values()), self.ds), self.fcfg, self.ds)
-            parts.append(full.set_index(pd.Index(list(parsed.full))))
+            raw = customer_columns(list(parsed.full.values()), self.ds)
+            parts.append((list(parsed.full), {**raw, **derive(raw, self.fcfg)}))
         if parsed.by_id:
-            parts.append(self._online(parsed.by_id))
-        return pd.concat(parts).sort_index()
+            parts.append((list(parsed.by_id), self._online(parsed.by_id)))
+        if len(parts) == 1:
+            _, columns = parts[0]
+        else:
+            order = np.argsort(np.concatenate([positions for positions, _ in parts]), kind="stable")
+            columns = {
+                name: np.concatenate([c[name] for _, c in parts])[order]
+                for name in [self.ds.id_column, *self.columns]
+            }
+        return columns[self.ds.id_column].tolist(), columns
 
-    def _online(self, by_id: dict[int, int]) -> pd.DataFrame:
+    def _online(self, by_id: dict[int, int]) -> dict[str, np.ndarray]:
         """The KServe transformer pattern: features of known customers from the online store."""
         if self.store is None:
             raise BadRequestError(
                 "instances: customer_id-only requests need the feature store, not configured"
             )
         rows = [{self.ds.id_column: c} for c in by_id.values()]
-        found = self.store.get_online_features(features=self.service, entity_rows=rows).to_df()
-        missing = found[self.columns].isna().all(axis=1)
-        if missing.any():
-            position = list(by_id)[int(np.argmax(missing.to_numpy()))]
-            raise BadRequestError(
-                f"instances[{position}].{self.ds.id_column}: unknown customer "
-                f"{by_id[position]} (not in the online store)"
-            )
-        return found.set_index(pd.Index(list(by_id)))
+        found = self.store.get_online_features(features=self.service, entity_rows=rows).to_dict()
+        for n, position in enumerate(by_id):
+            if all(found[name][n] is None for name in self.columns):
+                raise BadRequestError(
+                    f"instances[{position}].{self.ds.id_column}: unknown customer "
+                    f"{by_id[position]} (not in the online store)"
+                )
+        kinds = feature_types(self.fcfg, self.ds)
+        columns = {
+            name: np.array(found[name], dtype=object if kinds[name] == "string" else "float64")
+            for name in self.columns
+        }
+        return {**columns, self.ds.id_column: np.array(list(by_id.values()), dtype="int64")}
 
     def _infer_v2(self, request: InferRequest) -> InferResponse:
         columns = {i.name: i.data for i in request.inputs}
@@ -124,6 +149,7 @@ def add_metadata_routes(model: ChurnModel) -> None:
         "alias": spec["alias"],
         "model_uri": spec["model_uri"],
         "decision_threshold": model.threshold,
+        "scorer": model.scorer_kind,  # "compiled" (NumPy, checked against the pipeline at load) or "pipeline"
     }
 
     def v1() -> dict[str, Any]:
@@ -148,7 +174,25 @@ def add_metadata_routes(model: ChurnModel) -> None:
     app.add_api_route(f"/v2/models/{model.name}", v2, methods=["GET"])
 
 
+def _log_to_stderr() -> None:
+    """Our loggers to stderr (server.log), as KServe's are; it configures only its own, after load()."""
+    from common.log import FORMAT
+    from common.redact import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(RedactingFilter())
+    for name in ("common", "uc1_churn_prediction"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    # KServe 0.21 answers with FastAPI's ORJSONResponse, which warns on every route's first call: not ours to fix
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
+
+
 def main() -> None:
+    _log_to_stderr()
     spec = json.loads(Path(os.environ["MLOPS_SERVING_SPEC"]).read_text())
     model = ChurnModel(spec)
     model.load()

@@ -66,6 +66,42 @@ def test_v2_infer_takes_the_columns_as_named_inputs(served: tuple[Path, str]) ->
     )
 
 
+def test_answers_are_the_champions_own_scores_in_request_order(served: tuple[Path, str]) -> None:
+    """The server scores with a compiled form of the pipeline: its answers must be the pipeline's, whether
+    the features came in the request or from the online store."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from common.config import load_config
+    from uc1_churn_prediction.features import build_features, feature_types
+
+    ws, base = served
+    raw = pd.read_parquet(ws / "data-registry" / "data" / "customers.parquet").head(8)
+    raw.loc[raw.index[2], "income"] = np.nan  # a missing value, imputed by the model
+    fields = list(CUSTOMER)
+    instances = [
+        {"customer_id": int(row.customer_id)}
+        if n % 2
+        else {
+            k: (None if pd.isna(row[k]) else row[k].item() if hasattr(row[k], "item") else row[k])
+            for k in fields
+        }
+        for n, (_, row) in enumerate(raw.iterrows())
+    ]
+    status, answer = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": instances})
+    assert status == 200
+    cfg = load_config(environ={})
+    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
+    champion = mlflow.sklearn.load_model(f"models:/{MODEL}@champion")
+    features = build_features(raw, cfg.features, cfg.dataset)[list(feature_types(cfg.features, cfg.dataset))]
+    expected = champion.predict_proba(features)[:, 1]
+    assert [p["customer_id"] for p in answer["predictions"]] == raw["customer_id"].tolist()
+    np.testing.assert_allclose([p["churn_probability"] for p in answer["predictions"]], expected, atol=1e-6)
+    with urllib.request.urlopen(f"{base}/v1/models/{MODEL}", timeout=10) as resp:
+        assert json.loads(resp.read())["scorer"] == "compiled"
+
+
 def test_metadata_shows_the_mlflow_version_and_alias(served: tuple[Path, str]) -> None:
     _, base = served
     for path in (f"/v1/models/{MODEL}", f"/v2/models/{MODEL}"):

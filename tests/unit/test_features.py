@@ -1,12 +1,13 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from common.config import load_config
 from common.errors import ConfigError
 from common.sample_data import generate
-from uc1_churn_prediction.features import build_features, feature_types
+from uc1_churn_prediction.features import bin_labels, build_features, derive, feature_types
 
 CFG = load_config(environ={})
 
@@ -57,12 +58,41 @@ def test_an_expression_on_an_unknown_column_names_the_feature() -> None:
         build_features(_frame(), cfg.features, cfg.dataset)
 
 
-def test_python_code_in_an_expression_is_not_run() -> None:
-    cfg = load_config(
-        overrides=["features.derived=[{name: evil, expr: \"__import__('os').getcwd()\"}]"], environ={}
-    )
-    with pytest.raises(ConfigError, match="evil"):
-        build_features(_frame(), cfg.features, cfg.dataset)
+def test_python_code_in_an_expression_is_refused_when_config_loads() -> None:
+    with pytest.raises(ConfigError, match=r"features\.derived\.0: .*feature evil: .*not allowed"):
+        load_config(
+            overrides=["features.derived=[{name: evil, expr: \"__import__('os').getcwd()\"}]"], environ={}
+        )
+
+
+def test_bins_must_increase() -> None:
+    with pytest.raises(ConfigError, match=r"feature x: bins must increase"):
+        load_config(
+            overrides=["features.derived=[{name: x, column: age, bins: [0, 5, 5], labels: [a, b]}]"],
+            environ={},
+        )
+
+
+def test_bins_match_pandas_cut_at_the_edges() -> None:
+    bins, labels = [0.0, 30.0, 45.0, 60.0, 200.0], ["a", "b", "c", "d"]
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.uniform(-10, 210, 2000), bins, np.nextafter(bins, 1e9), [np.nan, np.inf]])
+    cut = pd.Series(pd.cut(values, bins=bins, labels=labels))
+    expected = cut.astype(object).where(cut.notna(), None).to_numpy()
+    assert bin_labels(values, bins, labels).tolist() == expected.tolist()
+    assert bin_labels(np.array([0.0, 30.0, np.nan]), bins, labels).tolist() == [None, "a", None]
+
+
+def test_one_row_and_a_frame_give_the_same_features() -> None:
+    frame = build_features(_frame(), CFG.features, CFG.dataset)
+    row = _frame().iloc[[2]]
+    columns = {c: row[c].to_numpy() for c in [*CFG.dataset.numeric, *CFG.dataset.categorical]}
+    one = derive({**columns, **{c: columns[c].astype("float64") for c in CFG.dataset.numeric}}, CFG.features)
+    for name, values in one.items():
+        assert values.shape == (1,)
+        assert pd.isna(values[0]) == pd.isna(frame[name][2]) and (
+            pd.isna(values[0]) or values[0] == frame[name][2]
+        )
 
 
 def test_a_derived_feature_needs_exactly_one_kind() -> None:

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 
 from common.config import load_config
-from uc1_churn_prediction.features import build_features, feature_types
+from uc1_churn_prediction.features import derive, feature_types
 from uc1_churn_prediction.serving import (
     EXAMPLE_CUSTOMER,
     BadRequestError,
+    customer_columns,
     parse_instances,
     predictions,
-    raw_frame,
 )
 
 DS = load_config(environ={}).dataset
@@ -58,11 +58,13 @@ def test_each_bad_request_names_the_field(payload: object, message: str) -> None
 
 def test_valid_customers_become_model_features() -> None:
     cfg = load_config(environ={})
-    frame = raw_frame([CUSTOMER, {**CUSTOMER, "customer_id": 8, "income": None}], DS)
-    features = build_features(frame, cfg.features, DS)[list(feature_types(cfg.features, DS))]
-    assert features.shape == (2, len(feature_types(cfg.features, DS)))
+    raw = customer_columns([CUSTOMER, {**CUSTOMER, "customer_id": 8, "income": None, "gender": None}], DS)
+    features = {**raw, **derive(raw, cfg.features)}
+    assert set(feature_types(cfg.features, DS)) <= set(features)
+    assert features["customer_id"].tolist() == [7, 8]
     assert features["charges_per_month"][0] == pytest.approx(842.4 / 13)
-    assert np.isnan(features["income"][1])
+    assert np.isnan(features["income"][1]) and np.isnan(features["income_ratio"][1])
+    assert features["gender"].tolist() == ["Female", None] and features["age_group"].tolist() == ["30-44"] * 2
 
 
 def test_predictions_follow_the_seed_contract() -> None:

@@ -1,6 +1,6 @@
-"""Arithmetic expressions from config, compiled once and evaluated on NumPy arrays: names, numbers, + - * / // %
-**, comparisons, & | ~ and/or/not, and a few math functions. Parsed with `ast` and walked here, never Python eval,
-so config text cannot run code. Compiled once: a one-row request pays microseconds, not a parse."""
+"""Arithmetic expressions from config, compiled once and evaluated on NumPy arrays: names, numbers, quoted text,
++ - * / // % **, comparisons, & | ~ and/or/not, and a few math functions. Parsed with `ast` and walked here,
+never Python eval, so config text cannot run code. Compiled once: a one-row request pays microseconds, not a parse."""
 
 from __future__ import annotations
 
@@ -70,13 +70,19 @@ def evaluate(text: str, columns: Columns) -> np.ndarray:
     if missing:
         raise ExpressionError(f"{text!r}: unknown column {missing[0]!r}")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.asarray(fn(columns))
+        try:
+            return np.asarray(fn(columns))
+        except TypeError as exc:  # text in arithmetic, a number compared with text, ...
+            raise ExpressionError(f"{text!r}: {exc}") from None
 
 
 def _compile(node: ast.AST, text: str, names: set[str]) -> Evaluator:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
         value = np.float64(node.value)  # NumPy semantics even between constants: 1/0 is inf, not an exception
         return lambda _c: value
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # contract == 'Month-to-month'
+        text_value = node.value
+        return lambda _c: text_value
     if isinstance(node, ast.Name):
         names.add(node.id)
         name = node.id
@@ -104,7 +110,7 @@ def _compile(node: ast.AST, text: str, names: set[str]) -> Evaluator:
     part = ast.unparse(node)
     raise ExpressionError(
         f"{text!r}{'' if part == text.strip() else f': `{part}`'} is not allowed (use column names, numbers, "
-        f"arithmetic, comparisons, & | ~ and {', '.join(FUNCTIONS)})"
+        f"'text', arithmetic, comparisons, & | ~ and {', '.join(FUNCTIONS)})"
     )
 
 

@@ -102,3 +102,13 @@ def test_a_derived_feature_needs_exactly_one_kind() -> None:
         load_config(
             overrides=["features.derived=[{name: x, column: age, bins: [0, 1, 2], labels: [a]}]"], environ={}
         )
+
+
+def test_a_flag_can_test_a_text_column() -> None:
+    cfg = load_config(
+        overrides=["features.derived=[{name: monthly, flag: \"contract == 'Month-to-month'\"}]"], environ={}
+    )
+    frame = _frame()
+    out = build_features(frame, cfg.features, cfg.dataset)
+    assert out["monthly"].tolist() == (frame["contract"] == "Month-to-month").astype(int).tolist()
+    assert out["monthly"].dtype == "int64"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import ConfigError
-from common.expressions import ExpressionError, evaluate
+from common.expressions import evaluate
 from common.settings import DatasetCfg, DerivedFeature, FeaturesCfg
 
 KINDS = {"expr": "float", "flag": "int", "bins": "string"}
@@ -41,7 +41,7 @@ def derive(columns: Mapping[str, np.ndarray], fcfg: FeaturesCfg) -> dict[str, np
     for feature in fcfg.derived:
         try:
             known[feature.name] = _derive(known, feature, rows)
-        except (ExpressionError, KeyError) as exc:
+        except (KeyError, ValueError) as exc:  # ExpressionError is a ValueError, as are bins of a text column
             raise ConfigError(
                 f"features.derived {feature.name}: cannot evaluate on the data: {exc}"
             ) from None

@@ -112,3 +112,14 @@ def test_a_flag_can_test_a_text_column() -> None:
     out = build_features(frame, cfg.features, cfg.dataset)
     assert out["monthly"].tolist() == (frame["contract"] == "Month-to-month").astype(int).tolist()
     assert out["monthly"].dtype == "int64"
+
+
+def test_bins_of_a_text_column_name_the_feature() -> None:
+    cfg = load_config(
+        overrides=["features.derived=[{name: odd, column: region, bins: [0, 1, 2], labels: [a, b]}]"],
+        environ={},
+    )
+    with pytest.raises(
+        ConfigError, match=r"features\.derived odd: cannot evaluate on the data: could not convert"
+    ):
+        build_features(_frame(), cfg.features, cfg.dataset)

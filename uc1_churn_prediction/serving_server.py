@@ -39,7 +39,8 @@ class ChurnModel(kserve.Model):
         self.spec = spec
         self.ds = DatasetCfg.model_validate(spec["dataset"])
         self.fcfg = FeaturesCfg.model_validate(spec["features"])
-        self.columns = list(feature_types(self.fcfg, self.ds))
+        self.kinds = feature_types(self.fcfg, self.ds)
+        self.columns = list(self.kinds)
         self.threshold = float(spec["decision_threshold"])
         self.model: Any = None
         self.score: Any = None
@@ -110,9 +111,8 @@ class ChurnModel(kserve.Model):
                     f"instances[{position}].{self.ds.id_column}: unknown customer "
                     f"{by_id[position]} (not in the online store)"
                 )
-        kinds = feature_types(self.fcfg, self.ds)
         columns = {
-            name: np.array(found[name], dtype=object if kinds[name] == "string" else "float64")
+            name: np.array(found[name], dtype=object if self.kinds[name] == "string" else "float64")
             for name in self.columns
         }
         return {**columns, self.ds.id_column: np.array(list(by_id.values()), dtype="int64")}

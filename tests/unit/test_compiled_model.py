@@ -23,11 +23,11 @@ SMALL = {  # the seed's candidates, small enough to fit in a unit test
 def data() -> tuple[pd.DataFrame, pd.Series]:
     raw = generate(600, seed=5)
     features = build_features(raw, CFG.features, CFG.dataset)
-    # missing values and an unseen category at scoring time, never in training
     return features[COLUMNS], raw["churn"]
 
 
 def _scoring_rows(x: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rows with what training never saw: missing values and an unseen category."""
     rows = x.head(50).copy()
     rows.loc[0, "income"] = np.nan
     rows.loc[1, "gender"] = None

@@ -42,7 +42,7 @@ def bench(cfg: Settings, tmp: Path, extract: Path) -> dict[str, Any]:
     import dvc.repo  # noqa: F401 - imported to time it
     import git  # noqa: F401
 
-    from common.data_registry import DataRegistry
+    from common.data.registry import DataRegistry
 
     import_s = seconds(start)
     start = time.perf_counter()

@@ -26,8 +26,8 @@ from typing import Any
 from benchlib import run_measured
 
 from common.config import load_config
-from common.database import make_engine
-from common.sample_data import load
+from common.data.sample_data import load
+from common.data.warehouse import make_engine
 from common.telemetry import disable_telemetry
 
 log = logging.getLogger("bench.extract")

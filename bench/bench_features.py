@@ -23,7 +23,7 @@ from typing import Any
 
 from common.cli import stdout_to_stderr
 from common.config import load_config
-from common.sample_data import generate
+from common.data.sample_data import generate
 from common.telemetry import disable_telemetry
 from common.workspace import Workspace
 
@@ -34,9 +34,9 @@ TARGET_S = 15
 def bench_store(tmp: Path, rows: int, online: str) -> dict[str, Any]:
     import numpy as np
 
+    from common.features.engineering import build_features
+    from common.features.feast_store import offline_source, open_store, repo_config
     from feature_repo.definitions import declare
-    from uc1_churn_prediction.feast_store import offline_source, open_store, repo_config
-    from uc1_churn_prediction.features import build_features
 
     cfg = load_config(
         overrides=[

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common.sample_data import generate
-from uc1_churn_prediction.transforms import arrow_schema, to_arrow
+from common.data.sample_data import generate
+from common.data.schema import arrow_schema, to_arrow
 
 if TYPE_CHECKING:
     from common.settings import Settings

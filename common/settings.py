@@ -105,7 +105,7 @@ class DatasetCfg(Section):
 
 
 class DerivedFeature(Section):
-    """One derived feature: an expression (common.expressions), a 0/1 flag, or bins of a column with labels."""
+    """One derived feature: an expression (common.features.expressions), a 0/1 flag, or bins of a column with labels."""
 
     name: str
     expr: str | None = None
@@ -130,7 +130,7 @@ class DerivedFeature(Section):
             raise ValueError(f"feature {self.name}: bins must increase, got {self.bins}")
         text = self.expr if self.expr is not None else self.flag
         if text is not None:
-            from common.expressions import ExpressionError, compile_expression
+            from common.features.expressions import ExpressionError, compile_expression
 
             try:
                 compile_expression(text)
@@ -211,6 +211,10 @@ class ServingCfg(Section):
     port: int = Field(8085, ge=1, le=65535)
     alias: str = "champion"  # the registry alias served
     max_batch: int = Field(1000, ge=1)  # customers per request
+    max_body_bytes: int = Field(1 << 20, ge=1024)  # a larger request body gets a 413
+    out_of_range: Literal["reject", "accept"] = (
+        "reject"  # a value outside dataset.expectations: 400, or scored
+    )
     ready_timeout_s: int = Field(90, ge=1)
     feast_completion: bool = True  # complete customer_id-only instances from the online store
     namespace: str = "default"  # kserve mode

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from common.features.engineering import feature_types
 from common.settings import DatasetCfg, FeaturesCfg
-from uc1_churn_prediction.features import feature_types
 
 
 def declare(fcfg: FeaturesCfg, ds: DatasetCfg, source_path: str) -> list[Any]:

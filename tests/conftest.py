@@ -153,12 +153,52 @@ def serving_port(workspace: Path) -> int:
 def _stop_model_servers() -> Iterator[None]:
     """Every model server a test started is stopped at the end (they are detached from the step)."""
     yield
+    from common.serving import local_server
     from common.workspace import Workspace
-    from uc1_churn_prediction import local_server
 
     for workspace in _PORTS:
         if (workspace / "serving").exists():
             local_server.stop(Workspace(workspace))
+
+
+class Impostor:
+    """A plain HTTP server on a loopback port that says it is a ready model server (`answer`) and answers 200
+    to anything: what a server left from another workspace looks like to a readiness poll."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.answer: dict[str, object] = {"ready": True}
+        impostor = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(impostor.answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+
+
+@pytest.fixture
+def impostor() -> Iterator[Impostor]:
+    import threading
+
+    fake = Impostor()
+    threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
 
 
 def summary_of(proc: subprocess.CompletedProcess[str]) -> dict:

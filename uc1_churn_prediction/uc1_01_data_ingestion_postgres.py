@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.cli import step_main
-from common.database import is_embedded, make_engine, reaching, safe_url, warehouse_url
+from common.data.object_store import make_store
+from common.data.schema import arrow_schema, missing_columns, to_arrow
+from common.data.warehouse import is_embedded, make_engine, reaching, safe_url, warehouse_url
 from common.errors import DataValidationError
 from common.settings import DatasetCfg, Settings
 from common.step import StepResult
-from common.storage import make_store
 from common.workspace import Workspace
 from uc1_churn_prediction import USE_CASE
-from uc1_churn_prediction.transforms import arrow_schema, missing_columns, to_arrow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -77,7 +77,7 @@ def _seed_first_run(engine: Engine, cfg: Settings) -> None:
     """The embedded warehouse gets generated customers once, on its first run."""
     from sqlalchemy import inspect
 
-    from common.sample_data import load
+    from common.data.sample_data import load
 
     if not inspect(engine).has_table(cfg.dataset.table):
         log.info(

@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 
 from common.cli import base_parser, execute, run_step
-from common.data_registry import DataRegistry
+from common.data.object_store import make_store
+from common.data.registry import DataRegistry
 from common.settings import Settings
 from common.step import StepResult
-from common.storage import make_store
 from common.workspace import Workspace
 from uc1_churn_prediction import USE_CASE
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.cli import step_main
+from common.data.expectations import build_suite, describe_failure
 from common.errors import DataValidationError
 from common.settings import DatasetCfg, Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
 from uc1_churn_prediction import USE_CASE
-from uc1_churn_prediction.expectations import build_suite, describe_failure
 
 if TYPE_CHECKING:
     import pandas as pd

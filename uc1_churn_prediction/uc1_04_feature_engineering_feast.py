@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.cli import step_main
+from common.features.engineering import build_features
+from common.features.feast_store import offline_source, open_store, repo_config
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path
 from feature_repo.definitions import declare
 from uc1_churn_prediction import USE_CASE
-from uc1_churn_prediction.feast_store import offline_source, open_store, repo_config
-from uc1_churn_prediction.features import build_features
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,11 +13,11 @@ from typing import Any
 
 from common.cli import step_main
 from common.errors import GateFailedError, MlopsError
+from common.model.registry import artifact_root, client_for, experiment_id, tracking_uri
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path
 from uc1_churn_prediction import USE_CASE
-from uc1_churn_prediction.model_registry import artifact_root, client_for, experiment_id, tracking_uri
 
 STEP = Path(__file__).stem
 FEATURES_STEP = "uc1_04_feature_engineering_feast"
@@ -62,7 +62,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 def compile_pipeline(cfg: Settings, dest: Path) -> Path:
     from kfp import compiler
 
-    from uc1_churn_prediction.kfp_pipeline import build_pipeline
+    from common.model.kfp_pipeline import build_pipeline
 
     with atomic_path(dest) as tmp:
         compiler.Compiler().compile(build_pipeline(cfg), str(tmp))
@@ -84,7 +84,7 @@ def _entities(cfg: Settings, ws: Workspace, data_path: str) -> Path:
 def _run_local(cfg: Settings, ws: Workspace, args: dict[str, str]) -> None:
     from kfp import local
 
-    from uc1_churn_prediction.kfp_pipeline import build_pipeline
+    from common.model.kfp_pipeline import build_pipeline
 
     log.info(
         "running the training pipeline locally (kfp.local SubprocessRunner), %d candidates",

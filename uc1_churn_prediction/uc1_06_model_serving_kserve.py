@@ -1,6 +1,8 @@
-"""Step 06: serve the registry's champion. Locally a KServe ModelServer process on localhost (pid and log in
-<workspace>/serving/); with serving.mode kserve, an InferenceService on the cluster. Deploying the version already
-served is a no-op; a new version that does not become ready is rolled back to the previous one.
+"""Step 06: serve the registry's champion. Locally a KServe ModelServer process on serving.host (pid and log in
+<workspace>/serving/); with serving.mode kserve, an InferenceService on the cluster. Deploying what is already
+served (same version, same settings) is a no-op; another process on the port stops the step before anything
+starts; a new server counts as ready only when it answers as itself (its pid and version), and one that does not
+is rolled back to the previous version.
 
   --stop    stop the local server"""
 
@@ -14,12 +16,13 @@ from typing import Any
 
 from common.cli import base_parser, execute, run_step
 from common.errors import MissingInputError, MlopsError
+from common.features.feast_store import repo_config
+from common.model.registry import client_for, tracking_uri
+from common.serving import local_server
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
-from uc1_churn_prediction import USE_CASE, local_server
-from uc1_churn_prediction.feast_store import repo_config
-from uc1_churn_prediction.model_registry import client_for, tracking_uri
+from uc1_churn_prediction import USE_CASE
 
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
@@ -28,29 +31,40 @@ log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     target = _target(cfg, ws)
     if cfg.serving.mode == "kserve":
-        from uc1_churn_prediction.kserve_deploy import deploy
+        from common.serving.kserve_deploy import deploy
 
         done = deploy(cfg, ws, target["storage_uri"], target["version"])
         return _result(cfg, target, {**done, "changed": True})
     spec = _spec(cfg, ws, target)
     current = local_server.state(ws)
-    if (
-        current
-        and current["version"] == target["version"]
-        and local_server.ready(cfg.serving.host, current["port"])
-    ):
+    same = current is not None and current["spec"] == json.loads(json.dumps(spec))
+    if same and local_server.answers_as(spec, current["pid"]):
         log.info("version %s is already served on port %s: nothing to do", target["version"], current["port"])
         return _result(cfg, target, {"changed": False, "pid": current["pid"], "smoke": _smoke(cfg, ws)})
+    _check_port(spec, current)
     previous = local_server.stop(ws)
     proc = local_server.start(ws, spec)
-    if not local_server.wait_ready(cfg.serving.host, cfg.serving.port, proc, cfg.serving.ready_timeout_s):
+    try:
+        local_server.wait_ready(spec, proc, cfg.serving.ready_timeout_s)
+    except local_server.ServerNotReadyError as exc:
         local_server.kill(proc.pid)
         raise MlopsError(
-            f"version {target['version']} did not become ready within {cfg.serving.ready_timeout_s}s "
-            f"(log {ws.dir('serving') / 'server.log'}); {_restore(cfg, ws, previous)}"
-        )
+            f"{exc} (log {ws.dir('serving') / 'server.log'}); {_restore(cfg, ws, previous)}"
+        ) from None
     local_server.record(ws, proc, spec)
     return _result(cfg, target, {"changed": True, "pid": proc.pid, "smoke": _smoke(cfg, ws)})
+
+
+def _check_port(spec: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """Refuse to start beside another listener: its answers would pass for ours. Our own server, about to be
+    replaced, may hold the port."""
+    holder = local_server.port_holder(spec["host"], spec["port"])
+    if holder is None or (current is not None and holder.pid == current["pid"]):
+        return
+    raise local_server.PortInUseError(
+        f"port {spec['port']} on {spec['host']} is in use by {holder}: stop it, or set serving.port to a free "
+        "port; nothing was started"
+    )
 
 
 def _target(cfg: Settings, ws: Workspace) -> dict[str, Any]:
@@ -86,6 +100,8 @@ def _spec(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, Any
         "features": cfg.features.model_dump(),
         "repo_config": repo_config(cfg, ws) if cfg.serving.feast_completion else None,
         "max_batch": cfg.serving.max_batch,
+        "max_body_bytes": cfg.serving.max_body_bytes,
+        "out_of_range": cfg.serving.out_of_range,
         "port": cfg.serving.port,
         "host": cfg.serving.host,
     }
@@ -96,11 +112,13 @@ def _restore(cfg: Settings, ws: Workspace, previous: dict[str, Any] | None) -> s
     if previous is None:
         return "nothing was served before, so nothing is served now"
     proc = local_server.start(ws, previous["spec"])
-    if local_server.wait_ready(cfg.serving.host, previous["port"], proc, cfg.serving.ready_timeout_s):
-        local_server.record(ws, proc, previous["spec"])
-        return f"version {previous['version']} serves again"
-    local_server.kill(proc.pid)
-    return f"version {previous['version']} could not be restarted either"
+    try:
+        local_server.wait_ready(previous["spec"], proc, cfg.serving.ready_timeout_s)
+    except local_server.ServerNotReadyError as exc:
+        local_server.kill(proc.pid)
+        return f"version {previous['version']} could not be restarted either: {exc}"
+    local_server.record(ws, proc, previous["spec"])
+    return f"version {previous['version']} serves again"
 
 
 def _smoke(cfg: Settings, ws: Workspace) -> dict[str, Any]:
@@ -120,21 +138,18 @@ def _smoke(cfg: Settings, ws: Workspace) -> dict[str, Any]:
 
 
 def post(cfg: Settings, body: dict[str, Any]) -> dict[str, Any]:
-    url = f"http://{cfg.serving.host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
+    url = _endpoint(cfg)
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read())
 
 
 def _result(cfg: Settings, target: dict[str, Any], done: dict[str, Any]) -> StepResult:
-    endpoint = (
-        f"http://{cfg.serving.host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
-    )
     return StepResult(
         step=STEP,
         outputs={
             "mode": cfg.serving.mode,
-            "endpoint": done.get("url") or endpoint,
+            "endpoint": done.get("url") or _endpoint(cfg),
             "version": target["version"],
             "alias": cfg.serving.alias,
             "model_uri": target["model_uri"],
@@ -142,6 +157,11 @@ def _result(cfg: Settings, target: dict[str, Any], done: dict[str, Any]) -> Step
         },
         datasets_read=[target["model_uri"]],
     )
+
+
+def _endpoint(cfg: Settings) -> str:
+    host = local_server.url_host(cfg.serving.host)
+    return f"http://{host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
 
 
 def main(argv: list[str] | None = None) -> int:

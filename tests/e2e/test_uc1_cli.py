@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import create_engine
 
+from common.data.sample_data import generate
 from common.errors import EXIT_CONFIG, EXIT_DATA, EXIT_LOCKED
 from common.lock import run_lock
-from common.sample_data import generate
 from tests.conftest import run_script, summary_of
 from uc1_churn_prediction.run_pipeline import STEPS
 
@@ -65,7 +65,7 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
     assert state["uc1_02_data_versioning_dvc"]["outputs"]["created"] is False
 
     # A changed table is a new version; the old one reads back by its tag.
-    run_script("common/sample_data.py", "--rows", "700", "--seed", "5", workspace=workspace)
+    run_script("common/data/sample_data.py", "--rows", "700", "--seed", "5", workspace=workspace)
     # A model trained on these 700 rows may well score below the champion: this test is about data versions.
     tolerant = {"MLOPS__TRAINING__GATE__REGRESSION_TOLERANCE": "1.0"}
     assert run_script(PIPELINE, workspace=workspace, env=tolerant).returncode == 0

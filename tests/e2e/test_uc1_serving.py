@@ -1,6 +1,9 @@
 """Step 06 as a user runs it: the champion served by a KServe ModelServer on localhost (tests in file order)."""
 
+import http.client
+import http.server
 import json
+import os
 import socket
 import urllib.error
 import urllib.request
@@ -9,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_script, serving_port, summary_of
-from uc1_churn_prediction.serving import EXAMPLE_CUSTOMER
+from common.serving.contract import EXAMPLE_CUSTOMER
+from tests.conftest import Impostor, run_script, serving_port, summary_of
 
 PIPELINE = "uc1_churn_prediction/run_pipeline.py"
 STEP6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
@@ -26,6 +29,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return ws, f"http://127.0.0.1:{serving_port(ws)}"
 
 
+def _server_pid(ws: Path) -> int:
+    return json.loads((ws / "serving" / "server.json").read_text())["pid"]
+
+
 def _call(url: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
@@ -34,6 +41,48 @@ def _call(url: str, body: Any = None, raw: bytes | None = None) -> tuple[int, An
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null")
+
+
+def test_the_server_outlives_the_pipeline_in_an_environment_of_its_own(served: tuple[Path, str]) -> None:
+    """The pipeline imported Feast, which points PROMETHEUS_MULTIPROC_DIR at a folder it deletes at exit: the
+    detached server must not have inherited it. The pipeline has exited; the server still answers."""
+    ws, base = served
+    environ = Path(f"/proc/{_server_pid(ws)}/environ").read_bytes().decode().split("\0")
+    for key, _, value in (entry.partition("=") for entry in environ):
+        if key.upper() in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR"):
+            assert Path(value).is_dir() and Path(value).is_relative_to(ws / "serving"), f"{key}={value}"
+    for _ in range(2):  # new label values after the exit need new metric storage
+        status, _ = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": [{"customer_id": 3}]})
+        assert status == 200
+        status, _ = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": []})
+        assert status == 400
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
+        assert resp.status == 200 and "request_predict_seconds" in resp.read().decode()
+
+
+def test_the_server_listens_on_serving_host_only(served: tuple[Path, str]) -> None:
+    """serving.host is 127.0.0.1: another address of this machine gets no answer. A listener on every
+    interface, started here, is reached at the same addresses, so the probe can tell the two apart."""
+    import psutil
+
+    ws, _ = served
+    others = ["127.0.0.2"] + [
+        a.address
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family == socket.AF_INET and not a.address.startswith("127.")
+    ]
+    for address in others:
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+            sock.settimeout(5)
+            sock.connect((address, serving_port(ws)))
+    with socket.create_connection(("127.0.0.1", serving_port(ws)), timeout=5):
+        pass
+    with socket.socket() as everywhere:
+        everywhere.bind(("0.0.0.0", 0))
+        everywhere.listen()
+        for address in others:
+            socket.create_connection((address, everywhere.getsockname()[1]), timeout=5).close()
 
 
 def test_v1_predicts_given_fields_and_completes_ids_from_feast(served: tuple[Path, str]) -> None:
@@ -74,7 +123,7 @@ def test_answers_are_the_champions_own_scores_in_request_order(served: tuple[Pat
     import pandas as pd
 
     from common.config import load_config
-    from uc1_churn_prediction.features import build_features, feature_types
+    from common.features.engineering import build_features, feature_types
 
     ws, base = served
     raw = pd.read_parquet(ws / "data-registry" / "data" / "customers.parquet").head(8)
@@ -132,6 +181,18 @@ def test_metadata_shows_the_mlflow_version_and_alias(served: tuple[Path, str]) -
         ),
         ({"instances": [{"customer_id": "seven"}]}, None, "instances[0].customer_id: expected an integer"),
         ({"rows": [CUSTOMER]}, None, "body: expected a JSON object"),
+        (
+            {"instances": [{**CUSTOMER, "age": -5}]},
+            None,
+            "instances[0].age: -5 is out of range: allowed 18 to 100",
+        ),
+        ({"instances": [{**CUSTOMER, "age": 1e9}]}, None, "instances[0].age: 1000000000.0 is out of range"),
+        (
+            {"instances": [CUSTOMER, {**CUSTOMER, "gender": "Zz"}]},
+            None,
+            "instances[1].gender: 'Zz' is not an allowed value: one of ['Female', 'Male', 'Other']",
+        ),
+        (None, b"[" + b" " * (20 << 20) + b"]", "body: 20971522 bytes, over the limit of 1048576 bytes"),
     ],
 )
 def test_bad_requests_get_a_4xx_naming_the_field(
@@ -143,6 +204,52 @@ def test_bad_requests_get_a_4xx_naming_the_field(
     assert names in answer["error"]
     with urllib.request.urlopen(f"{base}/v2/health/ready", timeout=10) as resp:
         assert resp.status == 200  # still serving
+
+
+def test_a_chunked_body_over_the_limit_gets_a_413_and_one_within_is_scored(served: tuple[Path, str]) -> None:
+    """Without a Content-Length the server counts what arrives."""
+    _, base = served
+    host, port = base.removeprefix("http://").split(":")
+    small = json.dumps({"instances": [CUSTOMER]}).encode()
+    for chunks, expected in (([small[:10], small[10:]], 200), ([b"[" + b" " * (1 << 20)] * 3, 413)):
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request(
+            "POST", f"/v1/models/{MODEL}:predict", iter(chunks), {"Content-Type": "application/json"}
+        )
+        resp = conn.getresponse()
+        answer = json.loads(resp.read())
+        conn.close()
+        assert resp.status == expected, answer
+    assert "over the limit of 1048576 bytes (serving.max_body_bytes)" in answer["error"]
+
+
+def test_v2_values_out_of_range_are_refused_too(served: tuple[Path, str]) -> None:
+    _, base = served
+    inputs = [
+        {"name": k, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "FP64", "data": [v]}
+        for k, v in {**CUSTOMER, "region": "Atlantis"}.items()
+    ]
+    status, answer = _call(f"{base}/v2/models/{MODEL}/infer", {"inputs": inputs})
+    assert status == 400 and "instances[0].region: 'Atlantis' is not an allowed value" in answer["error"]
+
+
+def test_another_server_on_the_port_stops_step_06_and_nothing_is_recorded(
+    served: tuple[Path, str], impostor: Impostor
+) -> None:
+    """The impostor answers readiness polls: step 06 must not take its answers for its own server's."""
+    ws, base = served
+    recorded = json.loads((ws / "state" / "steps.json").read_text())["uc1_06_model_serving_kserve"]
+    server_json = (ws / "serving" / "server.json").read_text()
+    impostor.answer.update(version="1", pid=1)  # what a server from a deleted workspace would say
+    proc = run_script(STEP6, workspace=ws, env={"MLOPS__SERVING__PORT": str(impostor.port)})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    error = summary_of(proc)["error"]
+    assert f"port {impostor.port} on 127.0.0.1 is in use by pid {os.getpid()} (" in error
+    assert "nothing was started" in error
+    assert json.loads((ws / "state" / "steps.json").read_text())["uc1_06_model_serving_kserve"] == recorded
+    assert (ws / "serving" / "server.json").read_text() == server_json  # the served version is untouched
+    status, _ = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": [CUSTOMER]})
+    assert status == 200
 
 
 def test_deploying_the_served_version_again_is_a_noop(served: tuple[Path, str]) -> None:
@@ -187,3 +294,28 @@ def test_stop_frees_the_port(served: tuple[Path, str]) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", serving_port(ws)))
     assert not (ws / "serving" / "server.json").exists()
+
+
+def test_a_new_start_after_stop_serves_with_its_own_settings(served: tuple[Path, str]) -> None:
+    """After --stop, step 06 starts a new server; under serving.out_of_range accept it scores a value outside
+    the declared limits and counts it per field."""
+    ws, base = served
+    proc = run_script(STEP6, workspace=ws, env={"MLOPS__SERVING__OUT_OF_RANGE": "accept"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = summary_of(proc)["outputs"]
+    assert out["changed"] is True and out["pid"] == _server_pid(ws)
+    with urllib.request.urlopen(f"{base}/v1/models/{MODEL}", timeout=10) as resp:
+        assert json.loads(resp.read())["pid"] == out["pid"]
+    odd = {**CUSTOMER, "age": 1e9, "gender": "Zz"}
+    status, answer = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": [odd, odd, CUSTOMER]})
+    assert status == 200 and len(answer["predictions"]) == 3
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
+        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    counted = {
+        s.labels["field"]: s.value
+        for s in families["mlops_serving_out_of_range_values"].samples
+        if s.name.endswith("_total")
+    }
+    assert counted == {"age": 2.0, "gender": 2.0}

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import create_engine
 
 from common.config import load_config
+from common.data.sample_data import generate
 from common.errors import EXIT_GATE
-from common.sample_data import generate
+from common.features.engineering import build_features, feature_types
 from tests.conftest import run_script, summary_of
-from uc1_churn_prediction.features import build_features, feature_types
 
 UC1 = "uc1_churn_prediction"
 MODEL = "churn-predictor"

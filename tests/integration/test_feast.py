@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from common.config import load_config
-from common.sample_data import generate
+from common.data.sample_data import generate
+from common.features.engineering import build_features
+from common.features.feast_store import open_store, repo_config
+from common.model.kfp_pipeline import build_training_set
 from common.step import StepResult
 from common.workspace import Workspace
 from feature_repo.definitions import declare
 from tests.conftest import require_service
 from uc1_churn_prediction import uc1_04_feature_engineering_feast as step04
-from uc1_churn_prediction.feast_store import open_store, repo_config
-from uc1_churn_prediction.features import build_features
-from uc1_churn_prediction.kfp_pipeline import build_training_set
 
 
 def _validated(ws: Workspace, df: pd.DataFrame) -> None:

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from common.config import load_config
-from common.sample_data import generate
+from common.data.sample_data import generate
+from common.features.engineering import build_features, feature_types
+from common.model import training
+from common.model.registry import client_for, experiment_id, log_candidate, run_gate
 from common.settings import GateCfg
-from uc1_churn_prediction import training
-from uc1_churn_prediction.features import build_features, feature_types
-from uc1_churn_prediction.model_registry import client_for, experiment_id, log_candidate, run_gate
 
 pytestmark = pytest.mark.service
 CFG = load_config(environ={})

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from common.config import load_config
+from common.data.object_store import LocalStore
+from common.data.sample_data import generate, load
 from common.errors import DataValidationError
-from common.sample_data import generate, load
-from common.storage import LocalStore
 from common.workspace import Workspace
 from tests.conftest import run_script, summary_of
 from uc1_churn_prediction import uc1_01_data_ingestion_postgres as step01
@@ -87,7 +87,12 @@ def test_unreachable_database_is_retried_then_exit_1_without_the_password(worksp
 
 def test_loader_cli_fills_postgres_only_when_asked(workspace: Path, pg_url: str) -> None:
     proc = run_script(
-        "common/sample_data.py", "--rows", "1200", "--set", f"warehouse.url={pg_url}", workspace=workspace
+        "common/data/sample_data.py",
+        "--rows",
+        "1200",
+        "--set",
+        f"warehouse.url={pg_url}",
+        workspace=workspace,
     )
     assert proc.returncode == 0, proc.stderr
     engine = create_engine(pg_url)

@@ -7,9 +7,9 @@ import boto3
 import pytest
 
 from common.config import load_config
-from common.data_registry import DataRegistry, file_md5
-from common.sample_data import generate
-from common.storage import S3Store, make_store
+from common.data.object_store import S3Store, make_store
+from common.data.registry import DataRegistry, file_md5
+from common.data.sample_data import generate
 from common.workspace import Workspace
 from tests.conftest import s3_overrides
 from uc1_churn_prediction import uc1_01_data_ingestion_postgres as step01

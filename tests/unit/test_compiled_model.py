@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 
 from common.config import load_config
-from common.sample_data import generate
-from uc1_churn_prediction import compiled_model
-from uc1_churn_prediction.compiled_model import CompiledModel, NotCompilableError, probe_rows, scorer
-from uc1_churn_prediction.features import build_features, feature_types
-from uc1_churn_prediction.training import make_model
+from common.data.sample_data import generate
+from common.features.engineering import build_features, feature_types
+from common.model import compiled as compiled_model
+from common.model.compiled import CompiledModel, NotCompilableError, probe_rows, scorer
+from common.model.training import make_model
 
 CFG = load_config(environ={})
 TYPES = feature_types(CFG.features, CFG.dataset)
@@ -49,6 +49,18 @@ def test_each_candidate_compiles_and_scores_as_its_pipeline(estimator: str, data
     np.testing.assert_allclose(score(one), expected[:1], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize(("estimator", "linear"), [(e, e.endswith("LogisticRegression")) for e in SMALL])
+def test_a_logistic_regression_is_scored_from_its_coefficients(estimator: str, linear: bool, data) -> None:
+    """Only a binary LogisticRegression skips sklearn's predict_proba; it still equals it."""
+    x, y = data
+    pipeline = make_model(estimator, SMALL[estimator], TYPES).fit(x, y)
+    compiled = CompiledModel.from_pipeline(pipeline)
+    assert (compiled.linear is not None) is linear
+    rows = _scoring_rows(x)
+    sklearn_own = pipeline[-1].predict_proba(compiled.matrix(rows))[:, 1]
+    np.testing.assert_array_equal(compiled.predict_proba(rows), sklearn_own)
+
+
 def test_probe_rows_cover_every_category_and_missing_values(data) -> None:
     x, y = data
     compiled = CompiledModel.from_pipeline(make_model(*next(iter(SMALL.items())), TYPES).fit(x, y))
@@ -78,8 +90,13 @@ def test_another_pipeline_shape_is_scored_by_sklearn_itself(data) -> None:
 def test_a_compiled_model_that_disagrees_with_its_pipeline_is_not_used(data, monkeypatch) -> None:
     x, y = data
     pipeline = make_model("sklearn.linear_model.LogisticRegression", {"max_iter": 500}, TYPES).fit(x, y)
-    original = compiled_model._Numbers.matrix
-    monkeypatch.setattr(compiled_model._Numbers, "matrix", lambda self, d, n: original(self, d, n) + 0.01)
+    original = compiled_model._Numbers.fill_in
+
+    def off_by_a_bit(self, data, out) -> None:
+        original(self, data, out)
+        out += 0.01
+
+    monkeypatch.setattr(compiled_model._Numbers, "fill_in", off_by_a_bit)
     score, kind = scorer(pipeline, COLUMNS)
     rows = _scoring_rows(x)
     assert kind == "pipeline"

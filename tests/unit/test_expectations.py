@@ -4,9 +4,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from common.config import load_config
-from common.sample_data import generate
-from uc1_churn_prediction.expectations import build_suite, describe_failure, expectation_specs
-from uc1_churn_prediction.transforms import arrow_schema, to_arrow
+from common.data.expectations import build_suite, describe_failure, expectation_specs
+from common.data.sample_data import generate
+from common.data.schema import arrow_schema, to_arrow
 from uc1_churn_prediction.uc1_03_data_validation_ge import failed_expectations, read_extract, validate
 
 DS = load_config(environ={}).dataset

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.expressions import ExpressionError, compile_expression, evaluate
+from common.features.expressions import ExpressionError, compile_expression, evaluate
 
 COLS = {
     "a": np.array([1.0, 2.0, np.nan, 4.0]),

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from common.config import load_config
+from common.data.sample_data import generate
 from common.errors import ConfigError
-from common.sample_data import generate
-from uc1_churn_prediction.features import bin_labels, build_features, derive, feature_types
+from common.features.engineering import bin_labels, build_features, derive, feature_types
 
 CFG = load_config(environ={})
 

@@ -1,7 +1,7 @@
 import pytest
 
+from common.model.gate import decide, pick
 from common.settings import GateCfg
-from uc1_churn_prediction.gate import decide, pick
 
 GATE = GateCfg(
     thresholds={"accuracy": 0.75, "precision": 0.70, "recall": 0.65, "f1": 0.70, "roc_auc": 0.75},

@@ -1,5 +1,5 @@
 from common.config import load_config
-from uc1_churn_prediction.kserve_deploy import manifest
+from common.serving.kserve_deploy import manifest
 
 
 def test_inference_service_manifest_is_camel_case_and_points_at_the_version() -> None:

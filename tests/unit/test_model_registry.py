@@ -1,8 +1,8 @@
 from pathlib import Path
 
 from common.config import load_config
+from common.model.registry import artifact_root, tracking_uri
 from common.workspace import Workspace
-from uc1_churn_prediction.model_registry import artifact_root, tracking_uri
 
 
 def test_artifacts_stay_in_the_workspace_unless_a_server_stores_them(tmp_path: Path) -> None:

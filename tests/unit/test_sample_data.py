@@ -4,7 +4,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from common.sample_data import generate
+from common.data.sample_data import generate
 
 SEED_COLUMNS = [
     "customer_id",

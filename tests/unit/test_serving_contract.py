@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 
 from common.config import load_config
-from uc1_churn_prediction.features import derive, feature_types
-from uc1_churn_prediction.serving import (
+from common.data.expectations import expectation_specs
+from common.features.engineering import derive, feature_types
+from common.serving.contract import (
     EXAMPLE_CUSTOMER,
     BadRequestError,
+    contract_of,
     customer_columns,
     parse_instances,
     predictions,
@@ -13,19 +15,20 @@ from uc1_churn_prediction.serving import (
 
 DS = load_config(environ={}).dataset
 CUSTOMER = EXAMPLE_CUSTOMER
+CONTRACT = contract_of(DS, 100)
 
 
-def _error(payload: object, max_batch: int = 100) -> str:
+def _error(payload: object) -> str:
     with pytest.raises(BadRequestError) as err:
-        parse_instances(payload, DS, max_batch)
+        parse_instances(payload, CONTRACT)
     return str(err.value)
 
 
 def test_full_and_id_only_instances_are_told_apart() -> None:
     parsed = parse_instances(
-        {"instances": [CUSTOMER, {"customer_id": 12}, {**CUSTOMER, "income": None}]}, DS, 10
+        {"instances": [CUSTOMER, {"customer_id": 12}, {**CUSTOMER, "income": None}]}, contract_of(DS, 10)
     )
-    assert sorted(parsed.full) == [0, 2] and parsed.by_id == {1: 12}
+    assert sorted(parsed.full) == [0, 2] and parsed.by_id == {1: 12} and parsed.out_of_range == []
 
 
 @pytest.mark.parametrize(
@@ -50,10 +53,61 @@ def test_full_and_id_only_instances_are_told_apart() -> None:
         ),
         ({"instances": [{**CUSTOMER, "salary": 1}]}, "instances[0].salary: unknown field"),
         ({"instances": [{**CUSTOMER, "age": True}]}, "instances[0].age: expected a number or null, got True"),
+        ({"instances": [{**CUSTOMER, "age": -5}]}, "instances[0].age: -5 is out of range: allowed 18 to 100"),
+        ({"instances": [{**CUSTOMER, "age": 1e9}]}, "instances[0].age: 1000000000.0 is out of range"),
+        (
+            {"instances": [{**CUSTOMER, "total_charges": -0.5}]},
+            "instances[0].total_charges: -0.5 is out of range: allowed at least 0",
+        ),
+        (
+            {"instances": [CUSTOMER, {**CUSTOMER, "gender": "Zz"}]},
+            "instances[1].gender: 'Zz' is not an allowed value: one of ['Female', 'Male', 'Other']",
+        ),
     ],
 )
 def test_each_bad_request_names_the_field(payload: object, message: str) -> None:
     assert message in _error(payload)
+
+
+def test_out_of_range_names_the_config_key_it_breaks() -> None:
+    assert "(dataset.expectations.ranges.age)" in _error({"instances": [{**CUSTOMER, "age": 101}]})
+    bad_contract = _error({"instances": [{**CUSTOMER, "contract": "Weekly"}]})
+    assert "(dataset.expectations.value_sets.contract)" in bad_contract
+
+
+def test_the_edges_and_missing_values_are_allowed() -> None:
+    edges = [{**CUSTOMER, "age": 18}, {**CUSTOMER, "age": 100.0, "income": 0}, {**CUSTOMER, "gender": None}]
+    assert parse_instances({"instances": edges}, CONTRACT).out_of_range == []
+
+
+def test_accept_scores_out_of_range_values_and_names_each_field() -> None:
+    odd = {**CUSTOMER, "age": 1e9, "gender": "Zz"}
+    parsed = parse_instances({"instances": [odd, CUSTOMER, odd]}, contract_of(DS, 10, "accept"))
+    assert sorted(parsed.full) == [0, 1, 2]
+    assert parsed.out_of_range == ["age", "gender", "age", "gender"]
+
+
+def test_serving_and_validation_read_the_same_declarations() -> None:
+    """Change a range or a value set in config: the GX suite and the server's contract both follow."""
+    ds = load_config(
+        overrides=[
+            "dataset.expectations.ranges.age={min: 21, max: 65}",
+            "dataset.expectations.value_sets.region=[North]",
+        ],
+        environ={},
+    ).dataset
+    specs = {(kind, kw.get("column")): kw for kind, kw in expectation_specs(ds)}
+    assert specs[("ExpectColumnValuesToBeBetween", "age")] == {
+        "column": "age",
+        "min_value": 21,
+        "max_value": 65,
+    }
+    assert specs[("ExpectColumnValuesToBeInSet", "region")]["value_set"] == ["North"]
+    contract = contract_of(ds, 10)
+    for bad, message in (({"age": 20}, "allowed 21 to 65"), ({"region": "South"}, "one of ['North']")):
+        with pytest.raises(BadRequestError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            parse_instances({"instances": [{**CUSTOMER, **bad}]}, contract)
+    parse_instances({"instances": [{**CUSTOMER, "age": 20}]}, contract_of(DS, 10))  # the default allows it
 
 
 def test_valid_customers_become_model_features() -> None:

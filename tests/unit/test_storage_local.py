@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from common.storage import LocalStore
+from common.data.object_store import LocalStore
 
 
 def test_put_get_list_exists(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from common.config import load_config
-from common.sample_data import generate
-from uc1_churn_prediction import training
-from uc1_churn_prediction.features import build_features, feature_types
+from common.data.sample_data import generate
+from common.features.engineering import build_features, feature_types
+from common.model import training
 
 CFG = load_config(environ={})
 TYPES = feature_types(CFG.features, CFG.dataset)

@@ -3,9 +3,9 @@ import pyarrow as pa
 import pytest
 
 from common.config import load_config
+from common.data.sample_data import generate
+from common.data.schema import arrow_schema, missing_columns, to_arrow
 from common.errors import DataValidationError
-from common.sample_data import generate
-from uc1_churn_prediction.transforms import arrow_schema, missing_columns, to_arrow
 
 DS = load_config(environ={}).dataset
 

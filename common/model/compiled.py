@@ -30,11 +30,17 @@ class _Numbers:
     mean: np.ndarray | float
     scale: np.ndarray | float
 
-    def matrix(self, data: Columns, rows: int) -> np.ndarray:
-        x = np.empty((rows, len(self.columns)))
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def fill_in(self, data: Columns, out: np.ndarray) -> None:
+        """Write the scaled columns into `out` (rows x width), in place."""
         for j, name in enumerate(self.columns):
-            x[:, j] = data[name]
-        return (np.where(np.isnan(x), self.fill, x) - self.mean) / self.scale
+            out[:, j] = data[name]
+        np.copyto(out, self.fill, where=np.isnan(out))
+        out -= self.mean
+        out /= self.scale
 
 
 @dataclass
@@ -44,15 +50,14 @@ class _OneHot:
     slots: list[dict[Any, int]]  # per column: category -> its output column; unknown values are all zeros
     width: int
 
-    def matrix(self, data: Columns, rows: int) -> np.ndarray:
-        out = np.zeros((rows, self.width))
+    def fill_in(self, data: Columns, out: np.ndarray) -> None:
+        """Set the one-hot slots in `out` (rows x width, zeros), in place."""
         for j, name in enumerate(self.columns):
             slots, fill = self.slots[j], self.fill[j]
             for i, value in enumerate(data[name]):
                 slot = slots.get(fill if isinstance(value, float) and value != value else value)
                 if slot is not None:
                     out[i, slot] = 1.0
-        return out
 
 
 @dataclass
@@ -60,6 +65,7 @@ class CompiledModel:
     parts: list[_Numbers | _OneHot]
     estimator: Any
     positive: int  # the column of predict_proba that is class 1
+    linear: _Linear | None = None  # a binary logistic regression, scored without sklearn's input checks
 
     @classmethod
     def from_pipeline(cls, pipeline: Any) -> CompiledModel:
@@ -83,15 +89,47 @@ class CompiledModel:
             raise NotCompilableError(
                 f"{type(estimator).__name__}: needs predict_proba and class 1, got {classes}"
             )
-        return cls(parts, estimator, classes.index(1))
+        return cls(parts, estimator, classes.index(1), _Linear.of(estimator))
 
     def matrix(self, data: Columns) -> np.ndarray:
+        """The estimator's input: each part's columns side by side, written in place into one matrix."""
         rows = len(next(iter(data.values())))
-        return np.hstack([part.matrix(data, rows) for part in self.parts])
+        out = np.zeros((rows, sum(part.width for part in self.parts)))
+        start = 0
+        for part in self.parts:
+            part.fill_in(data, out[:, start : start + part.width])
+            start += part.width
+        return out
 
     def predict_proba(self, data: Columns) -> np.ndarray:
         """The churn probability of each row of `data` (feature name -> array)."""
-        return self.estimator.predict_proba(self.matrix(data))[:, self.positive]
+        x = self.matrix(data)
+        if self.linear is not None:
+            second = self.linear.proba(x)  # the probability of classes_[1]
+            return second if self.positive == 1 else 1.0 - second
+        return self.estimator.predict_proba(x)[:, self.positive]
+
+
+@dataclass
+class _Linear:
+    """sklearn's binary LogisticRegression.predict_proba is expit(X @ coef.T + intercept) for its second class;
+    on one row its input checks (validate_data) cost several times the arithmetic."""
+
+    coef_t: np.ndarray
+    intercept: np.ndarray
+    expit: Callable[[np.ndarray], np.ndarray]
+
+    @classmethod
+    def of(cls, estimator: Any) -> _Linear | None:
+        from scipy.special import expit
+        from sklearn.linear_model import LogisticRegression
+
+        if type(estimator) is not LogisticRegression or len(estimator.classes_) != 2:
+            return None
+        return cls(estimator.coef_.T, estimator.intercept_, expit)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return self.expit(x @ self.coef_t + self.intercept).reshape(-1)
 
 
 def _part(name: str, step: Any, columns: list[str]) -> _Numbers | _OneHot:

@@ -1,7 +1,7 @@
 """Synthetic customers with a noisy churn mechanism; seeds the embedded warehouse, loads any warehouse on demand.
 
-python -m common.sample_data --rows 1000000 --set warehouse.url=postgresql+psycopg://postgres@127.0.0.1/shop
-python -m common.sample_data --rows 20000 --drift --append     # a drifted batch, for drift detection
+python -m common.data.sample_data --rows 1000000 --set warehouse.url=postgresql+psycopg://postgres@127.0.0.1/shop
+python -m common.data.sample_data --rows 20000 --drift --append     # a drifted batch, for drift detection
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _copy(conn: object, table: str, df: pd.DataFrame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from common.cli import base_parser, execute
-    from common.database import make_engine, warehouse_url
+    from common.data.warehouse import make_engine, warehouse_url
 
     parser = base_parser("Load synthetic customers into the configured warehouse table.")
     parser.add_argument("--rows", type=int, help="customers to load (default: sample_data.rows)")

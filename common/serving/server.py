@@ -1,15 +1,14 @@
-"""The KServe model server process (started by step 06, never imported by it): serves the MLflow model named in
-the spec file ($MLOPS_SERVING_SPEC) on V1 and V2, completing customer_id-only instances from the Feast online
-store. Run as: python -m uc1_churn_prediction.serving_server --http_port PORT"""
+"""The KServe model server process (started by common.serving.local_server, never imported by it): serves the
+MLflow model named in the spec file on V1 and V2, completing customer_id-only instances from the Feast online
+store. Run as: python -m common.serving.server --spec SPEC.json --http_port PORT"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
-import os
-import sys
 import uuid
-import warnings
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,18 @@ import numpy as np
 from kserve import InferOutput, InferRequest, InferResponse
 from kserve.errors import InvalidInput
 
-from common.settings import DatasetCfg, FeaturesCfg
-from uc1_churn_prediction.features import derive, feature_types
-from uc1_churn_prediction.serving import (
+from common.features.engineering import derive, feature_types
+from common.serving.contract import (
     BadRequestError,
     Parsed,
+    contract_of,
     customer_columns,
     parse_instances,
     predictions,
 )
+from common.settings import DatasetCfg, FeaturesCfg
 
-log = logging.getLogger("uc1_churn_prediction.serving_server")  # not __name__: run with -m, that is __main__
+log = logging.getLogger("common.serving.server")  # not __name__: run with -m, that is __main__
 
 
 class ChurnModel(kserve.Model):
@@ -42,6 +42,8 @@ class ChurnModel(kserve.Model):
         self.kinds = feature_types(self.fcfg, self.ds)
         self.columns = list(self.kinds)
         self.threshold = float(spec["decision_threshold"])
+        self.contract = contract_of(self.ds, int(spec["max_batch"]), spec.get("out_of_range", "reject"))
+        self.out_of_range = out_of_range_counter()
         self.model: Any = None
         self.score: Any = None
         self.scorer_kind = ""
@@ -50,14 +52,14 @@ class ChurnModel(kserve.Model):
     def load(self) -> bool:
         import mlflow
 
-        from uc1_churn_prediction.compiled_model import scorer
+        from common.model.compiled import scorer
 
         mlflow.set_tracking_uri(self.spec["tracking_uri"])
         self.model = mlflow.sklearn.load_model(self.spec["model_uri"])
         self.score, self.scorer_kind = scorer(self.model, self.columns)
         log.info("scoring %s with the %s model", self.spec["model_uri"], self.scorer_kind)
         if self.spec.get("repo_config"):
-            from uc1_churn_prediction.feast_store import open_store
+            from common.features.feast_store import open_store
 
             self.store = open_store(self.spec["repo_config"])
             self.service = self.store.get_feature_service(self.fcfg.feature_service)
@@ -72,10 +74,12 @@ class ChurnModel(kserve.Model):
 
     def _score(self, payload: Any) -> tuple[list[int], np.ndarray]:
         try:
-            parsed = parse_instances(payload, self.ds, int(self.spec["max_batch"]))
+            parsed = parse_instances(payload, self.contract)
             ids, features = self._features(parsed)
         except BadRequestError as exc:
             raise InvalidInput(str(exc)) from None
+        for name in parsed.out_of_range:  # serving.out_of_range: accept
+            self.out_of_range.labels(self.name, self.spec["version"], name).inc()
         return ids, self.score(features)
 
     def _features(self, parsed: Parsed) -> tuple[list[int], dict[str, np.ndarray]]:
@@ -137,67 +141,32 @@ class ChurnModel(kserve.Model):
         )
 
 
-def add_metadata_routes(model: ChurnModel) -> None:
-    """KServe's own metadata answers omit the version; ours come first and show the MLflow version and alias."""
-    from kserve.model_server import app
+@cache
+def out_of_range_counter() -> Any:
+    """Values scored although outside the declared limits (serving.out_of_range: accept), per field."""
+    from prometheus_client import Counter
 
-    spec = model.spec
-    about = {
-        "name": model.name,
-        "mlflow_model": spec["registered_model"],
-        "version": spec["version"],
-        "alias": spec["alias"],
-        "model_uri": spec["model_uri"],
-        "decision_threshold": model.threshold,
-        "scorer": model.scorer_kind,  # "compiled" (NumPy, checked against the pipeline at load) or "pipeline"
-    }
-
-    def v1() -> dict[str, Any]:
-        return {**about, "ready": model.ready}
-
-    def v2() -> dict[str, Any]:
-        return {
-            **about,
-            "versions": [spec["version"]],
-            "platform": "mlflow_sklearn",
-            "inputs": [
-                {"name": c, "datatype": "BYTES" if c in model.ds.categorical else "FP64", "shape": [-1]}
-                for c in [model.ds.id_column, *model.ds.numeric, *model.ds.categorical]
-            ],
-            "outputs": [
-                {"name": n, "datatype": t, "shape": [-1]}
-                for n, t in (("customer_id", "INT64"), ("churn_probability", "FP64"), ("prediction", "INT64"))
-            ],
-        }
-
-    app.add_api_route(f"/v1/models/{model.name}", v1, methods=["GET"])
-    app.add_api_route(f"/v2/models/{model.name}", v2, methods=["GET"])
+    return Counter(
+        "mlops_serving_out_of_range_values",
+        "Request values outside dataset.expectations, scored under serving.out_of_range: accept",
+        ["model_name", "version", "field"],
+    )
 
 
-def _log_to_stderr() -> None:
-    """Our loggers to stderr (server.log), as KServe's are; it configures only its own, after load()."""
-    from common.log import FORMAT
-    from common.redact import RedactingFilter
+def main(argv: list[str] | None = None) -> None:
+    from common.serving.app import LocalModelServer, add_metadata_routes, limit_body, log_to_stderr
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RedactingFilter())
-    for name in ("common", "uc1_churn_prediction"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    # KServe 0.21 answers with FastAPI's ORJSONResponse, which warns on every route's first call: not ours to fix
-    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
-
-
-def main() -> None:
-    _log_to_stderr()
-    spec = json.loads(Path(os.environ["MLOPS_SERVING_SPEC"]).read_text())
+    log_to_stderr()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--spec", required=True, help="the spec file written by local_server.start")
+    args, _ = parser.parse_known_args(argv)  # KServe reads its own flags (--http_port) from the same argv
+    spec = json.loads(Path(args.spec).read_text())
     model = ChurnModel(spec)
     model.load()
-    add_metadata_routes(model)
-    kserve.ModelServer(http_port=int(spec["port"]), enable_grpc=False, workers=1).start([model])
+    add_metadata_routes(model, spec)
+    limit_body(int(spec.get("max_body_bytes", 1 << 20)))  # a spec written before the limit existed
+    server = LocalModelServer(spec["host"], http_port=int(spec["port"]), enable_grpc=False, workers=1)
+    server.start([model])
 
 
 if __name__ == "__main__":

@@ -65,15 +65,24 @@ def compile_expression(text: str) -> tuple[Evaluator, frozenset[str]]:
 
 def evaluate(text: str, columns: Columns) -> np.ndarray:
     """`text` on `columns` (name -> array); x/0 gives inf, comparisons with NaN give False, as NumPy does."""
+    with quiet():
+        return evaluate_quietly(text, columns)
+
+
+def quiet() -> np.errstate:
+    """NumPy's floating-point warnings off (x/0, NaN compared): what `evaluate` runs under."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def evaluate_quietly(text: str, columns: Columns) -> np.ndarray:
+    """`evaluate`, for a caller that holds `quiet()` around many: a one-row request pays per call."""
     fn, names = compile_expression(text)
-    missing = sorted(names - set(columns))
-    if missing:
-        raise ExpressionError(f"{text!r}: unknown column {missing[0]!r}")
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        try:
-            return np.asarray(fn(columns))
-        except TypeError as exc:  # text in arithmetic, a number compared with text, ...
-            raise ExpressionError(f"{text!r}: {exc}") from None
+    if not names <= columns.keys():
+        raise ExpressionError(f"{text!r}: unknown column {sorted(names - columns.keys())[0]!r}")
+    try:
+        return np.asarray(fn(columns))
+    except TypeError as exc:  # text in arithmetic, a number compared with text, ...
+        raise ExpressionError(f"{text!r}: {exc}") from None
 
 
 def _compile(node: ast.AST, text: str, names: set[str]) -> Evaluator:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import ConfigError
-from common.expressions import evaluate
+from common.features.expressions import evaluate_quietly, quiet
 from common.settings import DatasetCfg, DerivedFeature, FeaturesCfg
 
 KINDS = {"expr": "float", "flag": "int", "bins": "string"}
@@ -38,23 +38,26 @@ def derive(columns: Mapping[str, np.ndarray], fcfg: FeaturesCfg) -> dict[str, np
     None as objects); a feature may use the ones before it."""
     known = dict(columns)
     rows = len(next(iter(known.values()))) if known else 0
-    for feature in fcfg.derived:
-        try:
-            known[feature.name] = _derive(known, feature, rows)
-        except (KeyError, ValueError) as exc:  # ExpressionError is a ValueError, as are bins of a text column
-            raise ConfigError(
-                f"features.derived {feature.name}: cannot evaluate on the data: {exc}"
-            ) from None
+    with quiet():
+        for feature in fcfg.derived:
+            try:
+                known[feature.name] = _derive(known, feature, rows)
+            except (KeyError, ValueError) as exc:  # ExpressionError is a ValueError, as are bins of text
+                raise ConfigError(
+                    f"features.derived {feature.name}: cannot evaluate on the data: {exc}"
+                ) from None
     return {f.name: known[f.name] for f in fcfg.derived}
 
 
 def _derive(columns: Mapping[str, np.ndarray], feature: DerivedFeature, rows: int) -> np.ndarray:
-    if feature.kind == "bins":
+    if feature.bins is not None:
         return bin_labels(columns[feature.column], feature.bins, feature.labels)
-    values = np.broadcast_to(evaluate(feature.expr or feature.flag, columns), (rows,))
-    if feature.kind == "flag":
+    values = evaluate_quietly(feature.expr or feature.flag, columns)
+    if values.shape != (rows,):  # an expression of constants only
+        values = np.broadcast_to(values, (rows,))
+    if feature.flag is not None:
         return values.astype(bool).astype("int64")
-    values = values.astype("float64")  # a copy: the broadcast view is read-only
+    values = values.astype("float64")  # a copy: never a view of an input column
     values[np.isinf(values)] = np.nan  # x/0 is a missing value
     return values
 

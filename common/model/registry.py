@@ -8,10 +8,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common.model import training
+from common.model.gate import Decision, decide, pick
 from common.settings import GateCfg, Settings
 from common.workspace import Workspace
-from uc1_churn_prediction import training
-from uc1_churn_prediction.gate import Decision, decide, pick
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,8 +8,8 @@ from typing import Any
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
+from common.features.engineering import feature_types
 from common.settings import Settings
-from uc1_churn_prediction.features import feature_types
 
 PIPELINE_NAME = "churn-training"
 
@@ -22,7 +22,7 @@ def build_training_set(
 
     import pandas as pd
 
-    from uc1_churn_prediction.feast_store import open_store
+    from common.features.feast_store import open_store
 
     store = open_store(json.loads(repo_config))
     entities = pd.read_parquet(entities_path)
@@ -44,7 +44,7 @@ def split_data(
     """A seeded split stratified on the label."""
     import pandas as pd
 
-    from uc1_churn_prediction.training import split
+    from common.model.training import split
 
     train_df, test_df = split(pd.read_parquet(training_set.path), target, test_size, seed)
     train_df.to_parquet(train.path, index=False)
@@ -73,7 +73,7 @@ def train_candidate(
     import joblib
     import pandas as pd
 
-    from uc1_churn_prediction import training as t
+    from common.model import training as t
 
     df, types = pd.read_parquet(train.path), json.loads(feature_types)
     x, y = df[list(types)], df[target]
@@ -110,8 +110,8 @@ def evaluate_candidate(
     import joblib
     import pandas as pd
 
-    from uc1_churn_prediction import training as t
-    from uc1_churn_prediction.model_registry import log_candidate
+    from common.model import training as t
+    from common.model.registry import log_candidate
 
     fitted, df, types = joblib.load(model.path), pd.read_parquet(test.path), json.loads(feature_types)
     cut = float(model.metadata["decision_threshold"])
@@ -149,8 +149,8 @@ def gate(
 
     import pandas as pd
 
+    from common.model.registry import run_gate
     from common.settings import GateCfg
-    from uc1_churn_prediction.model_registry import run_gate
 
     record = run_gate(
         tracking_uri,

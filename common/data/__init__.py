@@ -1,0 +1,1 @@
+"""Data: the warehouse, the extract schema, the object store, the DVC data registry, expectations, sample data."""

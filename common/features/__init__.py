@@ -1,0 +1,1 @@
+"""Features: derived-feature expressions, feature engineering on arrays, the Feast store."""

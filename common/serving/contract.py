@@ -1,0 +1,201 @@
+"""The serving contract, pure: validate V1 instances (errors name the field), split the customer_id-only ones
+(completed from the online store), and shape predictions. The KServe model class calls these."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from common.settings import DatasetCfg
+
+# A customer with every field: the V1 contract's example (README, tests, bench).
+EXAMPLE_CUSTOMER: dict[str, Any] = {
+    "customer_id": 7,
+    "age": 40,
+    "gender": "Female",
+    "region": "North",
+    "income": 52000.5,
+    "tenure_months": 12,
+    "monthly_charges": 70.2,
+    "total_charges": 842.4,
+    "total_purchases": 9,
+    "avg_order_value": 45.0,
+    "days_since_last_purchase": 30,
+    "support_tickets_count": 2,
+    "contract": "Month-to-month",
+}
+
+
+class BadRequestError(ValueError):
+    """A request the server refuses with a 4xx; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What `dataset.expectations` allows for one request field: a range, a value set, or both. Validation
+    (Great Expectations) reads the same declarations, so the server and the data checks cannot disagree."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    allowed: tuple[Any, ...] | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is not allowed (naming what is and the config key), or None."""
+        if self.allowed is not None and value not in self.allowed:
+            key = f"dataset.expectations.value_sets.{self.name}"
+            return f"{value!r} is not an allowed value: one of {list(self.allowed)} ({key})"
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            key = f"dataset.expectations.ranges.{self.name}"
+            return f"{value!r} is out of range: allowed {_span(self.low, self.high)} ({key})"
+        return None
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What one request may hold: the dataset's fields with their limits, the batch size and what to do with
+    a value outside its limits (reject: a 400; accept: score it and report the field)."""
+
+    id_column: str
+    numeric: tuple[tuple[str, Limit | None], ...]
+    categorical: tuple[tuple[str, Limit | None], ...]
+    fields: frozenset[str]
+    max_batch: int
+    reject_out_of_range: bool = True
+
+
+def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") -> Contract:
+    """The request contract of the dataset's declared columns and expectations."""
+    exp = ds.expectations
+
+    def limit(name: str) -> Limit | None:
+        span, allowed = exp.ranges.get(name), exp.value_sets.get(name)
+        if span is None and allowed is None:
+            return None
+        return Limit(
+            name, span.min if span else None, span.max if span else None, tuple(allowed) if allowed else None
+        )
+
+    return Contract(
+        id_column=ds.id_column,
+        numeric=tuple((n, limit(n)) for n in ds.numeric),
+        categorical=tuple((n, limit(n)) for n in ds.categorical),
+        fields=frozenset({ds.id_column, *ds.numeric, *ds.categorical, ds.timestamp}),
+        max_batch=max_batch,
+        reject_out_of_range=out_of_range == "reject",
+    )
+
+
+@dataclass
+class Parsed:
+    full: dict[int, dict[str, Any]]  # position -> a customer given with every field
+    by_id: dict[int, int]  # position -> customer_id to complete from the online store
+    # a field name per value outside its limits, scored under serving.out_of_range: accept
+    out_of_range: list[str] = field(default_factory=list)
+
+
+def parse_instances(payload: Any, contract: Contract) -> Parsed:
+    """Check the body of a V1 request: {"instances": [{customer fields}, ...]}."""
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise BadRequestError('body: expected a JSON object {"instances": [...]}')
+    instances = payload["instances"]
+    if not isinstance(instances, list):
+        raise BadRequestError(f"instances: expected a list, got {type(instances).__name__}")
+    if not instances:
+        raise BadRequestError("instances: empty, send at least one customer")
+    if len(instances) > contract.max_batch:
+        raise BadRequestError(
+            f"instances: {len(instances)} customers, over the limit of {contract.max_batch} per request"
+        )
+    parsed = Parsed({}, {})
+    for i, row in enumerate(instances):
+        if not isinstance(row, dict):
+            raise BadRequestError(
+                f"instances[{i}]: expected an object of customer fields, got {type(row).__name__}"
+            )
+        customer = _integer(row.get(contract.id_column), f"instances[{i}].{contract.id_column}")
+        if len(row) == 1:
+            parsed.by_id[i] = customer
+        else:
+            parsed.full[i] = _checked(row, i, contract, parsed.out_of_range)
+    return parsed
+
+
+def _integer(value: Any, where: str) -> int:
+    if value is None:
+        raise BadRequestError(f"{where}: missing")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise BadRequestError(f"{where}: expected an integer, got {value!r}")
+    return int(value)
+
+
+def _checked(row: dict[str, Any], i: int, contract: Contract, flagged: list[str]) -> dict[str, Any]:
+    if not contract.fields.issuperset(row):
+        unknown = sorted(set(row) - contract.fields)
+        expected = sorted(contract.fields - {contract.id_column})
+        raise BadRequestError(f"instances[{i}].{unknown[0]}: unknown field (expected {expected})")
+    for name, limit in contract.numeric:
+        value = row.get(name, _MISSING)
+        if value is None:
+            continue
+        if value is _MISSING:
+            raise BadRequestError(f"instances[{i}].{name}: missing")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
+            raise BadRequestError(f"instances[{i}].{name}: expected a number or null, got {value!r}")
+        if limit is not None:
+            _judge(limit.problem(value), i, name, contract, flagged)
+    for name, limit in contract.categorical:
+        value = row.get(name, _MISSING)
+        if value is None:
+            continue
+        if value is _MISSING:
+            raise BadRequestError(f"instances[{i}].{name}: missing")
+        if not isinstance(value, str):
+            raise BadRequestError(f"instances[{i}].{name}: expected a string or null, got {value!r}")
+        if limit is not None:
+            _judge(limit.problem(value), i, name, contract, flagged)
+    return row
+
+
+def _judge(problem: str | None, i: int, name: str, contract: Contract, flagged: list[str]) -> None:
+    if problem is None:
+        return
+    if contract.reject_out_of_range:
+        raise BadRequestError(f"instances[{i}].{name}: {problem}")
+    flagged.append(name)
+
+
+def _span(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"at most {high:g}"
+    return f"at least {low:g}" if high is None else f"{low:g} to {high:g}"
+
+
+_MISSING = object()
+
+
+def customer_columns(rows: list[dict[str, Any]], ds: DatasetCfg) -> dict[str, np.ndarray]:
+    """Checked customers as the columns `features.derive` takes: numbers as float64 (null is NaN), strings or
+    None as objects, and the ids."""
+    # one array per kind, a row per column: a call per kind, not per column (a one-row request pays per call)
+    numbers = np.array([[row[name] for row in rows] for name in ds.numeric], dtype="float64")
+    texts = np.array([[row[name] for row in rows] for name in ds.categorical], dtype=object)
+    columns = dict(zip(ds.numeric, numbers, strict=True)) | dict(zip(ds.categorical, texts, strict=True))
+    columns[ds.id_column] = np.array([int(row[ds.id_column]) for row in rows], dtype="int64")
+    return columns
+
+
+def predictions(ids: list[int], proba: np.ndarray, threshold: float) -> list[dict[str, Any]]:
+    """The seed's /predict answer: probability, 0/1 prediction at the model's threshold, and confidence."""
+    return [
+        {
+            "customer_id": int(c),
+            "churn_probability": round(float(p), 6),
+            "prediction": int(p >= threshold),
+            "confidence": round(float(max(p, 1 - p)), 6),
+        }
+        for c, p in zip(ids, proba.tolist(), strict=True)
+    ]

@@ -1,0 +1,220 @@
+"""The local model server process: start it detached with a spec file, wait until it answers as itself, stop
+it. Its pid, version and port live in <workspace>/serving/server.json, its log in server.log."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.errors import ConfigError, MlopsError
+from common.workspace import Workspace, write_text
+
+log = logging.getLogger(__name__)
+SERVER_MODULE = "common.serving.server"
+# Importing Feast points these at a temporary folder that Feast deletes when the importing process exits. A
+# detached server that inherited them would keep its metrics in a folder deleted under it, and crash.
+INHERITED_ONLY = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR", "prometheus_multiproc_dir")
+
+
+class ServerNotReadyError(MlopsError):
+    """The server just started did not answer as itself in time."""
+
+
+class PortInUseError(MlopsError):
+    """Another process listens on the serving port."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int | None  # None: the system did not say
+    command: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} ({self.command})" if self.pid else self.command
+
+
+def state(ws: Workspace) -> dict[str, Any] | None:
+    """The running server's record, or None when there is none or its process is gone."""
+    path = ws.dir("serving") / "server.json"
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return record if _alive(record["pid"]) and _is_server(record["pid"], ws) else None
+
+
+def url_host(host: str) -> str:
+    """The address a client on this machine uses for a server listening on `host`."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
+
+
+def port_holder(host: str, port: int) -> Holder | None:
+    """None when a server could listen on host:port now; else who listens there, as far as the system says."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError(f"serving.host: {host} is not an address of this machine") from None
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            return _listener(port)
+    return None
+
+
+def _listener(port: int) -> Holder:
+    import psutil
+
+    try:
+        conns = psutil.net_connections("inet")
+    except psutil.AccessDenied:
+        conns = []
+    pids = sorted(
+        {c.pid for c in conns if c.pid and c.laddr and c.laddr.port == port and c.status == "LISTEN"}
+    )
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            return Holder(pid, " ".join(psutil.Process(pid).cmdline())[:200])
+    return Holder(None, "a process this user may not inspect")
+
+
+def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Start `python -m common.serving.server` detached, so it outlives this step, with an environment that
+    nothing deletes under it."""
+    folder = ws.dir("serving")
+    spec_file = folder / f"spec-v{spec['version']}.json"
+    write_text(spec_file, json.dumps(spec, indent=2))
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_ONLY}
+    cmd = [sys.executable, "-m", SERVER_MODULE, "--spec", str(spec_file), "--http_port", str(spec["port"])]
+    with (folder / "server.log").open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    log.info(
+        "started the model server (pid %d) for version %s on %s:%s",
+        proc.pid,
+        spec["version"],
+        spec["host"],
+        spec["port"],
+    )
+    return proc
+
+
+def record(ws: Workspace, proc: subprocess.Popen[bytes], spec: dict[str, Any]) -> None:
+    write_text(
+        ws.dir("serving") / "server.json",
+        json.dumps(
+            {
+                "pid": proc.pid,
+                "version": spec["version"],
+                "port": spec["port"],
+                "host": spec["host"],
+                "spec": spec,
+                "log": str(ws.dir("serving") / "server.log"),
+            },
+            indent=2,
+        ),
+    )
+
+
+def about(spec: dict[str, Any], timeout_s: float = 2) -> dict[str, Any] | None:
+    """What the server on the spec's port says it is (its metadata: pid, version, ready), or None."""
+    url = f"http://{url_host(spec['host'])}:{spec['port']}/v1/models/{spec['model_name']}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def answers_as(spec: dict[str, Any], pid: int) -> bool:
+    """The server on the spec's port is process `pid`, ready, serving the spec's version."""
+    return _is(about(spec), pid, spec["version"])
+
+
+def wait_ready(spec: dict[str, Any], proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Wait until the process just started answers as itself. An answer from any other process never counts."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, Any] | None = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = about(spec)
+        if _is(seen, proc.pid, spec["version"]):
+            return
+        time.sleep(0.25)
+    why = f"exited with {proc.returncode}" if proc.poll() is not None else f"not ready within {timeout_s}s"
+    if seen and seen.get("pid") != proc.pid:
+        other = f"pid {seen.get('pid')}, version {seen.get('version')}"
+        why += f"; port {spec['port']} answers from another server ({other})"
+    raise ServerNotReadyError(
+        f"version {spec['version']} did not become ready: the model server (pid {proc.pid}) {why}"
+    )
+
+
+def _is(seen: dict[str, Any] | None, pid: int, version: str) -> bool:
+    return bool(seen and seen.get("pid") == pid and seen.get("version") == version and seen.get("ready"))
+
+
+def stop(ws: Workspace, timeout_s: float = 20) -> dict[str, Any] | None:
+    """Stop the recorded server (TERM, then KILL) and forget it; returns what was stopped."""
+    current = state(ws)
+    if current is not None:
+        kill(current["pid"], timeout_s)
+        log.info("stopped the model server (pid %d, version %s)", current["pid"], current["version"])
+    (ws.dir("serving") / "server.json").unlink(missing_ok=True)
+    return current
+
+
+def kill(pid: int, timeout_s: float = 20) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+
+
+def _is_server(pid: int, ws: Workspace) -> bool:
+    """After a reboot the recorded pid may belong to another program, or to another workspace's server:
+    never signal those. Ours runs the server module on a spec file of this workspace."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    folder = str(ws.dir("serving"))
+    return SERVER_MODULE in argv and any(a.startswith(folder + os.sep) for a in argv)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(FileNotFoundError):  # a zombie has exited
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    return True

@@ -1,0 +1,76 @@
+"""The layout rule, read from the source: common/ is the shared library and imports no use case; a use case
+imports no other; a use-case folder holds only its numbered steps and run_pipeline.py."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+USE_CASE = re.compile(r"uc\d+_[a-z_]+")
+USE_CASES = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and USE_CASE.fullmatch(p.name))
+
+
+def imported(path: Path) -> set[str]:
+    """Every module a file imports."""
+    return imports_of(path.read_text(), ".".join(path.relative_to(ROOT).parent.parts))
+
+
+def imports_of(source: str, package: str) -> set[str]:
+    """Every module `source` imports, at the top or inside functions, relative imports resolved."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}".rstrip(".")
+            names.update([base, *(f"{base}.{alias.name}" for alias in node.names)])
+    return names
+
+
+def use_cases_in(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules if USE_CASE.fullmatch(m.split(".")[0])}
+
+
+def test_there_are_use_cases_and_a_shared_library() -> None:
+    assert "uc1_churn_prediction" in USE_CASES
+    assert {"data", "features", "model", "serving"} <= {
+        p.name for p in (ROOT / "common").iterdir() if p.is_dir()
+    }
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "common").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_common_imports_no_use_case(path: Path) -> None:
+    assert not use_cases_in(imported(path)), f"{path.relative_to(ROOT)} imports a use case"
+
+
+@pytest.mark.parametrize("use_case", USE_CASES)
+def test_a_use_case_imports_no_other(use_case: str) -> None:
+    for path in sorted((ROOT / use_case).rglob("*.py")):
+        others = use_cases_in(imported(path)) - {use_case}
+        assert not others, f"{path.relative_to(ROOT)} imports {sorted(others)}"
+
+
+@pytest.mark.parametrize("use_case", USE_CASES)
+def test_a_use_case_folder_holds_its_steps_and_pipeline_only(use_case: str) -> None:
+    step = re.compile(rf"{use_case.split('_')[0]}_\d\d_[a-z0-9_]+\.py")
+    extra = [
+        p.name
+        for p in (ROOT / use_case).glob("*.py")
+        if p.name not in ("__init__.py", "run_pipeline.py") and not step.fullmatch(p.name)
+    ]
+    assert not extra, f"{use_case} holds modules that belong in common/: {extra}"
+
+
+def test_the_checker_sees_imports_inside_functions_and_relative_ones() -> None:
+    """The rules above are only as good as `imports_of`: it must catch what a lazy or relative import hides."""
+    source = "def f():\n    from uc1_churn_prediction import run_pipeline\nfrom . import contract\nfrom .. import log\n"
+    found = imports_of(source, "common.serving")
+    assert use_cases_in(found) == {"uc1_churn_prediction"}
+    assert {"common.serving.contract", "common.log"} <= found

@@ -60,8 +60,7 @@ class Contract:
     a value outside its limits (reject: a 400; accept: score it and report the field)."""
 
     id_column: str
-    numeric: tuple[tuple[str, Limit | None], ...]
-    categorical: tuple[tuple[str, Limit | None], ...]
+    checks: tuple[tuple[str, bool, Limit | None], ...]  # every field but the id: (name, is a number, limits)
     fields: frozenset[str]
     max_batch: int
     reject_out_of_range: bool = True
@@ -81,8 +80,7 @@ def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") ->
 
     return Contract(
         id_column=ds.id_column,
-        numeric=tuple((n, limit(n)) for n in ds.numeric),
-        categorical=tuple((n, limit(n)) for n in ds.categorical),
+        checks=tuple((n, n in ds.numeric, limit(n)) for n in [*ds.numeric, *ds.categorical]),
         fields=frozenset({ds.id_column, *ds.numeric, *ds.categorical, ds.timestamp}),
         max_batch=max_batch,
         reject_out_of_range=out_of_range == "reject",
@@ -137,27 +135,24 @@ def _checked(row: dict[str, Any], i: int, contract: Contract, flagged: list[str]
         unknown = sorted(set(row) - contract.fields)
         expected = sorted(contract.fields - {contract.id_column})
         raise BadRequestError(f"instances[{i}].{unknown[0]}: unknown field (expected {expected})")
-    for name, limit in contract.numeric:
+    for name, number, limit in contract.checks:
         value = row.get(name, _MISSING)
         if value is None:
             continue
         if value is _MISSING:
             raise BadRequestError(f"instances[{i}].{name}: missing")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
-            raise BadRequestError(f"instances[{i}].{name}: expected a number or null, got {value!r}")
-        if limit is not None:
-            _judge(limit.problem(value), i, name, contract, flagged)
-    for name, limit in contract.categorical:
-        value = row.get(name, _MISSING)
-        if value is None:
-            continue
-        if value is _MISSING:
-            raise BadRequestError(f"instances[{i}].{name}: missing")
-        if not isinstance(value, str):
-            raise BadRequestError(f"instances[{i}].{name}: expected a string or null, got {value!r}")
+        if _wrong_type(value, number):
+            kind = "a number" if number else "a string"
+            raise BadRequestError(f"instances[{i}].{name}: expected {kind} or null, got {value!r}")
         if limit is not None:
             _judge(limit.problem(value), i, name, contract, flagged)
     return row
+
+
+def _wrong_type(value: Any, number: bool) -> bool:
+    if number:  # JSON true is not 1, and an infinite number is no customer's
+        return isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value)
+    return not isinstance(value, str)
 
 
 def _judge(problem: str | None, i: int, name: str, contract: Contract, flagged: list[str]) -> None:

@@ -24,6 +24,7 @@ from common.workspace import Workspace, write_text
 
 log = logging.getLogger(__name__)
 SERVER_MODULE = "common.serving.server"
+LEGACY_MODULE = "uc1_churn_prediction.serving_server"  # before the shared-library move
 # Importing Feast points these at a temporary folder that Feast deletes when the importing process exits. A
 # detached server that inherited them would keep its metrics in a folder deleted under it, and crash.
 INHERITED_ONLY = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR", "prometheus_multiproc_dir")
@@ -200,12 +201,20 @@ def kill(pid: int, timeout_s: float = 20) -> None:
 def _is_server(pid: int, ws: Workspace) -> bool:
     """After a reboot the recorded pid may belong to another program, or to another workspace's server:
     never signal those. Ours runs the server module on a spec file of this workspace."""
+    folder = str(ws.dir("serving")) + os.sep
+    argv = _proc_strings(pid, "cmdline")
+    if SERVER_MODULE in argv:
+        return any(a.startswith(folder) for a in argv)
+    # a server started before the shared-library move named its spec in its environment: still ours to replace
+    spec = next((e for e in _proc_strings(pid, "environ") if e.startswith("MLOPS_SERVING_SPEC=")), "")
+    return LEGACY_MODULE in argv and spec.removeprefix("MLOPS_SERVING_SPEC=").startswith(folder)
+
+
+def _proc_strings(pid: int, name: str) -> list[str]:
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        return Path(f"/proc/{pid}/{name}").read_bytes().decode(errors="replace").split("\0")
     except OSError:
-        return False
-    folder = str(ws.dir("serving"))
-    return SERVER_MODULE in argv and any(a.startswith(folder + os.sep) for a in argv)
+        return []
 
 
 def _alive(pid: int) -> bool:

@@ -48,6 +48,29 @@ def test_a_server_of_another_workspace_is_not_ours(tmp_path: Path) -> None:
             proc.wait()
 
 
+def test_a_server_started_before_the_move_is_still_ours_to_replace(tmp_path: Path) -> None:
+    """The old server module named its spec in the environment: that workspace's record still stops it."""
+    ws, other = Workspace(tmp_path / "ws"), Workspace(tmp_path / "other")
+    code = "import time; time.sleep(60)"
+    procs = {
+        folder: subprocess.Popen(
+            [sys.executable, "-c", code, "-m", local_server.LEGACY_MODULE, "--http_port", "1"],
+            env={**os.environ, "MLOPS_SERVING_SPEC": str(folder.dir("serving") / "spec-v1.json")},
+        )
+        for folder in (ws, other)
+    }
+    try:
+        for folder, expected in ((other, None), (ws, procs[ws].pid)):
+            record = {"pid": procs[folder].pid, "version": "1", "port": 1, "host": "127.0.0.1", "spec": {}}
+            (ws.dir("serving") / "server.json").write_text(json.dumps(record))
+            found = local_server.state(ws)
+            assert (found and found["pid"]) == expected
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
+
+
 def test_a_listening_port_names_its_holder() -> None:
     """The plain listener a stale server or another program would be: its pid and command are named."""
     with socket.socket() as sock:

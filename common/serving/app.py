@@ -59,7 +59,7 @@ class BodyLimit:
             if complete:
                 return await self.app(scope, _replay(body, receive), send)
         await _drain(receive, DRAIN_MAX_BYTES)
-        size = f"{length} bytes" if length is not None else "a chunked body"
+        size = f"{length} bytes" if length is not None else "sent chunked"
         await _refuse(
             send, f"body: {size}, over the limit of {self.max_bytes} bytes (serving.max_body_bytes)"
         )

@@ -50,7 +50,7 @@ def bench_store(tmp: Path, rows: int, online: str) -> dict[str, Any]:
     build_features(generate(rows, seed=42), cfg.features, cfg.dataset).to_parquet(source, index=False)
     store = open_store(repo_config(cfg, ws))
     try:
-        store.apply(declare(cfg.features, cfg.dataset, str(source)))
+        store.apply(declare(cfg.features, cfg.dataset, str(source), "int"))
         start = time.perf_counter()
         with stdout_to_stderr():  # Feast prints its progress; stdout is for the one JSON line
             store.materialize_incremental(end_date=datetime.now(UTC))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.data.sample_data import generate
-from common.data.schema import arrow_schema, to_arrow
+from common.data.schema import Cast, arrow_schema
 
 if TYPE_CHECKING:
     from common.settings import Settings
@@ -49,7 +49,7 @@ def write_extract(cfg: Settings, rows: int, dest: Path) -> Path:
     """A Parquet file like step 01's: the config's schema, zstd, a row group per chunk."""
     import pyarrow.parquet as pq
 
-    table = to_arrow(generate(rows, seed=42), arrow_schema(cfg.dataset))
+    table = Cast(cfg.dataset, arrow_schema(cfg.dataset, "int"), None).table(generate(rows, seed=42))
     pq.write_table(table, dest, compression="zstd", row_group_size=cfg.warehouse.chunk_rows)
     return dest
 

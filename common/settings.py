@@ -28,6 +28,7 @@ class WarehouseCfg(Section):
 
 
 class SampleDataCfg(Section):
+    enabled: bool = True  # false: a missing table in the embedded warehouse is an error, not seeded
     rows: int = Field(10_000, ge=1)
     seed: int = 42
 
@@ -74,19 +75,72 @@ class ExpectationsCfg(Section):
         return self
 
 
+EXTRACTED_AT = (
+    "extracted_at"  # the time column of an extract when the table has none (dataset.timestamp: null)
+)
+
+
 class DatasetCfg(Section):
+    """The customers table: column names exactly as the warehouse has them (any case, spaces, reserved words)."""
+
     table: str = "customers"
     id_column: str = "customer_id"
+    id_type: Literal["auto", "int", "str"] = "auto"  # auto: the warehouse column's type decides
     target: str = "churn"
-    timestamp: str = "event_timestamp"
+    positive_label: str | None = None  # a text target: this value is 1 ...
+    negative_labels: list[str] = []  # ... these are 0, anything else fails validation
+    timestamp: str | None = "event_timestamp"  # null: every row is stamped with the extraction time (UTC)
     numeric: list[str] = []
     categorical: list[str] = []
+    parse_numbers: dict[str, Literal["blank_as_null"]] = {}  # numeric columns stored as text
     expectations: ExpectationsCfg = ExpectationsCfg()
 
     @property
+    def event_time(self) -> str:
+        """The extract's time column: the table's, or the extraction stamp."""
+        return self.timestamp or EXTRACTED_AT
+
+    @property
     def columns(self) -> list[str]:
-        """Every column the pipelines read, in extract order."""
-        return [self.id_column, self.timestamp, *self.numeric, *self.categorical, self.target]
+        """Every column of the extract, in order."""
+        return [self.id_column, self.event_time, *self.numeric, *self.categorical, self.target]
+
+    @property
+    def source_columns(self) -> list[str]:
+        """The columns read from the warehouse table."""
+        return [c for c in self.columns if c != EXTRACTED_AT or self.timestamp]
+
+    @model_validator(mode="after")
+    def _columns_are_distinct(self) -> DatasetCfg:
+        seen: set[str] = set()
+        twice = sorted({c for c in self.columns if c in seen or seen.add(c)})
+        if twice:
+            hint = (
+                f" ({EXTRACTED_AT} is the stamp of dataset.timestamp: null)" if EXTRACTED_AT in twice else ""
+            )
+            raise ValueError(f"dataset names a column more than once: {twice}{hint}")
+        return self
+
+    @model_validator(mode="after")
+    def _labels_declared(self) -> DatasetCfg:
+        if self.positive_label is None and self.negative_labels:
+            raise ValueError("dataset.negative_labels needs dataset.positive_label")
+        if self.positive_label is not None:
+            if not self.negative_labels:
+                raise ValueError(
+                    f"dataset.positive_label {self.positive_label!r} needs dataset.negative_labels: "
+                    "the values that mean 0 (any other value fails validation)"
+                )
+            if fold_label(self.positive_label) in {fold_label(v) for v in self.negative_labels}:
+                raise ValueError(f"dataset.positive_label {self.positive_label!r} is also a negative label")
+        return self
+
+    @model_validator(mode="after")
+    def _parse_numbers_are_numeric(self) -> DatasetCfg:
+        unknown = sorted(set(self.parse_numbers) - set(self.numeric))
+        if unknown:
+            raise ValueError(f"dataset.parse_numbers names columns not in dataset.numeric: {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _expectations_name_known_columns(self) -> DatasetCfg:
@@ -102,6 +156,11 @@ class DatasetCfg(Section):
             if unknown:
                 raise ValueError(f"expectations.{group} names columns not in the dataset: {unknown}")
         return self
+
+
+def fold_label(label: str) -> str:
+    """How labels compare: without case or surrounding spaces ("Yes", "yes ", True and "true" match)."""
+    return str(label).strip().casefold()
 
 
 class DerivedFeature(Section):

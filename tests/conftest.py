@@ -114,16 +114,22 @@ E2E_ENV = {
 
 
 def run_script(
-    script: str, *args: str, workspace: Path, env: dict[str, str] | None = None, timeout: int = 600
+    script: str,
+    *args: str,
+    workspace: Path,
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+    fast: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a project script as a user does, from the repo root, in `workspace`, with small fast settings and
-    the workspace's own serving port."""
+    """Run a project script as a user does, from the repo root, in `workspace`, with the workspace's own serving
+    port and (`fast`) small fast settings; fast=False runs the config as it is."""
     port = {"MLOPS__SERVING__PORT": str(serving_port(workspace))}
     # mlflow.set_tracking_uri() in a test exports MLFLOW_TRACKING_URI, which config.yaml reads: never inherit it
     inherited = {
         k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
     }
-    full_env = {**inherited, "MLOPS_WORKSPACE": str(workspace), **E2E_ENV, **port, **(env or {})}
+    settings = E2E_ENV if fast else {}
+    full_env = {**inherited, "MLOPS_WORKSPACE": str(workspace), **settings, **port, **(env or {})}
     return subprocess.run(
         [sys.executable, script, *args],
         cwd=ROOT,

@@ -1,5 +1,6 @@
 """Step 03: validate the versioned data with a Great Expectations suite built from config; the result JSON and
-Data Docs land under <workspace>/reports/. Failure exits 3 listing each failed expectation; nothing after it runs."""
+Data Docs land under <workspace>/reports/, with what step 01's declared parsing did (counts before and after).
+Failure exits 3 listing each failed expectation; nothing after it runs."""
 
 from __future__ import annotations
 
@@ -28,11 +29,14 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     version = ws.require(VERSION_STEP, f"run {VERSION_STEP}.py first")
     tag, path = version.outputs["tag"], Path(version.outputs["path"])
     df = read_extract(path)
+    parsing, id_type = _extract_facts(path, cfg.dataset)
     reports = ws.dir("reports")
-    result, docs = validate(df, cfg.dataset, reports / "data_docs")
+    result, docs = validate(df, cfg.dataset, reports / "data_docs", id_type)
     report = reports / "validation" / f"{cfg.dataset.table}_{tag}.json"
-    write_text(report, json.dumps(result, indent=2, default=str))
-    failures = failed_expectations(result, len(df))
+    write_text(report, json.dumps({**result, "parsing": parsing}, indent=2, default=str))
+    for column, counts in parsing.items():
+        log.info("parsed %s: %s", column, json.dumps(counts, default=str))
+    failures = failed_expectations(result, len(df), parsing)
     stats = result["statistics"]
     log.info(
         "validated %s (%d rows): %d/%d expectations met; report %s; Data Docs %s",
@@ -50,7 +54,14 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         )
     return StepResult(
         step=STEP,
-        outputs={"tag": tag, "report": str(report), "data_docs": docs, "path": str(path)},
+        outputs={
+            "tag": tag,
+            "report": str(report),
+            "data_docs": docs,
+            "path": str(path),
+            "id_type": id_type,
+            "parsing": parsing,
+        },
         metrics={
             "rows": len(df),
             "expectations": stats["evaluated_expectations"],
@@ -73,7 +84,18 @@ def read_extract(path: Path) -> pd.DataFrame:
     return df
 
 
-def validate(df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path) -> tuple[dict[str, Any], str]:
+def _extract_facts(path: Path, ds: DatasetCfg) -> tuple[dict[str, Any], str]:
+    """What step 01 recorded in the extract's schema: the parsing counts and the id type."""
+    import pyarrow.parquet as pq
+
+    from common.data.schema import id_type_of, parsing_report
+
+    return parsing_report(path), id_type_of(pq.read_schema(path), ds.id_column)
+
+
+def validate(
+    df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path, id_type: str = "int"
+) -> tuple[dict[str, Any], str]:
     """Run the config's suite through a Checkpoint that also renders Data Docs; returns (result, docs URL)."""
     import great_expectations as gx
 
@@ -93,7 +115,7 @@ def validate(df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path) -> tuple[dict[str
         .add_dataframe_asset(ds.table)
         .add_batch_definition_whole_dataframe("whole")
     )
-    suite = ctx.suites.add(build_suite(ds, f"{ds.table}_suite"))
+    suite = ctx.suites.add(build_suite(ds, f"{ds.table}_suite", id_type))
     definition = ctx.validation_definitions.add(
         gx.ValidationDefinition(name=ds.table, data=batch, suite=suite)
     )
@@ -110,8 +132,11 @@ def validate(df: pd.DataFrame, ds: DatasetCfg, docs_dir: Path) -> tuple[dict[str
     return result.to_json_dict(), str(docs_dir / "index.html")
 
 
-def failed_expectations(result: dict[str, Any], rows: int) -> list[str]:
-    """A line per failed expectation; a missing column is reported once, not once per rule on it."""
+def failed_expectations(
+    result: dict[str, Any], rows: int, parsing: dict[str, Any] | None = None
+) -> list[str]:
+    """A line per failed expectation; a missing column is reported once, not once per rule on it. A null
+    count on a parsed column says how many of the nulls were blank text."""
     missing = {
         r["expectation_config"]["kwargs"]["column"]
         for r in result["results"]
@@ -122,7 +147,11 @@ def failed_expectations(result: dict[str, Any], rows: int) -> list[str]:
         kind, kwargs = r["expectation_config"]["type"], r["expectation_config"]["kwargs"]
         if r["success"] or (kwargs.get("column") in missing and kind != "expect_column_to_exist"):
             continue
-        lines.append(describe_failure(kind, kwargs, r.get("result") or {}, rows))
+        line = describe_failure(kind, kwargs, r.get("result") or {}, rows)
+        blank = (parsing or {}).get(kwargs.get("column"), {}).get("blank_to_null")
+        if kind == "expect_column_values_to_not_be_null" and blank:
+            line += f"; {blank} of them blank text made missing by dataset.parse_numbers"
+        lines.append(line)
     return lines
 
 

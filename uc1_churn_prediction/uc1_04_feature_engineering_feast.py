@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from common.cli import step_main
 from common.features.engineering import build_features
-from common.features.feast_store import offline_source, open_store, repo_config
+from common.features.feast_store import feast_names, offline_source, open_store, repo_config
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path
@@ -31,11 +31,12 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 
     validated = ws.require(VALIDATION_STEP, f"run {VALIDATION_STEP}.py first")
     features = build_features(pd.read_parquet(validated.outputs["path"]), cfg.features, cfg.dataset)
+    id_type = validated.outputs.get("id_type", "int")  # a validation recorded before text ids: integers
     source = offline_source(cfg, ws)
     with atomic_path(source) as tmp:
-        features.to_parquet(tmp, index=False)
+        features.rename(columns=feast_names(cfg.features, cfg.dataset)).to_parquet(tmp, index=False)
     store = open_store(repo_config(cfg, ws))
-    objects = declare(cfg.features, cfg.dataset, str(source))
+    objects = declare(cfg.features, cfg.dataset, str(source), id_type)
     store.apply(objects)
     start, end = _window(store, cfg), datetime.now(UTC)
     log.info(
@@ -46,7 +47,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         cfg.features.online_store,
     )
     store.materialize_incremental(end_date=end)
-    rows = _rows_in_window(features, cfg.dataset.timestamp, cfg.dataset.id_column, start, end)
+    rows = _rows_in_window(features, cfg.dataset.event_time, cfg.dataset.id_column, start, end)
     return StepResult(
         step=STEP,
         outputs={
@@ -58,6 +59,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "data_tag": validated.outputs["tag"],
             "data_path": validated.outputs["path"],
             "features": list(features.columns[2:]),
+            "id_type": id_type,
         },
         metrics={"rows": len(features), "entities_materialized": rows},
         datasets_read=validated.datasets_read,

@@ -52,9 +52,17 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     client.set_terminated(parent, "FINISHED")
     decision = json.loads(client.get_run(parent).data.tags["gate.decision"])
     if not decision["passed"]:
+        from common.model.training import describe_reachable
+
         raise GateFailedError(
             f"model {decision['candidate']} failed the evaluation gate (MLflow run {parent}); "
-            "nothing registered, the champion is unchanged:\n  - " + "\n  - ".join(decision["unmet"])
+            "nothing registered, the champion is unchanged:\n  - "
+            + "\n  - ".join(
+                [
+                    *decision["unmet"],
+                    describe_reachable(decision["decision_threshold"], decision["reachable"]),
+                ]
+            )
         )
     return _result(cfg, decision, parent, package, feats)
 
@@ -74,7 +82,7 @@ def _entities(cfg: Settings, ws: Workspace, data_path: str) -> Path:
     import pandas as pd
 
     ds = cfg.dataset
-    df = pd.read_parquet(data_path, columns=[ds.id_column, ds.timestamp, ds.target])
+    df = pd.read_parquet(data_path, columns=[ds.id_column, ds.event_time, ds.target])
     dest = ws.dir("training") / "entities.parquet"
     with atomic_path(dest) as tmp:
         df.to_parquet(tmp, index=False)

@@ -16,7 +16,7 @@ from typing import Any
 
 from common.cli import base_parser, execute, run_step
 from common.errors import MissingInputError, MlopsError
-from common.features.feast_store import repo_config
+from common.features.feast_store import offline_source, repo_config, source_id_type
 from common.model.registry import client_for, tracking_uri
 from common.serving import local_server
 from common.settings import Settings
@@ -96,7 +96,9 @@ def _spec(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, Any
         "model_uri": target["model_uri"],
         "tracking_uri": tracking_uri(cfg, ws),
         "decision_threshold": target["threshold"],
-        "dataset": cfg.dataset.model_dump(),
+        # the id type the online store holds (auto resolved by step 01): the request contract's
+        "dataset": cfg.dataset.model_dump()
+        | {"id_type": source_id_type(offline_source(cfg, ws), cfg.dataset)},
         "features": cfg.features.model_dump(),
         "repo_config": repo_config(cfg, ws) if cfg.serving.feast_completion else None,
         "max_batch": cfg.serving.max_batch,

@@ -18,12 +18,13 @@ TIME_TYPES = ["datetime64[us]", "datetime64[ns]"]
 Spec = tuple[str, dict[str, Any]]
 
 
-def expectation_specs(ds: DatasetCfg) -> list[Spec]:
-    """(GX expectation class, kwargs) for every check the config asks for; pure, so unit-testable."""
+def expectation_specs(ds: DatasetCfg, id_type: str = "int") -> list[Spec]:
+    """(GX expectation class, kwargs) for every check the config asks for, ids of the extract's `id_type`;
+    pure, so unit-testable."""
     exp = ds.expectations
     types = {
-        ds.id_column: INT_TYPES,
-        ds.timestamp: TIME_TYPES,
+        ds.id_column: STR_TYPES if id_type == "str" else INT_TYPES,
+        ds.event_time: TIME_TYPES,
         ds.target: INT_TYPES,
         **dict.fromkeys(ds.numeric, FLOAT_TYPES),
         **dict.fromkeys(ds.categorical, STR_TYPES),
@@ -45,13 +46,13 @@ def expectation_specs(ds: DatasetCfg) -> list[Spec]:
     return specs
 
 
-def build_suite(ds: DatasetCfg, name: str) -> gx.ExpectationSuite:
+def build_suite(ds: DatasetCfg, name: str, id_type: str = "int") -> gx.ExpectationSuite:
     """The GX suite of `expectation_specs`; GX needs an active context (gx.get_context) first."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
     suite = gx.ExpectationSuite(name=name)
-    for cls, kwargs in expectation_specs(ds):
+    for cls, kwargs in expectation_specs(ds, id_type):
         suite.add_expectation(getattr(gxe, cls)(**kwargs))
     return suite
 

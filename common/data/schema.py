@@ -1,37 +1,130 @@
-"""Pure transforms of the extract: the explicit Parquet schema and a chunk cast to it."""
+"""Pure transforms of the extract: its Parquet schema, the quoted SELECT, the id type, and warehouse chunks cast
+to the schema with the declared parsing (numbers stored as text, text labels, the extraction stamp)."""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 
+from common.data.parsing import TextLabels, TextNumbers
 from common.errors import DataValidationError
 from common.settings import DatasetCfg
 
+if TYPE_CHECKING:
+    from sqlalchemy.sql import Select
 
-def arrow_schema(ds: DatasetCfg) -> pa.Schema:
-    """The extract's schema, from config: typed, in the config's column order, no pandas metadata."""
-    fields = [pa.field(ds.id_column, pa.int64()), pa.field(ds.timestamp, pa.timestamp("us", tz="UTC"))]
+IdType = Literal["int", "str"]
+PARSING_KEY = b"mlops.parsing"  # Parquet metadata: what the declared parsing did, for the validation report
+_ID_TYPES = {"int": pa.int64(), "str": pa.string()}
+
+
+def arrow_schema(ds: DatasetCfg, id_type: IdType) -> pa.Schema:
+    """The extract's schema, from config and the resolved id type: typed, in config order, no pandas metadata."""
+    fields = [
+        pa.field(ds.id_column, _ID_TYPES[id_type]),
+        pa.field(ds.event_time, pa.timestamp("us", tz="UTC")),
+    ]
     fields += [pa.field(c, pa.float64()) for c in ds.numeric]
     fields += [pa.field(c, pa.string()) for c in ds.categorical]
     fields.append(pa.field(ds.target, pa.int64()))
     return pa.schema(fields)
 
 
+def id_type_of(schema: pa.Schema, id_column: str) -> IdType:
+    """The id type an extract (or a feature source) was written with."""
+    return "str" if pa.types.is_string(schema.field(id_column).type) else "int"
+
+
+def resolve_id_type(ds: DatasetCfg, warehouse_type: Any) -> IdType:
+    """`dataset.id_type`, or for auto the warehouse column's SQLAlchemy type: numbers are int, text is str."""
+    if ds.id_type != "auto":
+        return ds.id_type
+    from sqlalchemy import types
+
+    # a float column of whole numbers (SQLite REAL, NUMERIC) reads as int; the cast refuses a fractional id
+    if isinstance(warehouse_type, types.Integer | types.Numeric | types.Float):
+        return "int"
+    if isinstance(warehouse_type, types.String | types.Uuid):
+        return "str"
+    raise DataValidationError(
+        f"column {ds.id_column}: cannot tell the id type from the warehouse type {warehouse_type}; "
+        "set dataset.id_type to int or str"
+    )
+
+
 def missing_columns(found: list[str], ds: DatasetCfg) -> list[str]:
     have = set(found)
-    return [c for c in ds.columns if c not in have]
+    return [c for c in ds.source_columns if c not in have]
 
 
-def to_arrow(chunk: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """Cast one chunk read from the warehouse to `schema`; a value that cannot be cast names its column."""
-    columns = {}
-    for field in schema:
-        columns[field.name] = _cast(chunk[field.name], field)
-    return pa.Table.from_pydict(columns, schema=schema)
+def extract_query(ds: DatasetCfg) -> Select:
+    """SELECT the configured columns ORDER BY id; SQLAlchemy quotes each name that needs it (mixed case,
+    spaces, reserved words), so names are used exactly as the warehouse has them."""
+    from sqlalchemy import column, select, table
+
+    cols = [column(c) for c in ds.source_columns]
+    # ORDER BY id: the same table gives the same bytes, so an unchanged table is not a new data version.
+    return select(*cols).select_from(table(ds.table)).order_by(column(ds.id_column))
 
 
-def _cast(values: pd.Series, field: pa.Field) -> pa.Array:
+class Cast:
+    """Casts warehouse chunks to the extract's schema, applying the declared parsing and counting what it did;
+    `problems()` after the last chunk lists every value the parsing refused, over the whole table."""
+
+    def __init__(self, ds: DatasetCfg, schema: pa.Schema, stamped_at: datetime | None) -> None:
+        self.ds, self.schema = ds, schema
+        self.id_type = id_type_of(schema, ds.id_column)
+        self.stamped_at = None if ds.timestamp else stamped_at
+        self.numbers = {c: TextNumbers(c) for c in ds.parse_numbers}
+        self.labels = (
+            TextLabels(ds.target, ds.positive_label, ds.negative_labels) if ds.positive_label else None
+        )
+
+    def table(self, chunk: pd.DataFrame) -> pa.Table:
+        if self.stamped_at is not None:
+            chunk = chunk.assign(**{self.ds.event_time: pd.Timestamp(self.stamped_at)})
+        columns = {}
+        for field in self.schema:
+            values = chunk[field.name]
+            if field.name in self.numbers:
+                values = self.numbers[field.name].parse(values)
+            elif self.labels is not None and field.name == self.ds.target:
+                values = self.labels.parse(values)
+            columns[field.name] = _cast(values, field, self.ds)
+        return pa.Table.from_pydict(columns, schema=self.schema)
+
+    def problems(self) -> list[str]:
+        parsers = [*self.numbers.values(), *([self.labels] if self.labels else [])]
+        return [p for p in (parser.problem() for parser in parsers) if p]
+
+    def report(self) -> dict[str, Any]:
+        """Counts before and after parsing, per parsed column."""
+        out: dict[str, Any] = {c: n.report() for c, n in self.numbers.items()}
+        if self.labels is not None:
+            out[self.ds.target] = self.labels.report()
+        if self.stamped_at is not None:
+            out[self.ds.event_time] = {"stamped_at": self.stamped_at.isoformat()}
+        return out
+
+    def metadata(self) -> dict[bytes, bytes]:
+        return {PARSING_KEY: json.dumps(self.report(), default=str).encode()}
+
+
+def parsing_report(path: Path) -> dict[str, Any]:
+    """What the declared parsing did to the extract at `path` ({} for none). It is in the Parquet footer, which
+    pyarrow's schema does not show when the file also holds its Arrow schema."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_metadata(path).metadata or {}).get(PARSING_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def _cast(values: pd.Series, field: pa.Field, ds: DatasetCfg) -> pa.Array:
     try:
         if pa.types.is_timestamp(field.type):
             values = pd.to_datetime(values, utc=True, format="ISO8601")
@@ -44,8 +137,19 @@ def _cast(values: pd.Series, field: pa.Field) -> pa.Array:
     except (ValueError, TypeError, pa.ArrowInvalid) as exc:
         bad = _examples(values, field)
         raise DataValidationError(
-            f"column {field.name}: cannot be read as {field.type} ({exc}); examples: {bad}"
+            f"column {field.name}: cannot be read as {field.type} ({exc}); examples: {bad}{_hint(field, bad, ds)}"
         ) from None
+
+
+def _hint(field: pa.Field, bad: list[Any], ds: DatasetCfg) -> str:
+    """The config key that would read these values, when there is one."""
+    if field.name == ds.id_column:
+        return "; text ids need dataset.id_type: str (or auto)"
+    if field.name == ds.target:
+        return "; a text label needs dataset.positive_label and dataset.negative_labels"
+    if field.name in ds.numeric and bad and all(isinstance(v, str) and not v.strip() for v in bad):
+        return f"; blank text as missing: dataset.parse_numbers: {{{field.name}: blank_as_null}}"
+    return ""
 
 
 def _examples(values: pd.Series, field: pa.Field) -> list[object]:
@@ -54,5 +158,5 @@ def _examples(values: pd.Series, field: pa.Field) -> list[object]:
         bad = values[as_num.isna() & values.notna()]
         if pa.types.is_integer(field.type) and bad.empty:
             bad = values[as_num.notna() & (as_num % 1 != 0)]
-        return bad.head(5).tolist()
-    return values.head(5).tolist()
+        return bad.drop_duplicates().head(5).tolist()
+    return values.drop_duplicates().head(5).tolist()

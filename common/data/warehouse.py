@@ -34,9 +34,21 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def with_driver(url: str) -> str:
+    """A bare postgresql:// (or postgres://) URL names psycopg 3, the project's default driver; SQLAlchemy alone
+    would pick psycopg2. postgresql+psycopg2:// keeps psycopg2 (also installed)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 def make_engine(url: str, connect_timeout_s: int = 10) -> Engine:
     from sqlalchemy import create_engine
 
+    url = with_driver(url)
     connect_args: dict[str, object] = {}
     if url.startswith("postgresql"):
         connect_args["connect_timeout"] = connect_timeout_s

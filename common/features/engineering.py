@@ -23,7 +23,7 @@ def feature_types(fcfg: FeaturesCfg, ds: DatasetCfg) -> dict[str, str]:
 
 def build_features(df: pd.DataFrame, fcfg: FeaturesCfg, ds: DatasetCfg) -> pd.DataFrame:
     """id, timestamp and every feature of `feature_types`; the label is not a feature."""
-    out = df[[ds.id_column, ds.timestamp, *ds.numeric, *ds.categorical]].copy()
+    out = df[[ds.id_column, ds.event_time, *ds.numeric, *ds.categorical]].copy()
     out[ds.numeric] = out[ds.numeric].astype("float64")
     for name in ds.categorical:
         out[name] = out[name].astype(object).where(out[name].notna(), None)

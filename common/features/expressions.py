@@ -1,11 +1,14 @@
 """Arithmetic expressions from config, compiled once and evaluated on NumPy arrays: names, numbers, quoted text,
-+ - * / // % **, comparisons, & | ~ and/or/not, and a few math functions. Parsed with `ast` and walked here,
-never Python eval, so config text cannot run code. Compiled once: a one-row request pays microseconds, not a parse."""
++ - * / // % **, comparisons, & | ~ and/or/not, and a few math functions. A column whose name is not a Python
+name (spaces, a keyword such as `class`) is written in backticks: `Payment Method` == 'Mailed check'. Parsed
+with `ast` and walked here, never Python eval, so config text cannot run code. Compiled once: a one-row request
+pays microseconds, not a parse."""
 
 from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
@@ -48,6 +51,9 @@ FUNCTIONS: dict[str, Callable] = {
 }
 
 
+_BACKTICKED = re.compile(r"`([^`]+)`")
+
+
 class ExpressionError(ValueError):
     """Config text that is not an allowed expression, or names a column the data lacks."""
 
@@ -55,10 +61,19 @@ class ExpressionError(ValueError):
 @lru_cache(maxsize=256)
 def compile_expression(text: str) -> tuple[Evaluator, frozenset[str]]:
     """The evaluator of `text` and the column names it reads."""
+    quoted: dict[str, str] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        quoted[f"__column_{len(quoted)}"] = match.group(1)
+        return f"__column_{len(quoted) - 1}"
+
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(_BACKTICKED.sub(placeholder, text.strip()), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"{text!r}: not an expression ({exc.msg})") from None
+    for node in ast.walk(tree):  # back to the names as the user wrote them
+        if isinstance(node, ast.Name) and node.id in quoted:
+            node.id = quoted[node.id]
     names: set[str] = set()
     return _compile(tree.body, text, names), frozenset(names)
 

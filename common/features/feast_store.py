@@ -1,12 +1,18 @@
-"""The Feast repo config from our config: registry and SQLite online store in <workspace>/feast, or Redis."""
+"""The Feast repo config from our config (registry and SQLite online store in <workspace>/feast, or Redis), and
+the one place column names are mapped for Feast."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common.settings import Settings
+from common.errors import ConfigError
+from common.settings import DatasetCfg, FeaturesCfg, Settings
 from common.workspace import Workspace
+
+# ':' and '@' are the syntax of Feast feature references (view:feature@version): a name holding one is refused.
+_REFUSED = re.compile(r"[:@]")
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -38,3 +44,38 @@ def open_store(config: dict[str, Any]) -> FeatureStore:
     from feast.repo_config import RepoConfig
 
     return FeatureStore(config=RepoConfig(**config))
+
+
+def feast_names(fcfg: FeaturesCfg, ds: DatasetCfg) -> dict[str, str]:
+    """Each column of the Feast source (id, time, features) -> the name Feast keeps it under: the same name
+    (mixed case, spaces and reserved words work), except that a character Feast refuses becomes '_'. Models and
+    requests use the names as the warehouse has them; only the Feast source and reads from Feast are mapped."""
+    from common.features.engineering import feature_types
+
+    columns = [ds.id_column, ds.event_time, *feature_types(fcfg, ds)]
+    mapped = {c: _REFUSED.sub("_", c) for c in columns}
+    owners: dict[str, str] = {}
+    for column, name in mapped.items():
+        if name in owners:
+            raise ConfigError(
+                f"columns {owners[name]!r} and {column!r} both map to the Feast name {name!r} "
+                "(':' and '@' become '_'): rename one in features.derived or the warehouse"
+            )
+        owners[name] = column
+    return mapped
+
+
+def from_feast(names: dict[str, str]) -> dict[str, str]:
+    """The inverse of `feast_names`: Feast's name -> the column's name; for renaming what Feast returns."""
+    return {feast: column for column, feast in names.items() if feast != column}
+
+
+def source_id_type(source: Path, ds: DatasetCfg) -> str:
+    """The id type the offline source was written with (step 04), else dataset.id_type (auto: int)."""
+    if source.exists():
+        import pyarrow.parquet as pq
+
+        from common.data.schema import id_type_of
+
+        return id_type_of(pq.read_schema(source), _REFUSED.sub("_", ds.id_column))
+    return "str" if ds.id_type == "str" else "int"

@@ -9,27 +9,34 @@ from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 from common.features.engineering import feature_types
+from common.features.feast_store import feast_names
 from common.settings import Settings
 
 PIPELINE_NAME = "churn-training"
 
 
 def build_training_set(
-    repo_config: str, entities_path: str, feature_service: str, training_set: Output[Dataset]
+    repo_config: str,
+    entities_path: str,
+    feature_service: str,
+    feast_names: str,
+    training_set: Output[Dataset],
 ) -> int:
-    """Point-in-time join of the feature service onto (customer, label time, label) with Feast."""
+    """Point-in-time join of the feature service onto (customer, label time, label) with Feast; columns go in
+    and come out under the names the warehouse has (`feast_names` maps them for Feast)."""
     import json
 
     import pandas as pd
 
-    from common.features.feast_store import open_store
+    from common.features.feast_store import from_feast, open_store
 
+    names = json.loads(feast_names)
     store = open_store(json.loads(repo_config))
-    entities = pd.read_parquet(entities_path)
+    entities = pd.read_parquet(entities_path).rename(columns=names)
     df = store.get_historical_features(
         entity_df=entities, features=store.get_feature_service(feature_service)
     ).to_df()
-    df.to_parquet(training_set.path, index=False)
+    df.rename(columns=from_feast(names)).to_parquet(training_set.path, index=False)
     return len(df)
 
 
@@ -189,7 +196,10 @@ def build_pipeline(cfg: Settings) -> Any:
         repo_config: str, entities_path: str, tracking_uri: str, parent_run_id: str, data_tag: str
     ) -> None:
         built = comp["build_training_set"](
-            repo_config=repo_config, entities_path=entities_path, feature_service=cfg.features.feature_service
+            repo_config=repo_config,
+            entities_path=entities_path,
+            feature_service=cfg.features.feature_service,
+            feast_names=json.dumps(feast_names(cfg.features, ds)),
         )
         parts = comp["split_data"](
             training_set=built.outputs["training_set"], target=ds.target, test_size=tr.test_size, seed=tr.seed

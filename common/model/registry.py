@@ -147,6 +147,10 @@ def run_gate(
         training.is_deterministic(model, x.head(50)),
     )
     threshold = float(run.data.params["decision_threshold"])
+    floors = gate.thresholds
+    best_reach = training.reachable(
+        test[target], model.predict_proba(x)[:, 1], floors.get("precision", 0.0), floors.get("recall", 0.0)
+    )
     version = (
         _register(client, model_name, run, decision, metrics[best], threshold, data_tag)
         if decision.passed
@@ -158,6 +162,7 @@ def run_gate(
         "metrics": metrics[best],
         "run_id": run.info.run_id,
         "decision_threshold": threshold,
+        "reachable": best_reach,
         "all_candidates": metrics,
     }
     client.set_tag(parent_run_id, "gate.decision", json.dumps(record))

@@ -94,6 +94,41 @@ def choose_threshold(
     return float(cuts[int(np.argmax(f1))])
 
 
+def reachable(
+    y: pd.Series, proba: np.ndarray, min_precision: float = 0.0, min_recall: float = 0.0
+) -> dict[str, Any]:
+    """What any threshold can reach on these scores: the best precision that keeps recall at its floor, the best
+    recall that keeps precision at its floor, the best F1, and whether one cut meets both floors. It tells a
+    floor the model cannot meet from one the threshold missed."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y, proba)
+    precision, recall = precision[:-1], recall[:-1]
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+
+    def best(values: np.ndarray, keep: np.ndarray) -> float:
+        return round(float(values[keep].max()), 4) if keep.any() else 0.0
+
+    return {
+        "precision": best(precision, recall >= min_recall),
+        "recall": best(recall, precision >= min_precision),
+        "f1": round(float(f1.max()), 4) if len(f1) else 0.0,
+        "both_floors": bool(((precision >= min_precision) & (recall >= min_recall)).any()),
+        "min_precision": min_precision,
+        "min_recall": min_recall,
+    }
+
+
+def describe_reachable(threshold: float, best: dict[str, Any]) -> str:
+    """One line for the gate's failure message."""
+    both = "one threshold meets both floors" if best["both_floors"] else "no threshold meets both floors"
+    return (
+        f"decision threshold {threshold:.3f}; on this holdout any threshold reaches at best: precision "
+        f"{best['precision']:.3f} (recall >= {best['min_recall']}), recall {best['recall']:.3f} "
+        f"(precision >= {best['min_precision']}), F1 {best['f1']:.3f}; {both}"
+    )
+
+
 def for_serving(model: Pipeline) -> Pipeline:
     """One thread per prediction: joblib's dispatch costs ~30 ms on a one-row request."""
     if "n_jobs" in model.named_steps["model"].get_params():

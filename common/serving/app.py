@@ -147,6 +147,7 @@ def add_metadata_routes(model: Any, spec: dict[str, Any]) -> None:
         "pid": os.getpid(),
     }
     ds = model.ds
+    id_type = "BYTES" if ds.id_type == "str" else "INT64"
 
     def v1() -> dict[str, Any]:
         return {**about, "ready": model.ready}
@@ -157,12 +158,13 @@ def add_metadata_routes(model: Any, spec: dict[str, Any]) -> None:
             "versions": [spec["version"]],
             "platform": "mlflow_sklearn",
             "inputs": [
-                {"name": c, "datatype": "BYTES" if c in ds.categorical else "FP64", "shape": [-1]}
-                for c in [ds.id_column, *ds.numeric, *ds.categorical]
+                {"name": ds.id_column, "datatype": id_type, "shape": [-1]},
+                *({"name": c, "datatype": "FP64", "shape": [-1]} for c in ds.numeric),
+                *({"name": c, "datatype": "BYTES", "shape": [-1]} for c in ds.categorical),
             ],
             "outputs": [
                 {"name": n, "datatype": t, "shape": [-1]}
-                for n, t in (("customer_id", "INT64"), ("churn_probability", "FP64"), ("prediction", "INT64"))
+                for n, t in ((ds.id_column, id_type), ("churn_probability", "FP64"), ("prediction", "INT64"))
             ],
         }
 

@@ -60,6 +60,7 @@ class Contract:
     a value outside its limits (reject: a 400; accept: score it and report the field)."""
 
     id_column: str
+    id_text: bool  # dataset.id_type str: ids are JSON strings, else integers
     checks: tuple[tuple[str, bool, Limit | None], ...]  # every field but the id: (name, is a number, limits)
     fields: frozenset[str]
     max_batch: int
@@ -67,7 +68,8 @@ class Contract:
 
 
 def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") -> Contract:
-    """The request contract of the dataset's declared columns and expectations."""
+    """The request contract of the dataset's declared columns and expectations (ids are integers unless
+    `ds.id_type` is str: the server's spec holds the resolved type)."""
     exp = ds.expectations
 
     def limit(name: str) -> Limit | None:
@@ -80,8 +82,9 @@ def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") ->
 
     return Contract(
         id_column=ds.id_column,
+        id_text=ds.id_type == "str",
         checks=tuple((n, n in ds.numeric, limit(n)) for n in [*ds.numeric, *ds.categorical]),
-        fields=frozenset({ds.id_column, *ds.numeric, *ds.categorical, ds.timestamp}),
+        fields=frozenset({ds.id_column, *ds.numeric, *ds.categorical, ds.event_time}),
         max_batch=max_batch,
         reject_out_of_range=out_of_range == "reject",
     )
@@ -90,7 +93,7 @@ def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") ->
 @dataclass
 class Parsed:
     full: dict[int, dict[str, Any]]  # position -> a customer given with every field
-    by_id: dict[int, int]  # position -> customer_id to complete from the online store
+    by_id: dict[int, int | str]  # position -> customer id to complete from the online store
     # a field name per value outside its limits, scored under serving.out_of_range: accept
     out_of_range: list[str] = field(default_factory=list)
 
@@ -114,7 +117,7 @@ def parse_instances(payload: Any, contract: Contract) -> Parsed:
             raise BadRequestError(
                 f"instances[{i}]: expected an object of customer fields, got {type(row).__name__}"
             )
-        customer = _integer(row.get(contract.id_column), f"instances[{i}].{contract.id_column}")
+        customer = _customer_id(row.get(contract.id_column), f"instances[{i}].{contract.id_column}", contract)
         if len(row) == 1:
             parsed.by_id[i] = customer
         else:
@@ -122,9 +125,13 @@ def parse_instances(payload: Any, contract: Contract) -> Parsed:
     return parsed
 
 
-def _integer(value: Any, where: str) -> int:
+def _customer_id(value: Any, where: str, contract: Contract) -> int | str:
     if value is None:
         raise BadRequestError(f"{where}: missing")
+    if contract.id_text:  # returned to the caller exactly as sent
+        if not isinstance(value, str) or not value:
+            raise BadRequestError(f"{where}: expected a text id (a non-empty JSON string), got {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
         raise BadRequestError(f"{where}: expected an integer, got {value!r}")
     return int(value)
@@ -179,15 +186,23 @@ def customer_columns(rows: list[dict[str, Any]], ds: DatasetCfg) -> dict[str, np
     numbers = np.array([[row[name] for row in rows] for name in ds.numeric], dtype="float64")
     texts = np.array([[row[name] for row in rows] for name in ds.categorical], dtype=object)
     columns = dict(zip(ds.numeric, numbers, strict=True)) | dict(zip(ds.categorical, texts, strict=True))
-    columns[ds.id_column] = np.array([int(row[ds.id_column]) for row in rows], dtype="int64")
+    columns[ds.id_column] = id_array([row[ds.id_column] for row in rows], ds)
     return columns
 
 
-def predictions(ids: list[int], proba: np.ndarray, threshold: float) -> list[dict[str, Any]]:
-    """The seed's /predict answer: probability, 0/1 prediction at the model's threshold, and confidence."""
+def id_array(ids: list[int | str], ds: DatasetCfg) -> np.ndarray:
+    """Customer ids as an array: text as objects (returned as sent), else int64."""
+    return np.array(ids, dtype=object) if ds.id_type == "str" else np.array(ids, dtype="int64")
+
+
+def predictions(
+    ids: list[int | str], proba: np.ndarray, threshold: float, id_column: str = "customer_id"
+) -> list[dict[str, Any]]:
+    """The seed's /predict answer under the id column's name: the id as sent, probability, 0/1 prediction at
+    the model's threshold, and confidence."""
     return [
         {
-            "customer_id": int(c),
+            id_column: c,
             "churn_probability": round(float(p), 6),
             "prediction": int(p >= threshold),
             "confidence": round(float(max(p, 1 - p)), 6),

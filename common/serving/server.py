@@ -23,6 +23,7 @@ from common.serving.contract import (
     Parsed,
     contract_of,
     customer_columns,
+    id_array,
     parse_instances,
     predictions,
 )
@@ -48,6 +49,7 @@ class ChurnModel(kserve.Model):
         self.score: Any = None
         self.scorer_kind = ""
         self.store: Any = None
+        self.feast_names: dict[str, str] = {}
 
     def load(self) -> bool:
         import mlflow
@@ -59,8 +61,9 @@ class ChurnModel(kserve.Model):
         self.score, self.scorer_kind = scorer(self.model, self.columns)
         log.info("scoring %s with the %s model", self.spec["model_uri"], self.scorer_kind)
         if self.spec.get("repo_config"):
-            from common.features.feast_store import open_store
+            from common.features.feast_store import feast_names, open_store
 
+            self.feast_names = feast_names(self.fcfg, self.ds)
             self.store = open_store(self.spec["repo_config"])
             self.service = self.store.get_feature_service(self.fcfg.feature_service)
         self.ready = True
@@ -70,9 +73,9 @@ class ChurnModel(kserve.Model):
         if isinstance(payload, InferRequest):
             return self._infer_v2(payload)
         ids, proba = self._score(payload)
-        return {"predictions": predictions(ids, proba, self.threshold)}
+        return {"predictions": predictions(ids, proba, self.threshold, self.ds.id_column)}
 
-    def _score(self, payload: Any) -> tuple[list[int], np.ndarray]:
+    def _score(self, payload: Any) -> tuple[list[int | str], np.ndarray]:
         try:
             parsed = parse_instances(payload, self.contract)
             ids, features = self._features(parsed)
@@ -82,7 +85,7 @@ class ChurnModel(kserve.Model):
             self.out_of_range.labels(self.name, self.spec["version"], name).inc()
         return ids, self.score(features)
 
-    def _features(self, parsed: Parsed) -> tuple[list[int], dict[str, np.ndarray]]:
+    def _features(self, parsed: Parsed) -> tuple[list[int | str], dict[str, np.ndarray]]:
         """The model's features of every instance, in request order: derived here for full customers, read
         from the online store for customer_id-only ones."""
         parts = []
@@ -101,25 +104,26 @@ class ChurnModel(kserve.Model):
             }
         return columns[self.ds.id_column].tolist(), columns
 
-    def _online(self, by_id: dict[int, int]) -> dict[str, np.ndarray]:
+    def _online(self, by_id: dict[int, int | str]) -> dict[str, np.ndarray]:
         """The KServe transformer pattern: features of known customers from the online store."""
         if self.store is None:
             raise BadRequestError(
-                "instances: customer_id-only requests need the feature store, not configured"
+                f"instances: {self.ds.id_column}-only requests need the feature store, not configured"
             )
-        rows = [{self.ds.id_column: c} for c in by_id.values()]
+        names = self.feast_names
+        rows = [{names[self.ds.id_column]: c} for c in by_id.values()]
         found = self.store.get_online_features(features=self.service, entity_rows=rows).to_dict()
         for n, position in enumerate(by_id):
-            if all(found[name][n] is None for name in self.columns):
+            if all(found[names[name]][n] is None for name in self.columns):
                 raise BadRequestError(
                     f"instances[{position}].{self.ds.id_column}: unknown customer "
-                    f"{by_id[position]} (not in the online store)"
+                    f"{by_id[position]!r} (not in the online store)"
                 )
         columns = {
-            name: np.array(found[name], dtype=object if self.kinds[name] == "string" else "float64")
+            name: np.array(found[names[name]], dtype=object if self.kinds[name] == "string" else "float64")
             for name in self.columns
         }
-        return {**columns, self.ds.id_column: np.array(list(by_id.values()), dtype="int64")}
+        return {**columns, self.ds.id_column: id_array(list(by_id.values()), self.ds)}
 
     def _infer_v2(self, request: InferRequest) -> InferResponse:
         columns = {i.name: i.data for i in request.inputs}
@@ -132,7 +136,7 @@ class ChurnModel(kserve.Model):
         ids, proba = self._score({"instances": rows})
         pred = (proba >= self.threshold).astype(int)
         outputs = [
-            InferOutput("customer_id", [len(ids)], "INT64", ids),
+            InferOutput(self.ds.id_column, [len(ids)], "BYTES" if self.contract.id_text else "INT64", ids),
             InferOutput("churn_probability", [len(ids)], "FP64", proba.tolist()),
             InferOutput("prediction", [len(ids)], "INT64", pred.tolist()),
         ]

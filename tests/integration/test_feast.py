@@ -12,7 +12,7 @@ import pytest
 from common.config import load_config
 from common.data.sample_data import generate
 from common.features.engineering import build_features
-from common.features.feast_store import open_store, repo_config
+from common.features.feast_store import feast_names, open_store, repo_config
 from common.model.kfp_pipeline import build_training_set
 from common.step import StepResult
 from common.workspace import Workspace
@@ -21,11 +21,13 @@ from tests.conftest import require_service
 from uc1_churn_prediction import uc1_04_feature_engineering_feast as step04
 
 
-def _validated(ws: Workspace, df: pd.DataFrame) -> None:
+def _validated(ws: Workspace, df: pd.DataFrame, **outputs: str) -> None:
     """Stand in for steps 01-03: a validated extract recorded in the workspace."""
     path = ws.dir("data") / "customers.parquet"
     df.to_parquet(path, index=False)
-    ws.record(StepResult(step="uc1_03_data_validation_ge", outputs={"path": str(path), "tag": "data-v1"}))
+    ws.record(
+        StepResult(step="uc1_03_data_validation_ge", outputs={"path": str(path), "tag": "data-v1", **outputs})
+    )
 
 
 @pytest.mark.service
@@ -71,14 +73,86 @@ def test_training_set_is_point_in_time_correct(workspace: Path) -> None:
     source = ws.dir("features") / "customer_features.parquet"
     features.to_parquet(source, index=False)
     store = open_store(repo_config(cfg, ws))
-    store.apply(declare(cfg.features, cfg.dataset, str(source)))
+    store.apply(declare(cfg.features, cfg.dataset, str(source), "int"))
     entities = base[["customer_id", "event_timestamp", "churn"]]
     entities.to_parquet(ws.dir("t") / "entities.parquet", index=False)
     out = types.SimpleNamespace(path=str(ws.dir("t") / "training.parquet"))
     rows = build_training_set(
-        json.dumps(repo_config(cfg, ws)), str(ws.dir("t") / "entities.parquet"), "churn_model_v1", out
+        json.dumps(repo_config(cfg, ws)),
+        str(ws.dir("t") / "entities.parquet"),
+        "churn_model_v1",
+        json.dumps(feast_names(cfg.features, cfg.dataset)),
+        out,
     )
     got = pd.read_parquet(out.path).set_index("customer_id")
     assert rows == 2
     assert got.loc[1, "age"] == base.loc[0, "age"] != 99.0  # the value stamped after the label time is unused
     assert got.loc[1, "churn"] == base.loc[0, "churn"]
+
+
+def test_text_ids_and_names_feast_refuses_go_in_and_come_back_as_the_warehouse_has_them(
+    workspace: Path,
+) -> None:
+    """A string join key, no timestamp column (the extraction stamp), a name with ':' (mapped for Feast), one with
+    a space: step 04, the training set and the server's online read all use the warehouse's names."""
+    from common.serving.contract import BadRequestError
+    from common.serving.server import ChurnModel
+    from common.settings import DatasetCfg, DerivedFeature
+
+    base = load_config(overrides=[f"workspace={workspace}"], environ={})
+    ds = DatasetCfg(
+        table="t",
+        id_column="customerID",
+        id_type="str",
+        target="Churn",
+        timestamp=None,
+        numeric=["plan:price", "Monthly Charges"],
+        categorical=["class"],
+    )
+    fcfg = base.features.model_copy(
+        update={"derived": [DerivedFeature(name="half:price", expr="`plan:price` / 2")], "project": "texts"}
+    )
+    cfg = base.model_copy(update={"dataset": ds, "features": fcfg})
+    ws = Workspace(workspace)
+    stamp = pd.Timestamp.now(tz="UTC").floor("s") - timedelta(hours=1)
+    df = pd.DataFrame(
+        {
+            "customerID": ["7590-VHVEG", "5575-GNVDE", "0042"],
+            "extracted_at": [stamp] * 3,
+            "plan:price": [10.0, 20.0, 30.0],
+            "Monthly Charges": [1.5, 2.5, 3.5],
+            "class": ["a", "b", None],
+            "Churn": [1, 0, 1],
+        }
+    )
+    _validated(ws, df, id_type="str")
+    result = step04.run(cfg, ws)
+    assert result.metrics["entities_materialized"] == 3 and result.outputs["id_type"] == "str"
+    assert (
+        "plan_price" in pd.read_parquet(result.outputs["offline_source"]).columns
+    )  # Feast's name, in Feast only
+
+    entities = df[["customerID", "extracted_at", "Churn"]]
+    entities.to_parquet(ws.dir("t") / "entities.parquet", index=False)
+    out = types.SimpleNamespace(path=str(ws.dir("t") / "training.parquet"))
+    build_training_set(
+        json.dumps(result.outputs["repo_config"]),
+        str(ws.dir("t") / "entities.parquet"),
+        fcfg.feature_service,
+        json.dumps(feast_names(fcfg, ds)),
+        out,
+    )
+    got = pd.read_parquet(out.path).set_index("customerID")
+    assert {"plan:price", "half:price", "Monthly Charges", "class", "Churn"} <= set(got.columns)
+    assert got.loc["0042", "half:price"] == 15.0 and got.loc["7590-VHVEG", "Churn"] == 1
+
+    spec = {"model_name": "m", "version": "1", "decision_threshold": 0.5, "max_batch": 10}
+    model = ChurnModel({**spec, "dataset": ds.model_dump(), "features": fcfg.model_dump()})
+    store = open_store(result.outputs["repo_config"])
+    model.store, model.service = store, store.get_feature_service(fcfg.feature_service)
+    model.feast_names = feast_names(fcfg, ds)
+    online = model._online({0: "0042", 1: "5575-GNVDE"})
+    assert online["customerID"].tolist() == ["0042", "5575-GNVDE"]  # as sent: "0042" stays text
+    assert online["plan:price"].tolist() == [30.0, 20.0] and online["class"].tolist() == [None, "b"]
+    with pytest.raises(BadRequestError, match=r"instances\[0\]\.customerID: unknown customer '42'"):
+        model._online({0: "42"})

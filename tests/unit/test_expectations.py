@@ -1,15 +1,22 @@
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from common.config import load_config
 from common.data.expectations import build_suite, describe_failure, expectation_specs
 from common.data.sample_data import generate
-from common.data.schema import arrow_schema, to_arrow
+from common.data.schema import Cast, arrow_schema
 from uc1_churn_prediction.uc1_03_data_validation_ge import failed_expectations, read_extract, validate
 
 DS = load_config(environ={}).dataset
+
+
+def cast(df: pd.DataFrame, ds=DS, id_type: str = "int") -> pa.Table:
+    """One chunk through step 01's cast, as the default config reads it."""
+    return Cast(ds, arrow_schema(ds, id_type), None).table(df)
 
 
 def _by(specs: list, cls: str) -> dict:
@@ -73,7 +80,7 @@ def corrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path
     df.loc[5, "age"] = 250.0
     df.loc[6, "gender"] = "Alien"
     tmp = tmp_path_factory.mktemp("v")
-    pq.write_table(to_arrow(df, arrow_schema(DS)), tmp / "x.parquet")
+    pq.write_table(cast(df), tmp / "x.parquet")
     frame = read_extract(tmp / "x.parquet")
     result, docs = validate(frame, DS, tmp / "docs")
     return failed_expectations(result, len(frame)), Path(docs)
@@ -96,7 +103,7 @@ def test_data_docs_are_written_where_asked(corrupted: tuple[list[str], Path]) ->
 
 
 def test_clean_data_passes_every_expectation(tmp_path: Path) -> None:
-    pq.write_table(to_arrow(generate(500), arrow_schema(DS)), tmp_path / "ok.parquet")
+    pq.write_table(cast(generate(500)), tmp_path / "ok.parquet")
     frame = read_extract(tmp_path / "ok.parquet")
     result, _ = validate(frame, DS, tmp_path / "docs")
     assert failed_expectations(result, len(frame)) == []

@@ -127,3 +127,30 @@ def test_predictions_follow_the_seed_contract() -> None:
         {"customer_id": 7, "churn_probability": 0.8, "prediction": 1, "confidence": 0.8},
         {"customer_id": 8, "churn_probability": 0.3, "prediction": 0, "confidence": 0.7},
     ]
+
+
+TEXT_DS = DS.model_copy(update={"id_type": "str"})
+TEXT_IDS = contract_of(TEXT_DS, 10)
+
+
+def test_text_ids_are_taken_and_returned_exactly_as_sent() -> None:
+    parsed = parse_instances(
+        {"instances": [{"customer_id": "7590-VHVEG"}, {**CUSTOMER, "customer_id": "0"}]}, TEXT_IDS
+    )
+    assert parsed.by_id == {0: "7590-VHVEG"} and list(parsed.full) == [1]
+    raw = customer_columns([{**CUSTOMER, "customer_id": "0042"}], TEXT_DS)
+    assert raw["customer_id"].tolist() == ["0042"]  # never 42
+    out = predictions(["0042"], np.array([0.25]), 0.5, "customerID")
+    assert out == [{"customerID": "0042", "churn_probability": 0.25, "prediction": 0, "confidence": 0.75}]
+
+
+@pytest.mark.parametrize("bad", [42, "", None, ["x"]])
+def test_a_text_id_contract_names_what_it_expected(bad: object) -> None:
+    with pytest.raises(BadRequestError) as err:
+        parse_instances({"instances": [{"customer_id": bad}]}, TEXT_IDS)
+    expected = "missing" if bad is None else f"expected a text id (a non-empty JSON string), got {bad!r}"
+    assert str(err.value) == f"instances[0].customer_id: {expected}"
+
+
+def test_an_integer_id_contract_still_refuses_text() -> None:
+    assert "expected an integer, got '7'" in _error({"instances": [{"customer_id": "7"}]})

@@ -87,3 +87,18 @@ def test_plots_are_written_as_png(tmp_path, data: tuple) -> None:
     made = training.plots(test["churn"], proba, 0.5, tmp_path, "demo")
     assert [p.name for p in made] == ["roc_curve.png", "pr_curve.png", "confusion_matrix.png"]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in made)
+
+
+def test_reachable_tells_an_unreachable_floor_from_a_missed_one() -> None:
+    y = pd.Series([0] * 6 + [1] * 4)
+    proba = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.5, 0.65, 0.8, 0.9])
+    best = training.reachable(y, proba, min_precision=0.8, min_recall=0.75)
+    # recall >= 0.75 (3 of 4) at best at the cut 0.65: 3 of 4 flagged churn; precision >= 0.8 only at 0.8 (2 of 4)
+    assert best["precision"] == pytest.approx(0.75) and best["recall"] == pytest.approx(0.5)
+    assert best["both_floors"] is False
+    line = training.describe_reachable(0.55, best)
+    assert line.startswith(
+        "decision threshold 0.550; on this holdout any threshold reaches at best: precision 0.750"
+    )
+    assert line.endswith("no threshold meets both floors")
+    assert training.reachable(y, proba, 0.5, 0.5)["both_floors"] is True

@@ -4,14 +4,19 @@ import pytest
 
 from common.config import load_config
 from common.data.sample_data import generate
-from common.data.schema import arrow_schema, missing_columns, to_arrow
+from common.data.schema import Cast, arrow_schema, missing_columns
 from common.errors import DataValidationError
 
 DS = load_config(environ={}).dataset
 
 
+def cast(df: pd.DataFrame, ds=DS, id_type: str = "int") -> pa.Table:
+    """One chunk through step 01's cast, as the default config reads it."""
+    return Cast(ds, arrow_schema(ds, id_type), None).table(df)
+
+
 def test_schema_is_explicit_and_in_config_order() -> None:
-    schema = arrow_schema(DS)
+    schema = arrow_schema(DS, "int")
     assert schema.names == DS.columns
     assert schema.field("customer_id").type == pa.int64()
     assert schema.field("event_timestamp").type == pa.timestamp("us", tz="UTC")
@@ -27,7 +32,7 @@ def test_chunk_from_sqlite_text_timestamps_and_null_ids_casts_exactly() -> None:
     df["event_timestamp"] = df["event_timestamp"].astype(str)  # SQLite hands back text
     df["customer_id"] = df["customer_id"].astype("float64")
     df.loc[0, "customer_id"] = None
-    table = to_arrow(df, arrow_schema(DS))
+    table = cast(df)
     assert table.column("customer_id").to_pylist() == [None, 2, 3, 4]
     assert table.column("event_timestamp")[1].as_py() == expected_ts.to_pydatetime()
     assert table.column("gender").to_pylist() == df["gender"].tolist()
@@ -37,7 +42,7 @@ def test_a_value_that_cannot_be_cast_names_column_and_example() -> None:
     df = generate(3).astype({"age": object})
     df.loc[1, "age"] = "forty"
     with pytest.raises(DataValidationError) as err:
-        to_arrow(df, arrow_schema(DS))
+        cast(df)
     assert "column age" in str(err.value) and "forty" in str(err.value)
 
 
@@ -45,7 +50,7 @@ def test_fractional_ids_are_rejected_with_examples() -> None:
     df = generate(3)
     df["customer_id"] = df["customer_id"] + 0.5
     with pytest.raises(DataValidationError, match=r"customer_id.*1\.5"):
-        to_arrow(df, arrow_schema(DS))
+        cast(df)
 
 
 def test_missing_columns_lists_each_absent_configured_column() -> None:

@@ -35,6 +35,7 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         "workspace": str(ws.root),
         "use_cases": results,
         "endpoint": _endpoint(ws) if not code else None,
+        "sample": _sample(ws, cfg) if not code else None,
     }
     sys.stderr.write(render_table(report))
     return report
@@ -45,9 +46,19 @@ def _endpoint(ws: Workspace) -> str | None:
     return served.outputs["endpoint"] if served else None
 
 
-def sample_curl(endpoint: str) -> str:
-    body = '{"instances": [{"customer_id": 1}]}'  # completed from the Feast online store
-    return f"curl -s -H 'Content-Type: application/json' -d '{body}' {endpoint}"
+def _sample(ws: Workspace, cfg: Settings) -> dict[str, Any] | None:
+    """A request by the id step 06's smoke test scored (completed from the Feast online store)."""
+    served = ws.result("uc1_06_model_serving_kserve")
+    smoke = served.outputs.get("smoke") if served else None
+    key = cfg.dataset.id_column
+    return {"instances": [{key: smoke[key]}]} if smoke and key in smoke else None
+
+
+def sample_curl(endpoint: str, body: dict[str, Any] | None = None) -> str:
+    import json
+
+    text = json.dumps(body or {"instances": [{"customer_id": 1}]})
+    return f"curl -s -H 'Content-Type: application/json' -d '{text}' {endpoint}"
 
 
 def render_table(report: dict[str, Any]) -> str:
@@ -64,7 +75,7 @@ def render_table(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"the champion answers at {report['endpoint']}; try:",
-            f"  {sample_curl(report['endpoint'])}",
+            f"  {sample_curl(report['endpoint'], report.get('sample'))}",
         ]
     return "\n".join(lines) + "\n\n"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -75,9 +76,10 @@ class ExpectationsCfg(Section):
         return self
 
 
-EXTRACTED_AT = (
-    "extracted_at"  # the time column of an extract when the table has none (dataset.timestamp: null)
-)
+# the fields beside the id in each prediction the server answers
+ANSWER_FIELDS = ("churn_probability", "prediction", "confidence")
+# the time column of an extract when the table has none (dataset.timestamp: null)
+EXTRACTED_AT = "extracted_at"
 
 
 class DatasetCfg(Section):
@@ -121,6 +123,28 @@ class DatasetCfg(Section):
             raise ValueError(f"dataset names a column more than once: {twice}{hint}")
         return self
 
+    @field_validator("positive_label", "negative_labels", mode="before")
+    @classmethod
+    def _labels_as_written(cls, value: Any) -> Any:
+        """YAML reads unquoted Yes/No/true as booleans: the value as the column holds it must be quoted."""
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                raise ValueError(
+                    f"got the YAML boolean {item} (an unquoted Yes, No, true or false): quote the value as "
+                    'the column holds it, e.g. "Yes" or "true"'
+                )
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) else v for v in value]
+        return str(value) if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _id_is_not_an_answer_field(self) -> DatasetCfg:
+        if self.id_column in ANSWER_FIELDS:
+            raise ValueError(
+                f"dataset.id_column {self.id_column!r} is a field of the server's answer {list(ANSWER_FIELDS)}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _labels_declared(self) -> DatasetCfg:
         if self.positive_label is None and self.negative_labels:
@@ -158,8 +182,15 @@ class DatasetCfg(Section):
         return self
 
 
-def fold_label(label: str) -> str:
-    """How labels compare: without case or surrounding spaces ("Yes", "yes ", True and "true" match)."""
+def fold_label(label: object) -> str:
+    """How labels compare: without case or surrounding spaces ("Yes", "yes ", True and "true" match), and whole
+    numbers as integers (1, 1.0 and Decimal("1") match "1": an integer column with nulls reads as floats)."""
+    if isinstance(label, numbers.Number) and not isinstance(label, bool):
+        try:
+            if float(label).is_integer():
+                return str(int(label))
+        except (OverflowError, ValueError):  # inf, nan
+            pass
     return str(label).strip().casefold()
 
 
@@ -294,3 +325,16 @@ class Settings(Section):
     mlflow: MlflowCfg = MlflowCfg()
     kubeflow: KubeflowCfg = KubeflowCfg()
     serving: ServingCfg = ServingCfg()
+
+    @model_validator(mode="after")
+    def _derived_names_are_new(self) -> Settings:
+        taken = set(self.dataset.columns)
+        seen: set[str] = set()
+        for feature in self.features.derived:
+            if feature.name in taken or feature.name in seen:
+                raise ValueError(
+                    f"features.derived {feature.name}: the name is already a column of the dataset or another "
+                    "derived feature"
+                )
+            seen.add(feature.name)
+        return self

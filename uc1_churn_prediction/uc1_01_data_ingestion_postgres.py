@@ -137,7 +137,8 @@ def _extract(engine: Engine, ds: DatasetCfg, cast: Cast, chunk_rows: int, dest: 
             writer.write_table(cast.table(chunk), row_group_size=chunk_rows)
             rows += len(chunk)
             log.info("extracted %d rows", rows)
-        writer.add_key_value_metadata(cast.metadata())  # the parsing counts travel with the data version
+        if cast.report():  # the parsing counts travel with the data version; none: the bytes of before
+            writer.add_key_value_metadata(cast.metadata())
     return rows
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from common.settings import fold_label
@@ -30,17 +31,20 @@ class TextNumbers:
     def parse(self, values: pd.Series) -> pd.Series:
         """float64, NaN for missing; non-numbers are counted (and left NaN: the extract fails on them)."""
         self.rows += len(values)
-        self.null += int(values.isna().sum())
+        present = values.notna()
+        self.null += len(values) - int(present.sum())
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             return values.astype("float64")
-        text = values.astype("string").str.strip()
-        blank = text.eq("").fillna(False)
-        self.blank += int(blank.sum())
-        numbers = pd.to_numeric(text.mask(blank), errors="coerce").astype("float64")
-        bad = numbers.isna() & text.notna() & ~blank
-        if bad.any():
-            self.not_numbers += int(bad.sum())
-            self._remember(values[bad])
+        # to_numeric reads numbers with surrounding spaces; only what it cannot read is looked at as text
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        unread = values[numbers.isna() & present]
+        if len(unread):
+            blank = unread.astype(str).str.strip().eq("")
+            self.blank += int(blank.sum())
+            bad = unread[~blank]
+            if len(bad):
+                self.not_numbers += len(bad)
+                self._remember(bad)
         return numbers
 
     def _remember(self, bad: pd.Series) -> None:
@@ -83,17 +87,21 @@ class TextLabels:
 
     def parse(self, values: pd.Series) -> pd.Series:
         """Int64: 1, 0, or <NA> for null (the not_null expectation judges those)."""
-        text = values.astype("string").str.strip().str.casefold()
-        ones = text.eq(fold_label(self.positive)).fillna(False)
-        zeros = text.isin([fold_label(v) for v in self.negatives]).fillna(False)
-        other = text.notna() & ~ones & ~zeros
-        self.counts.update({"1": int(ones.sum()), "0": int(zeros.sum()), "null": int(text.isna().sum())})
-        if other.any():
-            self.unknown.update(values[other].astype(str).value_counts().to_dict())
-        out = pd.Series(pd.NA, index=values.index, dtype="Int64")
-        out[ones] = 1
-        out[zeros] = 0
-        return out
+        # a label column holds a few distinct values: fold each once, not once per row
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        negatives = {fold_label(v) for v in self.negatives}
+        folded = [fold_label(u) for u in uniques]
+        label = np.array(
+            [1 if f == fold_label(self.positive) else 0 if f in negatives else -1 for f in folded],
+            dtype="int64",
+        )
+        known = np.append(label, -2)[codes]  # code -1 (null) reads the appended -2
+        counts = np.bincount(known + 2, minlength=4)  # -2 null, -1 other, 0, 1
+        self.counts.update({"1": int(counts[3]), "0": int(counts[2]), "null": int(counts[0])})
+        if counts[1]:
+            self.unknown.update(values[known == -1].astype(str).value_counts().to_dict())
+        out = pd.array(known, dtype="Int64")
+        return pd.Series(out, index=values.index).mask(known < 0)
 
     def problem(self) -> str | None:
         if not self.unknown:

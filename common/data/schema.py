@@ -37,7 +37,8 @@ def arrow_schema(ds: DatasetCfg, id_type: IdType) -> pa.Schema:
 
 def id_type_of(schema: pa.Schema, id_column: str) -> IdType:
     """The id type an extract (or a feature source) was written with."""
-    return "str" if pa.types.is_string(schema.field(id_column).type) else "int"
+    kind = schema.field(id_column).type
+    return "str" if pa.types.is_string(kind) or pa.types.is_large_string(kind) else "int"
 
 
 def resolve_id_type(ds: DatasetCfg, warehouse_type: Any) -> IdType:
@@ -86,10 +87,11 @@ class Cast:
         )
 
     def table(self, chunk: pd.DataFrame) -> pa.Table:
-        if self.stamped_at is not None:
-            chunk = chunk.assign(**{self.ds.event_time: pd.Timestamp(self.stamped_at)})
         columns = {}
         for field in self.schema:
+            if self.stamped_at is not None and field.name == self.ds.event_time:
+                columns[field.name] = pa.array([self.stamped_at] * len(chunk), type=field.type)
+                continue
             values = chunk[field.name]
             if field.name in self.numbers:
                 values = self.numbers[field.name].parse(values)
@@ -144,7 +146,7 @@ def _cast(values: pd.Series, field: pa.Field, ds: DatasetCfg) -> pa.Array:
 def _hint(field: pa.Field, bad: list[Any], ds: DatasetCfg) -> str:
     """The config key that would read these values, when there is one."""
     if field.name == ds.id_column:
-        return "; text ids need dataset.id_type: str (or auto)"
+        return "; text ids need dataset.id_type: str"
     if field.name == ds.target:
         return "; a text label needs dataset.positive_label and dataset.negative_labels"
     if field.name in ds.numeric and bad and all(isinstance(v, str) and not v.strip() for v in bad):

@@ -51,7 +51,8 @@ FUNCTIONS: dict[str, Callable] = {
 }
 
 
-_BACKTICKED = re.compile(r"`([^`]+)`")
+# a backticked name, or quoted text (kept as it is: a backtick inside 'text' is text)
+_BACKTICKED = re.compile(r"'[^']*'|\"[^\"]*\"|`([^`]+)`")
 
 
 class ExpressionError(ValueError):
@@ -64,6 +65,8 @@ def compile_expression(text: str) -> tuple[Evaluator, frozenset[str]]:
     quoted: dict[str, str] = {}
 
     def placeholder(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)
         quoted[f"__column_{len(quoted)}"] = match.group(1)
         return f"__column_{len(quoted) - 1}"
 

@@ -54,7 +54,7 @@ def feast_names(fcfg: FeaturesCfg, ds: DatasetCfg) -> dict[str, str]:
 
     columns = [ds.id_column, ds.event_time, *feature_types(fcfg, ds)]
     mapped = {c: _REFUSED.sub("_", c) for c in columns}
-    owners: dict[str, str] = {}
+    owners = {ds.target: ds.target}  # the label rides along the entity rows, unmapped
     for column, name in mapped.items():
         if name in owners:
             raise ConfigError(

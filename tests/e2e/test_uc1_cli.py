@@ -138,9 +138,11 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
     report = summary_of(proc)
     assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"
     assert f"the champion answers at {report['endpoint']}" in proc.stderr
-    # ...and it does, over HTTP: a customer_id-only instance completed from the online store
-    body = json.dumps({"instances": [{"customer_id": 3}]}).encode()
+    # ...and it does, over HTTP, to the printed request: an id-only instance completed from the online store
+    (sample,) = report["sample"]["instances"]
+    assert list(sample) == ["customer_id"] and json.dumps(report["sample"]) in proc.stderr
+    body = json.dumps(report["sample"]).encode()
     request = urllib.request.Request(report["endpoint"], body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:
         (prediction,) = json.loads(resp.read())["predictions"]
-    assert prediction["customer_id"] == 3 and 0 <= prediction["churn_probability"] <= 1
+    assert prediction["customer_id"] == sample["customer_id"] and 0 <= prediction["churn_probability"] <= 1

@@ -76,6 +76,8 @@ def test_labels_map_to_one_and_zero_without_case_or_spaces() -> None:
         "null": 1,
         "other": None,
     }
+    assert labels.parse(pd.Series([None, None], dtype=object)).isna().all()  # a chunk of nulls only
+    assert labels.counts["null"] == 3
     booleans = TextLabels("churned", "true", ["false"])
     assert booleans.parse(pd.Series([True, False])).tolist() == [1, 0]  # a PostgreSQL boolean column
 
@@ -249,3 +251,36 @@ def test_the_feast_cli_reads_the_id_type_from_the_source_step_04_wrote(tmp_path:
     assert source_id_type(source, ds.model_copy(update={"id_type": "str"})) == "str"
     pq.write_table(pa.table({"customerID": ["7590-VHVEG"], "x": [1.0]}), source)
     assert source_id_type(source, ds) == "str"
+
+
+def test_whole_number_labels_match_however_the_driver_hands_them_back() -> None:
+    """An integer target with a null reads as floats, NUMERIC as Decimal: "1" still means 1."""
+    from decimal import Decimal
+
+    labels = TextLabels("churn", "1", ["0"])
+    assert labels.parse(pd.Series([1.0, 0.0, np.nan])).tolist() == [1, 0, pd.NA]
+    assert labels.parse(pd.Series([Decimal("1"), Decimal("0.0")], dtype=object)).tolist() == [1, 0]
+    assert labels.problem() is None
+    assert _ds(positive_label=1, negative_labels=[0]).positive_label == "1"  # YAML 1 as the text "1"
+
+
+def test_an_unquoted_yaml_yes_is_refused_naming_the_fix() -> None:
+    with pytest.raises(
+        ValueError, match=r"got the YAML boolean True .*quote the value as the column holds it"
+    ):
+        _ds(positive_label=True, negative_labels=["No"])
+
+
+def test_names_the_answer_or_a_column_already_holds_are_refused() -> None:
+    with pytest.raises(ValueError, match="id_column 'prediction' is a field of the server's answer"):
+        _ds(id_column="prediction")
+    clash = _ds(numeric=["a:b"], target="a_b")  # the label rides along with the entity rows
+    with pytest.raises(ConfigError, match="columns 'a_b' and 'a:b' both map to the Feast name 'a_b'"):
+        feast_names(FeaturesCfg(), clash)
+    with pytest.raises(ConfigError, match=r"features\.derived age: the name is already a column"):
+        load_config(overrides=['features.derived=[{name: age, expr: "age * 2"}]'], environ={})
+
+
+def test_a_backtick_inside_quoted_text_is_text() -> None:
+    columns = {"a b": np.array(["x`a b`y", "z"], dtype=object)}
+    assert evaluate("`a b` == 'x`a b`y'", columns).tolist() == [True, False]

@@ -21,14 +21,27 @@ USE_CASES = [
 
 
 def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
+    from common.lineage.emitter import lineage_for
+
+    lineage = lineage_for(cfg.lineage, ws)
+    root = lineage.start("run_all", "PIPELINE")  # the root run of every use case's lineage
     results = []
-    for use_case, module in USE_CASES:
-        with run_lock(ws.dir("locks"), use_case):  # a use case's own cron job must not run beside us
-            outcomes = importlib.import_module(module).run(cfg, ws)
-        results.append(summary(use_case, outcomes))
-        if exit_code(outcomes):
-            break
+    try:
+        with lineage.parent(root):
+            for use_case, module in USE_CASES:
+                with run_lock(ws.dir("locks"), use_case):  # a use case's own cron job must not run beside us
+                    outcomes = importlib.import_module(module).run(cfg, ws)
+                results.append(summary(use_case, outcomes))
+                if exit_code(outcomes):
+                    break
+    except Exception as exc:  # a held lock, say: the root run ends as FAIL, then the error goes on as before
+        lineage.fail(root, str(exc) or type(exc).__name__)
+        raise
     code = next((r["exit_code"] for r in results if r["exit_code"]), 0)
+    if code:
+        lineage.fail(root, f"use case {results[-1]['use_case']} failed (exit {code})")
+    else:
+        lineage.complete(root)
     report = {
         "run_all": "failed" if code else "ok",
         "exit_code": code,

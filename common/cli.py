@@ -100,12 +100,22 @@ def stdout_to_stderr() -> Iterator[None]:
 
 
 def run_step(name: str, fn: StepFn, cfg: Settings, ws: Workspace) -> StepResult:
-    """Run one step with transient-only retries, time it and record its result in the workspace."""
+    """Run one step with transient-only retries, time it and record its result in the workspace; its lineage
+    (START, then COMPLETE with the datasets it recorded, or FAIL) goes out whatever the step does."""
+    from common.lineage.emitter import lineage_for
+
+    lineage = lineage_for(cfg.lineage, ws)
+    run = lineage.start(name, "STEP")
     start = time.monotonic()
     log.info("step %s: start", name)
-    result = call_with_retry(lambda: fn(cfg, ws), cfg.retry, name)
+    try:
+        result = call_with_retry(lambda: fn(cfg, ws), cfg.retry, name)
+    except Exception as exc:  # reported as the run's FAIL, then raised on unchanged
+        lineage.fail(run, redact(str(exc)) or type(exc).__name__)
+        raise
     result.duration_s = round(time.monotonic() - start, 3)
     ws.record(result)
+    lineage.complete(run, result)
     log.info("step %s: done in %.1fs", name, result.duration_s)
     return result
 

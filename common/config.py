@@ -18,7 +18,7 @@ from common.settings import Settings
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 ENV_PREFIX = "MLOPS__"
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_SECRET_WORDS = ("secret", "password", "token")
+_SECRET_WORDS = ("secret", "password", "token", "api_key")
 
 
 def load_config(
@@ -143,6 +143,7 @@ def _register_secrets(settings: Settings) -> None:
 
     register_secret(settings.object_store.secret_access_key.get_secret_value())
     register_secret(settings.dvc.secret_access_key.get_secret_value())
+    register_secret(settings.lineage.api_key.get_secret_value())
     if settings.warehouse.url:
         try:
             register_secret(make_url(settings.warehouse.url).password)

@@ -26,7 +26,23 @@ class Outcome:
 
 
 def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> list[Outcome]:
-    """Import and run each step module's run(); the steps after a failure are reported as not run."""
+    """Import and run each step module's run(); the steps after a failure are reported as not run. The
+    pipeline is a lineage run of its own (job `package`), the parent of its steps' runs."""
+    from common.lineage.emitter import lineage_for
+
+    lineage = lineage_for(cfg.lineage, ws)
+    run = lineage.start(package, "PIPELINE")
+    with lineage.parent(run):
+        outcomes = _run_steps(package, steps, cfg, ws)
+    failed = next((o for o in outcomes if o.status == "failed"), None)
+    if failed is None:
+        lineage.complete(run)
+    else:
+        lineage.fail(run, f"step {failed.step} failed: {failed.error}")
+    return outcomes
+
+
+def _run_steps(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for name in steps:
         if outcomes and outcomes[-1].status != "ok":

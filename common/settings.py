@@ -311,6 +311,23 @@ class ServingCfg(Section):
     service_account: str = ""  # kserve mode: one that can read the model's storageUri
 
 
+class LineageCfg(Section):
+    """OpenLineage events from every step run (common.lineage): where they go."""
+
+    backend: Literal["file", "http", "console", "none"] = "file"  # file: JSONL under <workspace>/lineage/
+    namespace: str = "churn-mlops"  # the jobs' namespace
+    url: str = ""  # http: Marquez (or any OpenLineage receiver) base URL
+    endpoint: str = "api/v1/lineage"
+    api_key: SecretStr = SecretStr("")  # http: a bearer token, from the environment only
+    timeout_s: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> LineageCfg:
+        if self.backend == "http" and not self.url:
+            raise ValueError("lineage.backend http needs lineage.url (e.g. http://marquez:5000)")
+        return self
+
+
 class Settings(Section):
     workspace: str = "var"
     logging: LoggingCfg = LoggingCfg()
@@ -325,6 +342,7 @@ class Settings(Section):
     mlflow: MlflowCfg = MlflowCfg()
     kubeflow: KubeflowCfg = KubeflowCfg()
     serving: ServingCfg = ServingCfg()
+    lineage: LineageCfg = LineageCfg()
 
     @model_validator(mode="after")
     def _derived_names_are_new(self) -> Settings:

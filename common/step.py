@@ -15,6 +15,10 @@ class StepResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     datasets_read: list[str] = field(default_factory=list)
     datasets_written: list[str] = field(default_factory=list)
+    # what the step knows of a dataset, by its URI, for lineage facets (common.lineage.events):
+    # schema [{name, type}], rows, nulls {column: n}, assertions [{assertion, column, success}],
+    # derived_from {column: [input columns]} (read from the step's first input)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: str = "ok"
     finished_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     duration_s: float = 0.0

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from common.cli import step_main
 from common.data.object_store import make_store
-from common.data.schema import Cast, IdType, arrow_schema, extract_query, missing_columns, resolve_id_type
+from common.data.schema import (
+    Cast,
+    IdType,
+    arrow_schema,
+    extract_query,
+    missing_columns,
+    parquet_facts,
+    resolve_id_type,
+)
 from common.data.warehouse import is_embedded, make_engine, reaching, safe_url, warehouse_url
 from common.errors import DataValidationError
 from common.settings import DatasetCfg, Settings
@@ -36,7 +44,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     with ws.scratch(f"{ds.table}.parquet") as tmp:
         rows, cast = _read_warehouse(url, cfg, tmp, now)
-        size, digest = tmp.stat().st_size, _sha256(tmp)
+        size, digest, facts = tmp.stat().st_size, _sha256(tmp), parquet_facts(tmp)
         store = make_store(cfg.object_store, ws)
         key = f"raw/{ds.table}_{stamp}.parquet"
         uri = store.put_file(tmp, key)
@@ -61,6 +69,10 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         metrics={"rows": rows, "bytes": size},
         datasets_read=[source],
         datasets_written=[uri],
+        facts={
+            source: {"schema": [c for c in facts["schema"] if c["name"] in ds.source_columns]},
+            uri: facts,
+        },
     )
 
 

@@ -39,6 +39,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     with ws.scratch(f"{cfg.dataset.table}.parquet") as tmp:
         make_store(cfg.object_store, ws).get_file(extract.outputs["key"], tmp)
         version = registry.commit(tmp, rel, f"{rel}: {rows} rows from {source}, sha256 {digest}")
+    uri = f"dvc://{registry.root}/{rel}@{version.tag}"
     return StepResult(
         step=STEP,
         outputs={
@@ -53,7 +54,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         },
         metrics={"rows": rows, "versions": len(registry.versions())},
         datasets_read=[extract.outputs["uri"]],
-        datasets_written=[f"dvc://{registry.root}/{rel}@{version.tag}"],
+        datasets_written=[uri],
+        facts={uri: {"version": f"{version.tag} (md5 {version.md5})"}},  # lineage: the tag and DVC's md5
     )
 
 

@@ -68,7 +68,22 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "success_percent": stats["success_percent"],
         },
         datasets_read=version.datasets_written,
+        facts={uri: _facts(df, result) for uri in version.datasets_written},
     )
+
+
+def _facts(df: pd.DataFrame, result: dict[str, Any]) -> dict[str, Any]:
+    """For lineage: the row and null counts of the validated data and each expectation's outcome."""
+    assertions = [
+        {
+            "assertion": r["expectation_config"]["type"],
+            "column": r["expectation_config"]["kwargs"].get("column"),
+            "success": bool(r["success"]),
+        }
+        for r in result["results"]
+    ]
+    nulls = {str(c): int(n) for c, n in df.isna().sum().items()}
+    return {"rows": len(df), "nulls": nulls, "assertions": assertions}
 
 
 def read_extract(path: Path) -> pd.DataFrame:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from common.cli import step_main
-from common.features.engineering import build_features
+from common.data.schema import parquet_facts
+from common.features.engineering import build_features, derived_inputs, feature_types
 from common.features.feast_store import feast_names, offline_source, open_store, repo_config
 from common.settings import Settings
 from common.step import StepResult
@@ -63,8 +64,22 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         },
         metrics={"rows": len(features), "entities_materialized": rows},
         datasets_read=validated.datasets_read,
-        datasets_written=[source.as_uri()],
+        datasets_written=[source.as_uri(), _view_uri(cfg)],
+        facts={source.as_uri(): parquet_facts(source), _view_uri(cfg): _view_facts(cfg)},
     )
+
+
+def _view_uri(cfg: Settings) -> str:
+    return f"feast://{cfg.features.project}/{cfg.features.feature_view}"
+
+
+def _view_facts(cfg: Settings) -> dict[str, Any]:
+    """For lineage: the view's features with their kinds, and the columns each derived one is computed from."""
+    kinds = feature_types(cfg.features, cfg.dataset)
+    return {
+        "schema": [{"name": n, "type": k} for n, k in kinds.items()],
+        "derived_from": derived_inputs(cfg.features),
+    }
 
 
 def _window(store: object, cfg: Settings) -> datetime:

@@ -139,7 +139,7 @@ def _result(
             "reasons": decision["reasons"],
         },
         metrics={k: round(v, 4) for k, v in decision["metrics"].items()},
-        datasets_read=[f"file://{feats.outputs['offline_source']}"],
+        datasets_read=[f"feast://{cfg.features.project}/{cfg.features.feature_view}"],
         datasets_written=[f"models:/{name}/{version}"],
     )
 

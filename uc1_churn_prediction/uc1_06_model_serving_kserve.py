@@ -158,7 +158,15 @@ def _result(cfg: Settings, target: dict[str, Any], done: dict[str, Any]) -> Step
             **done,
         },
         datasets_read=[target["model_uri"]],
+        datasets_written=[_served_at(cfg, done)],
     )
+
+
+def _served_at(cfg: Settings, done: dict[str, Any]) -> str:
+    """The endpoint as a dataset: the local server's URL, or the InferenceService."""
+    if cfg.serving.mode == "kserve":
+        return f"kserve://{cfg.serving.namespace}/{cfg.training.registered_model}"
+    return done.get("url") or _endpoint(cfg)
 
 
 def _endpoint(cfg: Settings) -> str:

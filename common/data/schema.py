@@ -162,3 +162,25 @@ def _examples(values: pd.Series, field: pa.Field) -> list[object]:
             bad = values[as_num.notna() & (as_num % 1 != 0)]
         return bad.drop_duplicates().head(5).tolist()
     return values.drop_duplicates().head(5).tolist()
+
+
+def parquet_facts(path: Path) -> dict[str, Any]:
+    """Schema, row count and null counts of a Parquet file, from its footer alone (no data read): what lineage
+    reports of an extract or a feature source."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    schema = meta.schema.to_arrow_schema()
+    nulls = dict.fromkeys(schema.names, 0)
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            stats = column.statistics
+            if column.path_in_schema in nulls and stats is not None and stats.has_null_count:
+                nulls[column.path_in_schema] += stats.null_count
+    return {
+        "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
+        "rows": meta.num_rows,
+        "nulls": nulls,
+    }

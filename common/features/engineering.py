@@ -67,3 +67,22 @@ def bin_labels(values: np.ndarray, bins: list[float], labels: list[str]) -> np.n
     at = np.searchsorted(np.asarray(bins, dtype="float64"), np.asarray(values, dtype="float64"), side="left")
     # at == 0: at or below the first edge; at == len(bins): above the last edge, or NaN (sorted last)
     return np.array([None, *labels, None], dtype=object)[at]
+
+
+def derived_inputs(fcfg: FeaturesCfg) -> dict[str, list[str]]:
+    """Each derived feature and the dataset columns it is computed from (through earlier derived features too):
+    the column lineage of step 04."""
+    from common.features.expressions import compile_expression
+
+    reads: dict[str, list[str]] = {}
+    for feature in fcfg.derived:
+        names = (
+            [feature.column]
+            if feature.bins is not None
+            else compile_expression(feature.expr or feature.flag)[1]
+        )
+        sources: set[str] = set()
+        for name in names:
+            sources.update(reads.get(name, [name]))  # an earlier derived feature stands for its own inputs
+        reads[feature.name] = sorted(sources)
+    return reads

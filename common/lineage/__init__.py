@@ -1,0 +1,1 @@
+"""OpenLineage: events from every step run (emitter, events, naming)."""

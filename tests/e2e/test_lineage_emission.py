@@ -1,0 +1,180 @@
+"""OpenLineage from the step runner, as a user runs the scripts: run_all in a fresh workspace leaves START and
+COMPLETE for every step, under its pipeline's run and run_all's; a failing step leaves FAIL with its message; the
+http backend delivers to a receiver, and with the receiver down the steps still succeed and the events are spooled."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_script, serving_port, summary_of
+from uc1_churn_prediction.run_pipeline import STEPS
+
+STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
+
+
+def _events(ws: Path, name: str = "events.jsonl") -> list[dict[str, Any]]:
+    path = ws / "lineage" / name
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def lineage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    ws = tmp_path_factory.mktemp("lineage") / "ws"
+    proc = run_script("run_all.py", workspace=ws)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return ws, _events(ws)
+
+
+def test_every_step_starts_then_completes_in_order_under_its_pipeline(lineage: tuple) -> None:
+    _, events = lineage
+    steps = [(e["job"]["name"], e["eventType"]) for e in events if e["job"]["name"] in STEPS]
+    assert steps == [(s, state) for s in STEPS for state in ("START", "COMPLETE")]
+    runs = {(e["job"]["name"], e["eventType"]): e["run"] for e in events}
+    pipeline, root = runs[("uc1_churn_prediction", "START")], runs[("run_all", "START")]
+    assert runs[("uc1_churn_prediction", "COMPLETE")]["runId"] == pipeline["runId"]
+    for step in STEPS:
+        start, done = runs[(step, "START")], runs[(step, "COMPLETE")]
+        assert start["runId"] == done["runId"] != pipeline["runId"]
+        parent = done["facets"]["parent"]
+        assert parent["run"]["runId"] == pipeline["runId"] and parent["job"]["name"] == "uc1_churn_prediction"
+        assert parent["root"]["run"]["runId"] == root["runId"] and parent["root"]["job"]["name"] == "run_all"
+    assert "parent" not in root["facets"]
+    assert all(e["job"]["namespace"] == "churn-mlops" for e in events)
+    assert all("sourceCodeLocation" not in e["job"].get("facets", {}) for e in events)
+    assert {e["job"]["facets"]["jobType"]["jobType"] for e in events} == {"STEP", "PIPELINE"}
+
+
+def _datasets(events: list[dict[str, Any]], step: str, side: str) -> list[dict[str, Any]]:
+    (done,) = [e for e in events if e["job"]["name"] == step and e["eventType"] == "COMPLETE"]
+    return done[side]
+
+
+def _ids(datasets: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(d["namespace"], d["name"]) for d in datasets]
+
+
+def test_inputs_and_outputs_are_named_from_the_warehouse_to_the_endpoint(lineage: tuple) -> None:
+    ws, events = lineage
+    (table,) = _datasets(events, STEPS[0], "inputs")
+    assert (
+        table["namespace"] == f"sqlite://{ws / 'warehouse' / 'warehouse.db'}" and table["name"] == "customers"
+    )
+    assert table["facets"]["datasetType"]["datasetType"] == "TABLE"
+    (extract,) = _datasets(events, STEPS[0], "outputs")
+    assert extract["namespace"] == "file" and extract["name"].startswith(
+        str(ws / "objects" / "mlops" / "raw")
+    )
+    assert [f["name"] for f in extract["facets"]["schema"]["fields"]][:2] == [
+        "customer_id",
+        "event_timestamp",
+    ]
+    metrics = extract["facets"]["dataQualityMetrics"]
+    assert metrics["rowCount"] == 2000 and metrics["columnMetrics"]["income"]["nullCount"] > 0
+    assert metrics["columnMetrics"]["customer_id"]["nullCount"] == 0
+    assert _ids(_datasets(events, STEPS[1], "inputs")) == _ids([extract])
+    (version,) = _datasets(events, STEPS[1], "outputs")
+    assert version["name"] == str(ws / "data-registry" / "data" / "customers.parquet")
+    assert version["facets"]["version"]["datasetVersion"].startswith("data-v1 (md5 ")
+    (validated,) = _datasets(events, STEPS[2], "inputs")
+    assert _ids([validated]) == _ids([version])
+    checks = validated["inputFacets"]["dataQualityAssertions"]["assertions"]
+    outcomes = {(c["assertion"], c.get("column")): c["success"] for c in checks}
+    assert outcomes[("expect_column_values_to_be_unique", "customer_id")] is True
+    assert all(c["success"] for c in checks) and len(checks) > 20
+    view = _datasets(events, STEPS[3], "outputs")[1]
+    assert (view["namespace"], view["name"]) == ("feast://churn", "customer_features")
+    derived = view["facets"]["columnLineage"]["fields"]["charges_per_month"]["inputFields"]
+    assert [(f["name"], f["field"]) for f in derived] == [
+        (version["name"], "tenure_months"),
+        (version["name"], "total_charges"),
+    ]
+    assert _ids(_datasets(events, STEPS[4], "inputs")) == _ids([view])
+    (model,) = _datasets(events, STEPS[4], "outputs")
+    assert (model["namespace"], model["name"]) == ("mlflow", "churn-predictor")
+    assert model["facets"]["datasetType"]["datasetType"] == "MODEL"
+    assert model["facets"]["version"]["datasetVersion"] == "1"
+    (endpoint,) = _datasets(events, STEPS[5], "outputs")
+    assert endpoint["namespace"] == f"http://127.0.0.1:{serving_port(ws)}"
+    assert endpoint["name"] == "/v1/models/churn-predictor:predict"
+
+
+def test_a_failing_step_emits_fail_with_its_message(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    no_table = ["--set", "dataset.table=nowhere", "--set", "sample_data.enabled=false"]
+    proc = run_script("uc1_churn_prediction/run_pipeline.py", *no_table, workspace=ws)
+    assert proc.returncode == 3
+    events = _events(ws)
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [
+        ("uc1_churn_prediction", "START"),
+        (STEPS[0], "START"),
+        (STEPS[0], "FAIL"),
+        ("uc1_churn_prediction", "FAIL"),
+    ]
+    message = events[2]["run"]["facets"]["errorMessage"]["message"]
+    assert message.startswith("table nowhere does not exist in the warehouse")
+    assert f"step {STEPS[0]} failed: table nowhere" in events[3]["run"]["facets"]["errorMessage"]["message"]
+
+
+class Receiver:
+    """A local OpenLineage receiver: records each POSTed body and answers 201, as Marquez does."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append({"path": self.path, "event": json.loads(self.rfile.read(length))})
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    thread = threading.Thread(target=found.server.serve_forever, daemon=True)
+    thread.start()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+def test_http_delivers_and_an_unreachable_receiver_only_spools(receiver: Receiver, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    settings = ["--set", "lineage.backend=http", "--set", f"lineage.url={receiver.url}"]
+    proc = run_script(STEP1, *settings, workspace=ws)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [(b["path"], b["event"]["eventType"]) for b in receiver.bodies] == [
+        ("/api/v1/lineage", "START"),
+        ("/api/v1/lineage", "COMPLETE"),
+    ]
+    assert not (ws / "lineage" / "spool.jsonl").exists()
+
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    again = run_script(STEP1, *settings, workspace=ws)
+    assert again.returncode == 0 and summary_of(again)["status"] == "ok"
+    spooled = _events(ws, "spool.jsonl")
+    assert [e["eventType"] for e in spooled] == ["START", "COMPLETE"]
+    assert (
+        spooled[0]["run"]["runId"]
+        == spooled[1]["run"]["runId"]
+        != receiver.bodies[0]["event"]["run"]["runId"]
+    )
+    warnings = [line for line in again.stderr.splitlines() if "lineage: cannot deliver" in line]
+    assert len(warnings) == 1 and "events are spooled in" in warnings[0]  # once, not once per event

@@ -1,0 +1,189 @@
+"""OpenLineage naming, events and the emitter's promise: never fail a step, never lose an event."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from openlineage.client.serde import Serde
+
+from common.lineage.emitter import Lineage
+from common.lineage.events import RunContext, run_event
+from common.lineage.naming import DatasetRef, dataset_of
+from common.settings import LineageCfg
+from common.step import StepResult
+from common.workspace import Workspace
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (
+            "postgresql+psycopg://etl:***@db.internal:5433/shop#customers",
+            DatasetRef(
+                "postgres://db.internal:5433",
+                "shop.public.customers",
+                "TABLE",
+                None,
+                "postgres://db.internal:5433",
+            ),
+        ),
+        (
+            "postgresql://etl@db/shop#analytics.customers",
+            DatasetRef("postgres://db:5432", "shop.analytics.customers", "TABLE", None, "postgres://db:5432"),
+        ),
+        (
+            "sqlite:////w/warehouse/warehouse.db#customers",
+            DatasetRef(
+                "sqlite:///w/warehouse/warehouse.db",
+                "customers",
+                "TABLE",
+                None,
+                "sqlite:///w/warehouse/warehouse.db",
+            ),
+        ),
+        (
+            "file:///w/raw/Telco%20Customers_1.parquet",
+            DatasetRef("file", "/w/raw/Telco Customers_1.parquet", "FILE", None, "file"),
+        ),
+        (
+            "s3://mlops/pre/raw/c.parquet",
+            DatasetRef("s3://mlops", "pre/raw/c.parquet", "FILE", None, "s3://mlops"),
+        ),
+        (
+            "dvc:///w/data-registry/data/c.parquet@data-v3",
+            DatasetRef("file", "/w/data-registry/data/c.parquet", "FILE", "data-v3", "dvc"),
+        ),
+        (
+            "feast://churn/customer_features",
+            DatasetRef("feast://churn", "customer_features", "FEATURE_VIEW", None, "feast://churn"),
+        ),
+        ("models:/churn-predictor/7", DatasetRef("mlflow", "churn-predictor", "MODEL", "7", "mlflow")),
+        (
+            "http://127.0.0.1:8085/v1/models/churn-predictor:predict",
+            DatasetRef(
+                "http://127.0.0.1:8085",
+                "/v1/models/churn-predictor:predict",
+                "ENDPOINT",
+                None,
+                "http://127.0.0.1:8085",
+            ),
+        ),
+        (
+            "kserve://default/churn-predictor",
+            DatasetRef("kserve://default", "churn-predictor", "ENDPOINT", None, "kserve://default"),
+        ),
+        ("gopher://x/y", DatasetRef("unknown", "gopher://x/y", "FILE")),
+    ],
+)
+def test_datasets_are_named_by_the_openlineage_rules_or_stable_ones_of_ours(
+    uri: str, expected: DatasetRef
+) -> None:
+    assert dataset_of(uri) == expected
+
+
+ROOT = RunContext("run_all", "01900000-0000-7000-8000-000000000001", "PIPELINE")
+PIPE = RunContext("uc1_churn_prediction", "01900000-0000-7000-8000-000000000002", "PIPELINE", ROOT)
+STEP = RunContext("uc1_02_data_versioning_dvc", "01900000-0000-7000-8000-000000000003", "STEP", PIPE)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_complete_event_names_its_parent_root_and_datasets_once() -> None:
+    result = StepResult(
+        step=STEP.job,
+        datasets_read=["file:///w/raw/c.parquet", "file:///w/raw/c.parquet"],
+        datasets_written=["dvc:///w/reg/data/c.parquet@data-v1"],
+    )
+    event = Serde.to_dict(run_event("COMPLETE", STEP, "ns", result, now=NOW))
+    assert event["eventType"] == "COMPLETE" and event["eventTime"] == "2026-03-01T12:00:00+00:00"
+    assert event["job"]["namespace"] == "ns" and event["job"]["facets"]["jobType"]["jobType"] == "STEP"
+    parent = event["run"]["facets"]["parent"]
+    assert parent["run"]["runId"] == PIPE.run_id and (parent["job"]["namespace"], parent["job"]["name"]) == (
+        "ns",
+        PIPE.job,
+    )
+    assert parent["root"]["run"]["runId"] == ROOT.run_id and parent["root"]["job"]["name"] == "run_all"
+    assert [i["name"] for i in event["inputs"]] == ["/w/raw/c.parquet"]
+    (out,) = event["outputs"]
+    assert out["facets"]["version"]["datasetVersion"] == "data-v1"
+    assert out["facets"]["datasetType"]["datasetType"] == "FILE"
+
+
+def test_a_fail_event_carries_the_message_and_a_root_run_has_no_parent() -> None:
+    event = Serde.to_dict(run_event("FAIL", ROOT, "ns", error="step x failed: boom", now=NOW))
+    assert event["run"]["facets"]["errorMessage"]["message"] == "step x failed: boom"
+    assert "parent" not in event["run"]["facets"] and event["inputs"] == [] == event["outputs"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_undeliverable_event_is_spooled_and_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = LineageCfg(backend="http", url=f"http://127.0.0.1:{_closed_port()}", timeout_s=1)
+    lineage = Lineage(cfg, Workspace(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="common.lineage.emitter"):
+        run = lineage.start("job", "STEP")
+        lineage.complete(run, StepResult(step="job", datasets_written=["s3://b/k"]))
+    spooled = [json.loads(line) for line in (tmp_path / "lineage" / "spool.jsonl").read_text().splitlines()]
+    assert [e["eventType"] for e in spooled] == ["START", "COMPLETE"] and lineage.spooled == 2
+    assert spooled[1]["outputs"][0]["namespace"] == "s3://b"
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "cannot deliver to the http backend" in warnings[0]
+
+
+def test_backend_none_writes_nothing_and_file_appends_jsonl(tmp_path: Path) -> None:
+    Lineage(LineageCfg(backend="none"), Workspace(tmp_path / "a")).start("job", "STEP")
+    assert not (tmp_path / "a" / "lineage").exists()
+    lineage = Lineage(LineageCfg(), Workspace(tmp_path / "b"))
+    run = lineage.start("job", "STEP")
+    lineage.fail(run, "boom")
+    lines = (tmp_path / "b" / "lineage" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["eventType"] for line in lines] == ["START", "FAIL"] and lineage.spooled == 0
+
+
+def test_http_without_a_url_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(ValueError, match=r"lineage\.backend http needs lineage\.url"):
+        LineageCfg(backend="http")
+
+
+def test_column_lineage_follows_derived_features_back_to_dataset_columns() -> None:
+    from common.features.engineering import derived_inputs
+    from common.settings import DerivedFeature, FeaturesCfg
+
+    fcfg = FeaturesCfg(
+        derived=[
+            DerivedFeature(name="per_month", expr="total / (tenure + 1)"),
+            DerivedFeature(name="high", flag="per_month > 100"),
+            DerivedFeature(name="age_group", column="age", bins=[0, 30, 200], labels=["young", "old"]),
+        ]
+    )
+    assert derived_inputs(fcfg) == {
+        "per_month": ["tenure", "total"],
+        "high": ["tenure", "total"],
+        "age_group": ["age"],
+    }
+
+
+def test_parquet_facts_come_from_the_footer(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from common.data.schema import parquet_facts
+
+    table = pa.table({"id": [1, 2, 3, 4], "x": [1.0, None, None, 2.0]})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
+    facts = parquet_facts(tmp_path / "t.parquet")
+    assert facts == {
+        "schema": [{"name": "id", "type": "int64"}, {"name": "x", "type": "double"}],
+        "rows": 4,
+        "nulls": {"id": 0, "x": 2},
+    }

@@ -17,6 +17,8 @@ from tests.conftest import run_script, serving_port, summary_of
 from uc1_churn_prediction.run_pipeline import STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
+DELIVER_STEP = "uc4_01_emit_lineage_openlineage"
+DELIVER = f"uc4_data_lineage/{DELIVER_STEP}.py"
 
 
 def _events(ws: Path, name: str = "events.jsonl") -> list[dict[str, Any]]:
@@ -125,7 +127,7 @@ def test_a_failing_step_emits_fail_with_its_message(tmp_path: Path) -> None:
 class Receiver:
     """A local OpenLineage receiver: records each POSTed body and answers 201, as Marquez does."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.bodies: list[dict[str, Any]] = []
         receiver = self
 
@@ -140,18 +142,23 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def serve(self) -> Receiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    thread = threading.Thread(target=found.server.serve_forever, daemon=True)
-    thread.start()
+    found = Receiver().serve()
     yield found
-    found.server.shutdown()
-    found.server.server_close()
+    found.stop()
 
 
 def test_http_delivers_and_an_unreachable_receiver_only_spools(receiver: Receiver, tmp_path: Path) -> None:
@@ -165,8 +172,7 @@ def test_http_delivers_and_an_unreachable_receiver_only_spools(receiver: Receive
     ]
     assert not (ws / "lineage" / "spool.jsonl").exists()
 
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.stop()
     again = run_script(STEP1, *settings, workspace=ws)
     assert again.returncode == 0 and summary_of(again)["status"] == "ok"
     spooled = _events(ws, "spool.jsonl")
@@ -178,3 +184,52 @@ def test_http_delivers_and_an_unreachable_receiver_only_spools(receiver: Receive
     )
     warnings = [line for line in again.stderr.splitlines() if "lineage: cannot deliver" in line]
     assert len(warnings) == 1 and "events are spooled in" in warnings[0]  # once, not once per event
+
+
+def test_uc4_01_delivers_the_spool_exactly_once_when_the_receiver_is_back(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    down = Receiver()
+    url, port = down.url, down.server.server_address[1]
+    down.server.server_close()  # nothing listens there while the step runs
+    settings = ["--set", "lineage.backend=http", "--set", f"lineage.url={url}"]
+    assert run_script(STEP1, *settings, workspace=ws).returncode == 0
+    spooled = _events(ws, "spool.jsonl")
+    assert [e["eventType"] for e in spooled] == ["START", "COMPLETE"]
+
+    back = Receiver(port).serve()
+    try:
+        first = run_script(DELIVER, *settings, workspace=ws)
+        second = run_script(DELIVER, *settings, workspace=ws)
+    finally:
+        back.stop()
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert summary_of(first)["metrics"] == {"sent": 2, "already_present": 0, "failed": 0}
+    assert summary_of(second)["metrics"]["sent"] == 0 and not _events(ws, "spool.jsonl")
+    received = [
+        (b["event"]["job"]["name"], b["event"]["eventType"], b["event"]["run"]["runId"]) for b in back.bodies
+    ]
+    step_events = [r for r in received if r[0] == STEPS[0]]
+    assert step_events == [
+        (STEPS[0], e["eventType"], e["run"]["runId"]) for e in spooled
+    ]  # each once, in order
+    assert [r[1] for r in received if r[0] == DELIVER_STEP] == [
+        "START",
+        "COMPLETE",
+    ] * 2  # its own, delivered live
+
+
+def test_uc4_01_backfill_sends_the_recorded_history_once(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert run_script(STEP1, "--set", "lineage.backend=none", workspace=ws).returncode == 0
+    receiver = Receiver().serve()
+    try:
+        settings = ["--set", "lineage.backend=http", "--set", f"lineage.url={receiver.url}"]
+        first = run_script(DELIVER, "--backfill", *settings, workspace=ws)
+        again = run_script(DELIVER, "--backfill", *settings, workspace=ws)
+    finally:
+        receiver.stop()
+    assert summary_of(first)["metrics"]["sent"] == 2, first.stderr[-2000:]
+    assert summary_of(again)["metrics"] == {"sent": 0, "already_present": 2, "failed": 0}
+    history = [b["event"] for b in receiver.bodies if b["event"]["job"]["name"] == STEPS[0]]
+    assert [e["eventType"] for e in history] == ["START", "COMPLETE"]
+    assert history[1]["outputs"][0]["facets"]["dataQualityMetrics"]["rowCount"] == 2000

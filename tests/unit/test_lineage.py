@@ -187,3 +187,46 @@ def test_parquet_facts_come_from_the_footer(tmp_path: Path) -> None:
         "rows": 4,
         "nulls": {"id": 0, "x": 2},
     }
+
+
+def test_backfill_gives_the_same_run_ids_every_time_and_skips_its_own_runs(tmp_path: Path) -> None:
+    from uc4_data_lineage.uc4_01_emit_lineage_openlineage import STEP as DELIVER
+    from uc4_data_lineage.uc4_01_emit_lineage_openlineage import backfill_events, event_key
+
+    ws = Workspace(tmp_path)
+    ws.record(
+        StepResult(step="uc1_01_x", datasets_written=["s3://b/k"], finished_at="2026-03-01T12:00:00+00:00")
+    )
+    ws.record(StepResult(step=DELIVER, finished_at="2026-03-01T12:05:00+00:00"))
+    first, second = backfill_events(ws, "ns"), backfill_events(ws, "ns")
+    assert [event_key(e) for e in first] == [event_key(e) for e in second]
+    assert [(e["job"]["name"], e["eventType"]) for e in first] == [
+        ("uc1_01_x", "START"),
+        ("uc1_01_x", "COMPLETE"),
+    ]
+    assert first[1]["eventTime"] == "2026-03-01T12:00:00+00:00" and first[1]["outputs"][0]["name"] == "k"
+
+
+def test_taking_the_spool_leaves_a_fresh_one_and_adopts_what_a_dead_run_left(tmp_path: Path) -> None:
+    from common.lineage.emitter import append_line
+    from uc4_data_lineage.uc4_01_emit_lineage_openlineage import _take_spool
+
+    append_line(tmp_path / "spool.jsonl", json.dumps({"n": 1}))
+    append_line(tmp_path / ".spool.jsonl.999999999", json.dumps({"n": 0}))  # taken by a run that died
+    taken = _take_spool(tmp_path)
+    append_line(tmp_path / "spool.jsonl", json.dumps({"n": 2}))  # a step spooling while the spool is sent
+    assert sorted(e["n"] for _, batch in taken for e in batch) == [0, 1]
+    assert all(path.exists() for path, _ in taken)  # kept until every event is delivered or spooled again
+    for path, _ in taken:
+        path.unlink()
+    assert [e for _, batch in _take_spool(tmp_path) for e in batch] == [{"n": 2}]
+
+
+def test_delivery_with_no_backend_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    from common.config import load_config
+    from common.errors import ConfigError
+    from uc4_data_lineage.uc4_01_emit_lineage_openlineage import run
+
+    cfg = load_config(overrides=[f"workspace={tmp_path}", "lineage.backend=none"], environ={})
+    with pytest.raises(ConfigError, match=r"lineage\.backend is none: set it to http, file or console"):
+        run(cfg, Workspace(tmp_path))

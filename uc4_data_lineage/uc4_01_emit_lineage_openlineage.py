@@ -49,10 +49,8 @@ def run(cfg: Settings, ws: Workspace, backfill: bool = False) -> StepResult:
             append_line(folder / LEDGER_FILE, json.dumps({"key": key, "target": target}))
             done.add(key)
             counts["sent"] += 1
-        else:
-            append_line(
-                folder / SPOOL_FILE, json.dumps(event, sort_keys=True)
-            )  # back in the spool, for next time
+        else:  # back in the spool, for next time
+            append_line(folder / SPOOL_FILE, json.dumps(event, sort_keys=True))
             counts["failed"] += 1
     for path, _ in taken:  # every event of it is delivered, or back in the spool
         path.unlink()

@@ -55,8 +55,24 @@ class Lineage:
     def _send(
         self, state: str, ctx: RunContext, result: StepResult | None = None, error: str | None = None
     ) -> None:
-        if self.cfg.backend != "none":  # none: not even built
-            self.emit(run_event(state, ctx, self.cfg.namespace, result, error))
+        if self.cfg.backend == "none":  # not even built
+            return
+        try:
+            event = run_event(state, ctx, self.cfg.namespace, result, error)
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as exc:  # a step's facts of the wrong shape: the step goes on
+            log.error(
+                "lineage: the %s event of %s could not be built: %s: %s",
+                state,
+                ctx.job,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        self.emit(event)
 
     @contextmanager
     def parent(self, ctx: RunContext) -> Iterator[None]:
@@ -69,8 +85,6 @@ class Lineage:
 
     def emit(self, event: RunEvent) -> None:
         """Deliver `event`, or spool it; never raises."""
-        if self.cfg.backend == "none":
-            return
         try:
             self.client().emit(event)
         # Lineage must never fail a step: any delivery error (connection, timeout, HTTP status, disk) is spooled.

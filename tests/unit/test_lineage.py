@@ -230,3 +230,20 @@ def test_delivery_with_no_backend_is_a_config_error_naming_the_key(tmp_path: Pat
     cfg = load_config(overrides=[f"workspace={tmp_path}", "lineage.backend=none"], environ={})
     with pytest.raises(ConfigError, match=r"lineage\.backend is none: set it to http, file or console"):
         run(cfg, Workspace(tmp_path))
+
+
+def test_facts_of_the_wrong_shape_cost_the_event_not_the_step(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from common.cli import run_step
+    from common.config import load_config
+
+    cfg = load_config(overrides=[f"workspace={tmp_path}"], environ={})
+    broken = StepResult(
+        step="odd", datasets_read=["s3://b/k"], facts={"s3://b/k": {"schema": ["not a column"]}}
+    )
+    with caplog.at_level(logging.ERROR, logger="common.lineage.emitter"):
+        assert run_step("odd", lambda _c, _w: broken, cfg, Workspace(tmp_path)) is broken
+    lines = (tmp_path / "lineage" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["eventType"] for line in lines] == ["START"]
+    assert "the COMPLETE event of odd could not be built: TypeError" in caplog.text

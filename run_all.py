@@ -1,7 +1,7 @@
 """Run every use case's pipeline in order, in one process, and print a summary of steps with status and duration.
 
 Use cases that are not built yet are not listed here (and not faked): today UC1, from the warehouse to a model
-answering on localhost."""
+answering on localhost, then UC4, the lineage of it all with the impact and provenance answers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from common.workspace import Workspace
 
 USE_CASES = [
     ("uc1", "uc1_churn_prediction.run_pipeline"),
+    ("uc4", "uc4_data_lineage.run_pipeline"),  # after the use cases whose lineage it answers for
 ]
 
 
@@ -49,6 +50,7 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         "use_cases": results,
         "endpoint": _endpoint(ws) if not code else None,
         "sample": _sample(ws, cfg) if not code else None,
+        "lineage": _pictures(ws) if not code else [],
     }
     sys.stderr.write(render_table(report))
     return report
@@ -57,6 +59,12 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
 def _endpoint(ws: Workspace) -> str | None:
     served = ws.result("uc1_06_model_serving_kserve")
     return served.outputs["endpoint"] if served else None
+
+
+def _pictures(ws: Workspace) -> list[str]:
+    """The lineage pictures UC4 drew this run."""
+    answered = ws.result("uc4_02_query_lineage_marquez")
+    return answered.outputs.get("pictures", []) if answered else []
 
 
 def _sample(ws: Workspace, cfg: Settings) -> dict[str, Any] | None:
@@ -90,6 +98,8 @@ def render_table(report: dict[str, Any]) -> str:
             f"the champion answers at {report['endpoint']}; try:",
             f"  {sample_curl(report['endpoint'], report.get('sample'))}",
         ]
+    if report.get("lineage"):
+        lines += ["", "lineage (open offline):", *(f"  {p}" for p in report["lineage"])]
     return "\n".join(lines) + "\n\n"
 
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Outcome:
     step: str
-    status: str  # ok | failed | not run
+    status: str  # ok | skipped | failed | not run
     duration_s: float = 0.0
     exit_code: int = 0
     error: str = ""
@@ -45,13 +45,13 @@ def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -
 def _run_steps(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for name in steps:
-        if outcomes and outcomes[-1].status != "ok":
+        if outcomes and outcomes[-1].status in ("failed", "not run"):
             outcomes.append(Outcome(name, "not run"))
             continue
         start = time.monotonic()
         try:
             module = importlib.import_module(f"{package}.{name}")
-            run_step(name, module.run, cfg, ws)
+            result = run_step(name, module.run, cfg, ws)
         except Exception as exc:  # recorded and reported; the caller turns it into the exit code
             log.error("step %s failed: %s", name, exc, exc_info=exc if exit_code_for(exc) == 1 else None)
             outcomes.append(
@@ -60,7 +60,7 @@ def _run_steps(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> 
                 )
             )
             continue
-        outcomes.append(Outcome(name, "ok", round(time.monotonic() - start, 3)))
+        outcomes.append(Outcome(name, result.status, round(time.monotonic() - start, 3)))  # ok | skipped
     return outcomes
 
 

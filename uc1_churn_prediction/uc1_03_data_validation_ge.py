@@ -68,8 +68,15 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "success_percent": stats["success_percent"],
         },
         datasets_read=version.datasets_written,
-        facts={uri: _facts(df, result) for uri in version.datasets_written},
+        datasets_written=[report.as_uri()],  # the verdict step 04 builds on: lineage joins them through it
+        facts={uri: {**_facts(df, result), **_version(version, uri)} for uri in version.datasets_written},
     )
+
+
+def _version(version: StepResult, uri: str) -> dict[str, Any]:
+    """The data version as step 02 recorded it (tag and md5), so every reader names the same version."""
+    known = version.facts.get(uri, {})
+    return {"version": known["version"]} if "version" in known else {}
 
 
 def _facts(df: pd.DataFrame, result: dict[str, Any]) -> dict[str, Any]:

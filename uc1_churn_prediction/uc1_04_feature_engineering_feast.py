@@ -63,9 +63,14 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "id_type": id_type,
         },
         metrics={"rows": len(features), "entities_materialized": rows},
-        datasets_read=validated.datasets_read,
+        # the data, then the validation verdict it was built on; the data version as steps 02 and 03 named it
+        datasets_read=[*validated.datasets_read, *validated.datasets_written],
         datasets_written=[source.as_uri(), _view_uri(cfg)],
-        facts={source.as_uri(): parquet_facts(source), _view_uri(cfg): _view_facts(cfg)},
+        facts={
+            **{u: {"version": f["version"]} for u, f in validated.facts.items() if "version" in f},
+            source.as_uri(): parquet_facts(source),
+            _view_uri(cfg): _view_facts(cfg),
+        },
     )
 
 

@@ -31,7 +31,10 @@ BACKFILL_NAMESPACE = uuid.UUID("6f0b3c52-5d7e-4c5e-9a53-3e8f1f1f0a41")  # run id
 def run(cfg: Settings, ws: Workspace, backfill: bool = False) -> StepResult:
     folder = ws.dir("lineage")
     if cfg.lineage.backend == "none":
-        raise ConfigError("lineage.backend is none: set it to http, file or console to deliver the spool")
+        if (folder / SPOOL_FILE).exists() or backfill:
+            raise ConfigError("lineage.backend is none: set it to http, file or console to deliver the spool")
+        log.info("lineage.backend is none and nothing is spooled: nothing to deliver")
+        return StepResult(step=STEP, status="skipped", outputs={"reason": "lineage.backend is none"})
     target = _target(cfg.lineage)
     taken = _take_spool(folder)
     events = [event for _, batch in taken for event in batch]

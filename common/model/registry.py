@@ -220,3 +220,50 @@ def _register(
         client.set_registered_model_alias(name, "champion", version)
     log.info("registered %s version %s (%s)", name, version, "champion" if decision.promote else "challenger")
     return str(version)
+
+
+class RegistryView:
+    """What lineage queries ask the registry (common.lineage.query.Models): aliases, and one version's account."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self.client = client
+
+    def aliases(self, name: str) -> dict[str, str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return {a: str(v) for a, v in self.client.get_registered_model(name).aliases.items()}
+        except MlflowException:  # a model never registered (no run reached the gate yet) has no aliases
+            return {}
+
+    def version(self, name: str, ref: str) -> dict[str, Any]:
+        """`ref` a version number or an alias: the version, its aliases, MLflow run, data tag and gate decision."""
+        from mlflow.exceptions import MlflowException
+
+        from common.errors import ConfigError
+
+        try:
+            mv = (
+                self.client.get_model_version(name, ref)
+                if ref.isdigit()
+                else self.client.get_model_version_by_alias(name, ref)
+            )
+        except MlflowException as exc:
+            raise ConfigError(f"models:/{name} has no version or alias {ref!r}: {exc.message}") from exc
+        tags = mv.tags or {}
+        return {
+            "name": name,
+            "version": str(mv.version),
+            "aliases": sorted(mv.aliases or []),
+            "mlflow_run_id": mv.run_id,
+            "created": mv.creation_timestamp,
+            "data_tag": tags.get("data_tag"),
+            "gate": {
+                "passed": tags.get("gate.passed") == "true",
+                "promoted": tags.get("gate.promoted") == "true",
+                "reasons": json.loads(tags.get("gate.reasons", "[]")),
+            },
+            "metrics": {
+                k.removeprefix("metric."): float(v) for k, v in tags.items() if k.startswith("metric.")
+            },
+        }

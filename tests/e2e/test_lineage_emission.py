@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_script, serving_port, summary_of
+from tests.lineage_schema import event_errors
 from uc1_churn_prediction.run_pipeline import STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 DELIVER_STEP = "uc4_01_emit_lineage_openlineage"
 DELIVER = f"uc4_data_lineage/{DELIVER_STEP}.py"
+QUERY_STEP = "uc4_02_query_lineage_marquez"
+QUERY = f"uc4_data_lineage/{QUERY_STEP}.py"
 
 
 def _events(ws: Path, name: str = "events.jsonl") -> list[dict[str, Any]]:
@@ -97,6 +100,9 @@ def test_inputs_and_outputs_are_named_from_the_warehouse_to_the_endpoint(lineage
         (version["name"], "tenure_months"),
         (version["name"], "total_charges"),
     ]
+    (report,) = _datasets(events, STEPS[2], "outputs")
+    assert report["name"] == str(ws / "reports" / "validation" / "customers_data-v1.json")
+    assert _ids(_datasets(events, STEPS[3], "inputs")) == _ids([version, report])  # the data and its verdict
     assert _ids(_datasets(events, STEPS[4], "inputs")) == _ids([view])
     (model,) = _datasets(events, STEPS[4], "outputs")
     assert (model["namespace"], model["name"]) == ("mlflow", "churn-predictor")
@@ -105,6 +111,52 @@ def test_inputs_and_outputs_are_named_from_the_warehouse_to_the_endpoint(lineage
     (endpoint,) = _datasets(events, STEPS[5], "outputs")
     assert endpoint["namespace"] == f"http://127.0.0.1:{serving_port(ws)}"
     assert endpoint["name"] == "/v1/models/churn-predictor:predict"
+
+
+def test_run_all_leaves_a_schema_valid_lineage_of_every_run(lineage: tuple) -> None:
+    _, events = lineage
+    jobs = {e["job"]["name"] for e in events}
+    assert jobs == {*STEPS, DELIVER_STEP, QUERY_STEP, "uc1_churn_prediction", "uc4_data_lineage", "run_all"}
+    assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
+    for event in events:
+        assert event_errors(event) == [], (event["job"]["name"], event["eventType"])
+
+
+def _answers(ws: Path) -> dict[str, Any]:
+    recorded = json.loads((ws / "state" / "steps.json").read_text())[QUERY_STEP]
+    return {a["query"]: a for a in recorded["outputs"]["answers"]}
+
+
+def test_run_all_answers_what_the_table_feeds_and_where_the_champion_came_from(lineage: tuple) -> None:
+    ws, _ = lineage
+    answers = _answers(ws)
+    impact, provenance = answers["impact"], answers["provenance"]
+    table = f"dataset:sqlite://{ws / 'warehouse' / 'warehouse.db'}:customers"
+    assert impact["node"] == table and impact["jobs"] == STEPS
+    (model,) = impact["model_versions"]
+    assert (model["model"], model["version"], model["aliases"]) == (
+        "churn-predictor",
+        "1",
+        ["challenger", "champion"],
+    )
+    (endpoint,) = impact["endpoints"]
+    url = f"http://127.0.0.1:{serving_port(ws)}/v1/models/churn-predictor:predict"
+    assert (endpoint["url"], endpoint["serves"], endpoint["affected"]) == (url, "churn-predictor/1", True)
+    assert provenance["model"]["version"] == "1" and provenance["model"]["gate"]["passed"] is True
+    assert provenance["model"]["mlflow_run_id"] and provenance["consistent"] is True
+    assert [t["id"] for t in provenance["tables"]] == [table]
+    (extract,) = provenance["extracts"]
+    assert extract["name"].startswith(str(ws / "objects" / "mlops" / "raw" / "customers_"))
+    (data,) = provenance["data_versions"]
+    assert data["version"].startswith("data-v1 (md5 ")
+    (check,) = provenance["validation"]
+    assert check["status"] == "COMPLETED" and check["passed"] == check["expectations"] > 20
+    assert check["version"] == data["version"] and check["failed"] == []
+    assert [f["id"] for f in provenance["feature_views"]] == ["dataset:feast://churn:customer_features"]
+    for answer in (impact, provenance):
+        page = Path(answer["picture"]).read_text()
+        assert Path(answer["picture"]).parent == ws / "reports" / "lineage" and "<svg" in page
+        assert "<script" not in page and table in page
 
 
 def test_a_failing_step_emits_fail_with_its_message(tmp_path: Path) -> None:
@@ -233,3 +285,20 @@ def test_uc4_01_backfill_sends_the_recorded_history_once(tmp_path: Path) -> None
     history = [b["event"] for b in receiver.bodies if b["event"]["job"]["name"] == STEPS[0]]
     assert [e["eventType"] for e in history] == ["START", "COMPLETE"]
     assert history[1]["outputs"][0]["facets"]["dataQualityMetrics"]["rowCount"] == 2000
+
+
+def test_uc4_02_answers_from_the_command_line_and_names_what_it_cannot_find(lineage: tuple) -> None:
+    """Runs last in this module: it adds its own runs to the shared workspace."""
+    ws, _ = lineage
+    proc = run_script(QUERY, "--upstream", "customer_features", "--model", "churn-predictor/1", workspace=ws)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    upstream, provenance = summary_of(proc)["outputs"]["answers"]
+    assert upstream["node"] == "dataset:feast://churn:customer_features"
+    assert upstream["upstream"][-1]["type"] == "TABLE"
+    assert provenance["data_versions"][0]["version"].startswith("data-v1 (md5 ")
+    assert "provenance of churn-predictor/1 (challenger, champion):" in proc.stderr
+    assert "validation    uc1_03_data_validation_ge:" in proc.stderr
+    unknown = run_script(QUERY, "--impact", "nowhere", workspace=ws)
+    assert unknown.returncode == 2 and "no dataset or job named 'nowhere'" in unknown.stderr
+    vague = run_script(QUERY, "--model", "churn-predictor", workspace=ws)
+    assert vague.returncode == 2 and "give NAME@ALIAS (churn-predictor@champion) or NAME/N" in vague.stderr

@@ -222,12 +222,18 @@ def test_taking_the_spool_leaves_a_fresh_one_and_adopts_what_a_dead_run_left(tmp
     assert [e for _, batch in _take_spool(tmp_path) for e in batch] == [{"n": 2}]
 
 
-def test_delivery_with_no_backend_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+def test_delivery_with_no_backend_skips_when_nothing_waits_and_names_the_key_when_something_does(
+    tmp_path: Path,
+) -> None:
     from common.config import load_config
     from common.errors import ConfigError
+    from common.lineage.emitter import append_line
     from uc4_data_lineage.uc4_01_emit_lineage_openlineage import run
 
     cfg = load_config(overrides=[f"workspace={tmp_path}", "lineage.backend=none"], environ={})
+    skipped = run(cfg, Workspace(tmp_path))
+    assert (skipped.status, skipped.outputs["reason"]) == ("skipped", "lineage.backend is none")
+    append_line(tmp_path / "lineage" / "spool.jsonl", json.dumps({"n": 1}))
     with pytest.raises(ConfigError, match=r"lineage\.backend is none: set it to http, file or console"):
         run(cfg, Workspace(tmp_path))
 

@@ -18,6 +18,11 @@ def job_id(namespace: str, name: str) -> str:
     return f"job:{namespace}:{name}"
 
 
+def name_matches(name: str, text: str) -> bool:
+    """A node a user names by its name, or its last part after a '.' or '/' (a table, a file, a view)."""
+    return name == text or name.endswith(f".{text}") or name.endswith(f"/{text}")
+
+
 def kind_of(namespace: str) -> str:
     """A dataset's kind from its namespace, as common.lineage.naming names them (runlineage carries no facets)."""
     scheme = namespace.split(":", 1)[0]

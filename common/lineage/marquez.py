@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from common.errors import ConfigError, ServiceUnavailableError
-from common.lineage.graph import DatasetVersion, Graph, RunNode, VersionRef
+from common.lineage.graph import DatasetVersion, Graph, RunNode, VersionRef, name_matches
 from common.settings import LineageCfg
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class MarquezSource:
 
     def search(self, text: str) -> list[str]:
         payload = self._get("/search", q=text, limit=50) or {}
-        return [r["nodeId"] for r in payload.get("results", []) if r.get("name", "").endswith(text)]
+        return [r["nodeId"] for r in payload.get("results", []) if name_matches(r.get("name", ""), text)]
 
     def dataset_versions(self, namespace: str, name: str) -> list[DatasetVersion]:
         """Newest first, as Marquez lists them."""

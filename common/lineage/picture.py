@@ -17,7 +17,7 @@ COLORS = {
     "ENDPOINT": "#e2d9f7",
 }
 WIDTH, HEIGHT, GAP_X, GAP_Y, MARGIN = 220, 46, 60, 18, 20
-MAX_LABEL = 30
+MAX_LABEL = 32
 
 
 def columns(graph: Graph) -> dict[str, int]:
@@ -48,7 +48,9 @@ def render(graph: Graph, title: str, focus: str | None = None) -> str:
         for r, nid in enumerate(ids)
     }
     width = MARGIN * 2 + (max(rows, default=0) + 1) * (WIDTH + GAP_X)
-    height = MARGIN * 2 + max((len(v) for v in rows.values()), default=1) * (HEIGHT + GAP_Y)
+    height = MARGIN * 2 + (max((len(v) for v in rows.values()), default=1) + 1) * (
+        HEIGHT + GAP_Y
+    )  # room to dip
     edges = [_edge(where[n.id], where[d]) for n in graph.nodes.values() for d in n.out_edges if d in where]
     boxes = [_box(graph.nodes[nid], *where[nid], nid == focus) for nid in where]
     svg = (
@@ -75,21 +77,29 @@ def render(graph: Graph, title: str, focus: str | None = None) -> str:
 
 
 def _box(node: Node, x: int, y: int, focus: bool) -> str:
-    label = node.label if len(node.label) <= MAX_LABEL else "…" + node.label[-(MAX_LABEL - 1) :]
+    """Kind and version on the first line, the name's last part on the second: what tells boxes apart."""
+    head = node.kind + (f" · {node.version}" if node.version else "")
+    name = node.label.rsplit("/", 1)[-1] or node.label
     stroke = "#d00" if focus else "#555"
     return (
         f"<g><title>{html.escape(node.id)}</title>"
         f'<rect x="{x}" y="{y}" width="{WIDTH}" height="{HEIGHT}" rx="{12 if node.type == "JOB" else 3}" '
         f'fill="{COLORS.get(node.kind, "#fff")}" stroke="{stroke}" stroke-width="{3 if focus else 1}"/>'
-        f'<text x="{x + 8}" y="{y + 18}" font-size="11" fill="#555">{html.escape(node.kind)}</text>'
-        f'<text x="{x + 8}" y="{y + 36}" font-size="13">{html.escape(label)}</text></g>'
+        f'<text x="{x + 8}" y="{y + 18}" font-size="11" fill="#555">{html.escape(_cut(head))}</text>'
+        f'<text x="{x + 8}" y="{y + 36}" font-size="13">{html.escape(_cut(name))}</text></g>'
     )
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
 def _edge(a: tuple[int, int], b: tuple[int, int]) -> str:
+    """A curve from a box's right side to the next one's left; one that skips columns dips below the boxes it
+    passes, so it is not hidden behind them."""
     x1, y1, x2, y2 = a[0] + WIDTH, a[1] + HEIGHT // 2, b[0], b[1] + HEIGHT // 2
-    mid = (x1 + x2) // 2
+    dip = HEIGHT + GAP_Y if x2 - x1 > GAP_X else 0
     return (
-        f'<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" stroke="#555" '
-        'marker-end="url(#arrow)"/>'
+        f'<path d="M{x1},{y1} C{x1 + GAP_X},{y1 + dip} {x2 - GAP_X},{y2 + dip} {x2},{y2}" fill="none" '
+        'stroke="#555" marker-end="url(#arrow)"/>'
     )

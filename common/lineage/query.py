@@ -277,8 +277,10 @@ def _run_graph(runs: list[RunNode]) -> Graph:
 
     def dataset(ref: VersionRef) -> str:
         nid = f"{ref.id}@{ref.version}" if ref.version else ref.id
-        label = f"{ref.name} @ {ref.version}" if ref.version else ref.name
-        nodes.setdefault(nid, Node(nid, "DATASET", {"namespace": ref.namespace, "name": label, "facets": {}}))
+        facets = {"version": {"datasetVersion": ref.version}} if ref.version else {}
+        nodes.setdefault(
+            nid, Node(nid, "DATASET", {"namespace": ref.namespace, "name": ref.name, "facets": facets})
+        )
         return nid
 
     for run in runs:

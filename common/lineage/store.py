@@ -13,7 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from common.lineage.graph import DatasetVersion, Graph, Node, RunNode, VersionRef, dataset_id, job_id
+from common.lineage.graph import (
+    DatasetVersion,
+    Graph,
+    Node,
+    RunNode,
+    VersionRef,
+    dataset_id,
+    job_id,
+    name_matches,
+)
 
 FINISHED = {"COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
 
@@ -150,7 +159,7 @@ class EventStore:
         """Node ids whose name is `text`, or ends in it after a '.' or '/'."""
         jobs = {job_id(r.node.job_namespace, r.node.job): r.node.job for r in self.runs}
         names = {**{i: d["name"] for i, d in self._datasets.items()}, **jobs}
-        return [i for i, name in names.items() if _name_matches(name, text)]
+        return [i for i, name in names.items() if name_matches(name, text)]
 
     # -- versions and run-level lineage ---------------------------------------------------------------------------
 
@@ -210,7 +219,3 @@ def _job_data(run: _Run) -> dict[str, Any]:
         "facets": run.job_facets,
         "latestRun": {"id": node.run_id, "state": node.status, "startedAt": node.start, "endedAt": node.end},
     }
-
-
-def _name_matches(name: str, text: str) -> bool:
-    return name == text or name.endswith(f".{text}") or name.endswith(f"/{text}")

@@ -233,8 +233,10 @@ class RegistryView:
 
         try:
             return {a: str(v) for a, v in self.client.get_registered_model(name).aliases.items()}
-        except MlflowException:  # a model never registered (no run reached the gate yet) has no aliases
-            return {}
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":  # never registered: no run reached the gate yet
+                return {}
+            raise
 
     def version(self, name: str, ref: str) -> dict[str, Any]:
         """`ref` a version number or an alias: the version, its aliases, MLflow run, data tag and gate decision."""

@@ -235,6 +235,7 @@ def test_marquez_answers_parse_into_the_same_graph_and_answers_as_the_embedded_s
 ) -> None:
     source = _marquez(marquez.url, key="s3cret")
     target = query.resolve(source, TABLE)
+    assert query.resolve(source, "customers") == query.resolve(store, "customers") == target  # by /search
     assert _edges(source.lineage(target.id, 20)) == _edges(store.graph())
     ours, _ = query.impact(store, registry, target, 20, [MODEL])
     theirs, _ = query.impact(source, registry, target, 20, [MODEL])

@@ -303,4 +303,6 @@ def test_uc4_02_answers_from_the_command_line_and_names_what_it_cannot_find(line
     vague = run_script(QUERY, "--model", "churn-predictor", workspace=ws)
     assert vague.returncode == 2 and "give NAME@ALIAS (churn-predictor@champion) or NAME/N" in vague.stderr
     nobody = run_script(QUERY, "--model", "churn-predictor@nobody", workspace=ws)
-    assert nobody.returncode == 2 and "models:/churn-predictor has no version or alias 'nobody'" in nobody.stderr
+    assert (
+        nobody.returncode == 2 and "models:/churn-predictor has no version or alias 'nobody'" in nobody.stderr
+    )

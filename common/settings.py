@@ -311,6 +311,36 @@ class ServingCfg(Section):
     service_account: str = ""  # kserve mode: one that can read the model's storageUri
 
 
+class ObjectivesCfg(Section):
+    """What each version must meet in the canary experiment (Iter8's SLOs, and the model's behaviour)."""
+
+    max_error_rate: float = Field(0.01, ge=0, le=1)  # errors / requests
+    max_latency_p95_ms: float = Field(100.0, gt=0)
+    max_latency_p99_ms: float = Field(250.0, gt=0)
+    positive_rate_band: float = Field(
+        0.1, ge=0, le=1
+    )  # |candidate - stable| positive-prediction rate, at most
+    significance: float = Field(0.05, gt=0, lt=1)  # a rate difference is called only below this p-value
+
+
+class ABTestingCfg(Section):
+    """UC2: the challenger serves a share of real requests beside the champion and is judged on objectives."""
+
+    stable_alias: str = "champion"
+    candidate_alias: str = "challenger"
+    canary_percent: float = Field(10.0, gt=0, lt=100)  # the candidate's share of requests
+    routing: Literal["sticky", "random"] = "sticky"  # sticky: by a hash of the customer id
+    pin_header: str = "x-model-version"  # a request with this header (a version) is served by that version
+    traffic: Literal["replay", "live"] = "replay"  # replay: customers from the newest validated data
+    replay_rate: float = Field(200.0, gt=0)  # requests per second
+    interval_s: float = Field(5.0, gt=0)
+    iterations: int = Field(6, ge=1)
+    min_requests: int = Field(100, ge=1)  # per version and iteration, before a rate is judged
+    failure_limit: int = Field(2, ge=1)  # consecutive failing iterations that end the experiment early
+    objectives: ObjectivesCfg = ObjectivesCfg()
+    prometheus_url: str = ""  # set: objectives read by PromQL; empty: the server's own /metrics
+
+
 class LineageCfg(Section):
     """OpenLineage events from every step run (common.lineage): where they go."""
 
@@ -342,6 +372,7 @@ class Settings(Section):
     mlflow: MlflowCfg = MlflowCfg()
     kubeflow: KubeflowCfg = KubeflowCfg()
     serving: ServingCfg = ServingCfg()
+    ab_testing: ABTestingCfg = ABTestingCfg()
     lineage: LineageCfg = LineageCfg()
 
     @model_validator(mode="after")

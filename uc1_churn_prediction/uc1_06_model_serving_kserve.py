@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import base_parser, execute, run_step
-from common.errors import MissingInputError, MlopsError
-from common.features.feast_store import offline_source, repo_config, source_id_type
-from common.model.registry import client_for, tracking_uri
+from common.errors import MissingInputError
 from common.serving import local_server
+from common.serving.versions import by_alias, server_spec
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
@@ -29,98 +28,33 @@ log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
-    target = _target(cfg, ws)
+    target = by_alias(cfg, ws, cfg.serving.alias)
+    if target is None:
+        raise MissingInputError(
+            f"no version of {cfg.training.registered_model} has the alias {cfg.serving.alias}: "
+            "run uc1_05_model_training_kubeflow.py first"
+        )
     if cfg.serving.mode == "kserve":
         from common.serving.kserve_deploy import deploy
 
         done = deploy(cfg, ws, target["storage_uri"], target["version"])
         return _result(cfg, target, {**done, "changed": True})
-    spec = _spec(cfg, ws, target)
+    spec = server_spec(cfg, ws, target, cfg.serving.alias)
     current = local_server.state(ws)
-    same = current is not None and current["spec"] == json.loads(json.dumps(spec))
-    if same and local_server.answers_as(spec, current["pid"]):
-        log.info("version %s is already served on port %s: nothing to do", target["version"], current["port"])
+    # a canary beside the same champion (UC2's experiment) is left running: replacing it would end the experiment
+    served = {k: v for k, v in current["spec"].items() if k != "canary"} if current else None
+    if served == json.loads(json.dumps(spec)) and local_server.answers_as(current["spec"], current["pid"]):
+        beside = current["spec"].get("canary", {}).get("version_spec", {}).get("version")
+        log.info(
+            "version %s is already served on port %s%s: nothing to do",
+            target["version"],
+            current["port"],
+            f" (with version {beside} as its canary)" if beside else "",
+        )
         return _result(cfg, target, {"changed": False, "pid": current["pid"], "smoke": _smoke(cfg, ws)})
-    _check_port(spec, current)
-    previous = local_server.stop(ws)
-    proc = local_server.start(ws, spec)
-    try:
-        local_server.wait_ready(spec, proc, cfg.serving.ready_timeout_s)
-    except local_server.ServerNotReadyError as exc:
-        local_server.kill(proc.pid)
-        raise MlopsError(
-            f"{exc} (log {ws.dir('serving') / 'server.log'}); {_restore(cfg, ws, previous)}"
-        ) from None
-    local_server.record(ws, proc, spec)
-    return _result(cfg, target, {"changed": True, "pid": proc.pid, "smoke": _smoke(cfg, ws)})
-
-
-def _check_port(spec: dict[str, Any], current: dict[str, Any] | None) -> None:
-    """Refuse to start beside another listener: its answers would pass for ours. Our own server, about to be
-    replaced, may hold the port."""
-    holder = local_server.port_holder(spec["host"], spec["port"])
-    if holder is None or (current is not None and holder.pid == current["pid"]):
-        return
-    raise local_server.PortInUseError(
-        f"port {spec['port']} on {spec['host']} is in use by {holder}: stop it, or set serving.port to a free "
-        "port; nothing was started"
-    )
-
-
-def _target(cfg: Settings, ws: Workspace) -> dict[str, Any]:
-    """The registered version behind the configured alias, its threshold and artifact location."""
-    from mlflow.exceptions import MlflowException
-
-    name, alias = cfg.training.registered_model, cfg.serving.alias
-    client = client_for(tracking_uri(cfg, ws))
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        raise MissingInputError(
-            f"no version of {name} has the alias {alias}: run uc1_05_model_training_kubeflow.py first"
-        ) from None
-    return {
-        "version": str(version.version),
-        "model_uri": f"models:/{name}/{version.version}",
-        "threshold": float(version.tags.get("decision_threshold", 0.5)),
-        "storage_uri": client.get_model_version_download_uri(name, str(version.version)),
-    }
-
-
-def _spec(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model_name": cfg.training.registered_model,
-        "registered_model": cfg.training.registered_model,
-        "version": target["version"],
-        "alias": cfg.serving.alias,
-        "model_uri": target["model_uri"],
-        "tracking_uri": tracking_uri(cfg, ws),
-        "decision_threshold": target["threshold"],
-        # the id type the online store holds (auto resolved by step 01): the request contract's
-        "dataset": cfg.dataset.model_dump()
-        | {"id_type": source_id_type(offline_source(cfg, ws), cfg.dataset)},
-        "features": cfg.features.model_dump(),
-        "repo_config": repo_config(cfg, ws) if cfg.serving.feast_completion else None,
-        "max_batch": cfg.serving.max_batch,
-        "max_body_bytes": cfg.serving.max_body_bytes,
-        "out_of_range": cfg.serving.out_of_range,
-        "port": cfg.serving.port,
-        "host": cfg.serving.host,
-    }
-
-
-def _restore(cfg: Settings, ws: Workspace, previous: dict[str, Any] | None) -> str:
-    """Serve the previous version again after a failed deploy."""
-    if previous is None:
-        return "nothing was served before, so nothing is served now"
-    proc = local_server.start(ws, previous["spec"])
-    try:
-        local_server.wait_ready(previous["spec"], proc, cfg.serving.ready_timeout_s)
-    except local_server.ServerNotReadyError as exc:
-        local_server.kill(proc.pid)
-        return f"version {previous['version']} could not be restarted either: {exc}"
-    local_server.record(ws, proc, previous["spec"])
-    return f"version {previous['version']} serves again"
+    local_server.check_port(spec, current)
+    pid = local_server.replace(ws, spec, cfg.serving.ready_timeout_s)
+    return _result(cfg, target, {"changed": True, "pid": pid, "smoke": _smoke(cfg, ws)})
 
 
 def _smoke(cfg: Settings, ws: Workspace) -> dict[str, Any]:

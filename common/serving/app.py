@@ -146,6 +146,14 @@ def add_metadata_routes(model: Any, spec: dict[str, Any]) -> None:
         "scorer": model.scorer_kind,  # "compiled" (NumPy, checked against the pipeline at load) or "pipeline"
         "pid": os.getpid(),
     }
+    if spec.get("canary"):  # UC2's split: the candidate's version and share
+        canary = spec["canary"]
+        about["canary"] = {
+            "version": canary["version_spec"]["version"],
+            "alias": canary["version_spec"]["alias"],
+            "percent": canary["percent"],
+            "routing": canary["routing"],
+        }
     ds = model.ds
     id_type = "BYTES" if ds.id_type == "str" else "INT64"
 

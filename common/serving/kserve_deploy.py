@@ -15,8 +15,12 @@ from common.workspace import Workspace, write_text
 log = logging.getLogger(__name__)
 
 
-def manifest(cfg: Settings, storage_uri: str, version: str) -> dict[str, Any]:
-    """The camelCase InferenceService of the sklearn model at `storage_uri`."""
+def manifest(
+    cfg: Settings, storage_uri: str, version: str, canary_percent: float | None = None
+) -> dict[str, Any]:
+    """The camelCase InferenceService of the sklearn model at `storage_uri`. With `canary_percent` it is the
+    candidate's: KServe sends that share to the new revision and the rest to the last ready one (the stable
+    version), in Serverless mode only."""
     from kserve import (
         V1beta1InferenceService,
         V1beta1InferenceServiceSpec,
@@ -29,6 +33,7 @@ def manifest(cfg: Settings, storage_uri: str, version: str) -> dict[str, Any]:
 
     predictor = V1beta1PredictorSpec(
         service_account_name=cfg.serving.service_account or None,
+        canary_traffic_percent=None if canary_percent is None else round(canary_percent),
         # the SDK leaves the container name '' (invalid for Kubernetes): KServe's own default
         model=V1beta1ModelSpec(
             name="kserve-container", model_format=V1beta1ModelFormat(name="sklearn"), storage_uri=storage_uri
@@ -41,19 +46,23 @@ def manifest(cfg: Settings, storage_uri: str, version: str) -> dict[str, Any]:
             name=cfg.training.registered_model,
             namespace=cfg.serving.namespace,
             labels={"app.kubernetes.io/part-of": "churn-mlops"},
-            annotations={"mlops/model-version": version, "mlops/alias": cfg.serving.alias},
+            annotations={"mlops/model-version": version, "mlops/alias": cfg.serving.alias}
+            if canary_percent is None
+            else {"mlops/model-version": version, "mlops/alias": cfg.ab_testing.candidate_alias},
         ),
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
     return k8s.ApiClient().sanitize_for_serialization(isvc)
 
 
-def deploy(cfg: Settings, ws: Workspace, storage_uri: str, version: str) -> dict[str, Any]:
+def deploy(
+    cfg: Settings, ws: Workspace, storage_uri: str, version: str, canary_percent: float | None = None
+) -> dict[str, Any]:
     """Write the manifest, create or patch it in the namespace, wait until Ready."""
     from kserve import KServeClient
     from kubernetes.client.rest import ApiException
 
-    body = manifest(cfg, storage_uri, version)
+    body = manifest(cfg, storage_uri, version, canary_percent)
     path = ws.dir("serving") / "inferenceservice.yaml"
     write_text(path, yaml.safe_dump(body, sort_keys=False))
     name, namespace = body["metadata"]["name"], cfg.serving.namespace

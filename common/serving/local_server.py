@@ -95,11 +95,24 @@ def _listener(port: int) -> Holder:
     return Holder(None, "a process this user may not inspect")
 
 
+def check_port(spec: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """Refuse to start beside another listener: its answers would pass for ours. Our own server, about to be
+    replaced, may hold the port."""
+    holder = port_holder(spec["host"], spec["port"])
+    if holder is None or (current is not None and holder.pid == current["pid"]):
+        return
+    raise PortInUseError(
+        f"port {spec['port']} on {spec['host']} is in use by {holder}: stop it, or set serving.port to a free "
+        "port; nothing was started"
+    )
+
+
 def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     """Start `python -m common.serving.server` detached, so it outlives this step, with an environment that
     nothing deletes under it."""
     folder = ws.dir("serving")
-    spec_file = folder / f"spec-v{spec['version']}.json"
+    canary = f"+v{spec['canary']['version_spec']['version']}" if spec.get("canary") else ""
+    spec_file = folder / f"spec-v{spec['version']}{canary}.json"
     write_text(spec_file, json.dumps(spec, indent=2))
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_ONLY}
     cmd = [sys.executable, "-m", SERVER_MODULE, "--spec", str(spec_file), "--http_port", str(spec["port"])]
@@ -137,6 +150,36 @@ def record(ws: Workspace, proc: subprocess.Popen[bytes], spec: dict[str, Any]) -
             indent=2,
         ),
     )
+
+
+def replace(ws: Workspace, spec: dict[str, Any], timeout_s: float) -> int:
+    """Serve `spec` in place of what is served now, and return the new server's pid. A server that does not
+    become ready is killed and the previous one started again; the error says both."""
+    previous = stop(ws)
+    proc = start(ws, spec)
+    try:
+        wait_ready(spec, proc, timeout_s)
+    except ServerNotReadyError as exc:
+        kill(proc.pid)
+        raise MlopsError(
+            f"{exc} (log {ws.dir('serving') / 'server.log'}); {_restore(ws, previous, timeout_s)}"
+        ) from None
+    record(ws, proc, spec)
+    return proc.pid
+
+
+def _restore(ws: Workspace, previous: dict[str, Any] | None, timeout_s: float) -> str:
+    """Serve the previous spec again after a failed start."""
+    if previous is None:
+        return "nothing was served before, so nothing is served now"
+    proc = start(ws, previous["spec"])
+    try:
+        wait_ready(previous["spec"], proc, timeout_s)
+    except ServerNotReadyError as exc:
+        kill(proc.pid)
+        return f"version {previous['version']} could not be restarted either: {exc}"
+    record(ws, proc, previous["spec"])
+    return f"version {previous['version']} serves again"
 
 
 def about(spec: dict[str, Any], timeout_s: float = 2) -> dict[str, Any] | None:

@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> None:
     args, _ = parser.parse_known_args(argv)  # KServe reads its own flags (--http_port) from the same argv
     spec = json.loads(Path(args.spec).read_text())
     model = ChurnModel(spec)
+    if spec.get("canary"):  # UC2: the candidate beside the stable version, behind the same name
+        from common.serving.split import SplitModel
+
+        canary = spec["canary"]
+        model = SplitModel(model, ChurnModel({**spec, **canary["version_spec"]}), canary)
     model.load()
     add_metadata_routes(model, spec)
     limit_body(int(spec.get("max_body_bytes", 1 << 20)))  # a spec written before the limit existed

@@ -22,3 +22,12 @@ def test_inference_service_manifest_is_camel_case_and_points_at_the_version() ->
 def test_no_service_account_means_the_field_is_left_out() -> None:
     body = manifest(load_config(environ={}), "s3://b/m", "1")
     assert "serviceAccountName" not in body["spec"]["predictor"]
+
+
+def test_the_canary_manifest_is_the_candidates_with_its_share() -> None:
+    cfg = load_config(overrides=["ab_testing.canary_percent=12.5"], environ={})
+    body = manifest(cfg, "s3://b/m/2", "2", cfg.ab_testing.canary_percent)
+    predictor = body["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 12 and predictor["model"]["storageUri"] == "s3://b/m/2"
+    assert body["metadata"]["annotations"] == {"mlops/model-version": "2", "mlops/alias": "challenger"}
+    assert "canaryTrafficPercent" not in manifest(cfg, "s3://b/m/1", "1")["spec"]["predictor"]

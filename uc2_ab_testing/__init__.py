@@ -1,0 +1,3 @@
+"""Use case 2: A/B testing of model versions: the challenger beside the champion on real requests."""
+
+USE_CASE = "uc2"

@@ -339,6 +339,14 @@ class ABTestingCfg(Section):
     failure_limit: int = Field(2, ge=1)  # consecutive failing iterations that end the experiment early
     objectives: ObjectivesCfg = ObjectivesCfg()
     prometheus_url: str = ""  # set: objectives read by PromQL; empty: the server's own /metrics
+    # PromQL per counter, $model and $version filled in; latency: one series per histogram bucket (le)
+    queries: dict[Literal["requests", "errors", "predictions", "positives", "latency"], str] = {
+        "requests": 'sum(mlops_ab_requests_total{model_name="$model",version="$version"})',
+        "errors": 'sum(mlops_ab_errors_total{model_name="$model",version="$version"})',
+        "predictions": 'sum(mlops_ab_predictions_total{model_name="$model",version="$version"})',
+        "positives": 'sum(mlops_ab_positive_predictions_total{model_name="$model",version="$version"})',
+        "latency": 'sum by (le) (mlops_ab_request_seconds_bucket{model_name="$model",version="$version"})',
+    }
 
 
 class LineageCfg(Section):

@@ -1,7 +1,8 @@
 """The canary experiment's judgement, pure: each version's window of requests (counts and a latency histogram)
 against the objectives (error rate, latency p95 and p99, the candidate's positive-prediction rate within a band of
-the stable one), iteration by iteration, and the decision. A rate is judged only on `min_requests` requests, and a
-difference between the versions only when a two-proportion test calls it significant."""
+the stable one, and its ROC AUC on labelled customers), iteration by iteration, and the decision. A rate is judged
+only on `min_requests` requests, and a difference between the versions fails only when a test calls it
+significant: the versions see different customers."""
 
 from __future__ import annotations
 
@@ -115,30 +116,30 @@ def _service(version: str, w: Window, obj: ObjectivesCfg, min_requests: int) -> 
 
 def _positive_rate(stable: Window, candidate: Window, obj: ObjectivesCfg, min_requests: int) -> Result:
     """The candidate's positive-prediction rate within the band of the stable one; a gap over the band fails
-    only when it is significant."""
+    only when the excess over the band is significant (one-sided, unpooled standard error): two versions see
+    different customers, and the same model would otherwise fail by chance."""
+    band = obj.positive_rate_band
     if min(stable.predictions, candidate.predictions) < min_requests:
         return Result(
             "positive_rate_gap",
             "candidate",
             None,
-            obj.positive_rate_band,
+            band,
             INSUFFICIENT,
             f"predictions: stable {stable.predictions}, candidate {candidate.predictions}, fewer than {min_requests}",
         )
-    gap = candidate.positives / candidate.predictions - stable.positives / stable.predictions
-    p = two_proportion_p(candidate.positives, candidate.predictions, stable.positives, stable.predictions)
-    if abs(gap) <= obj.positive_rate_band:
-        return Result("positive_rate_gap", "candidate", gap, obj.positive_rate_band, PASS, f"p={p:.3g}")
+    rate_c, rate_s = candidate.positives / candidate.predictions, stable.positives / stable.predictions
+    gap = rate_c - rate_s
+    spread = math.sqrt(
+        rate_c * (1 - rate_c) / candidate.predictions + rate_s * (1 - rate_s) / stable.predictions
+    )
+    p = 0.5 * math.erfc((abs(gap) - band) / (spread or 1e-12) / math.sqrt(2))  # H0: |gap| within the band
+    if abs(gap) <= band:
+        return Result("positive_rate_gap", "candidate", gap, band, PASS, "")
     if p >= obj.significance:
-        return Result(
-            "positive_rate_gap",
-            "candidate",
-            gap,
-            obj.positive_rate_band,
-            INSUFFICIENT,
-            f"p={p:.3g}: not significant at {obj.significance}",
-        )
-    return Result("positive_rate_gap", "candidate", gap, obj.positive_rate_band, FAIL, f"p={p:.3g}")
+        detail = f"over the band but not significant at {obj.significance} (p={p:.3g})"
+        return Result("positive_rate_gap", "candidate", gap, band, PASS, detail)
+    return Result("positive_rate_gap", "candidate", gap, band, FAIL, f"p={p:.3g}")
 
 
 def iteration_status(results: list[Result]) -> str:
@@ -170,3 +171,47 @@ def failed(results: list[Result]) -> list[str]:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
+
+
+def auc_result(
+    labelled: dict[str, list[tuple[int, float]]], tolerance: float, min_requests: int, significance: float
+) -> Result:
+    """The candidate's ROC AUC on the served customers whose labels are known, not below the stable one's by
+    more than `tolerance` (the gate's regression tolerance). Two versions see different customers, so a drop
+    over the tolerance fails only when it is significant (Hanley-McNeil standard errors, one-sided)."""
+    from sklearn.metrics import roc_auc_score
+
+    aucs, errors = {}, {}
+    for version in ("stable", "candidate"):
+        rows = labelled.get(version, [])
+        positives = sum(y for y, _ in rows)
+        if len(rows) < min_requests or positives in (0, len(rows)):
+            return Result(
+                "roc_auc_drop",
+                "candidate",
+                None,
+                tolerance,
+                INSUFFICIENT,
+                f"{version}: {len(rows)} labelled answers, {positives} positive",
+            )
+        aucs[version] = roc_auc_score([y for y, _ in rows], [p for _, p in rows])
+        errors[version] = auc_standard_error(aucs[version], positives, len(rows) - positives)
+    drop = aucs["stable"] - aucs["candidate"]
+    spread = math.sqrt(errors["stable"] ** 2 + errors["candidate"] ** 2) or 1e-12
+    p = 0.5 * math.erfc((drop - tolerance) / spread / math.sqrt(2))  # H0: the drop is within the tolerance
+    detail = f"stable {aucs['stable']:.3f}, candidate {aucs['candidate']:.3f}, p={p:.3g}"
+    if (
+        drop > tolerance and p >= significance
+    ):  # the customers differ: a drop the sample cannot tell from noise
+        detail += f": over the tolerance but not significant at {significance}"
+    status = FAIL if drop > tolerance and p < significance else PASS
+    return Result("roc_auc_drop", "candidate", drop, tolerance, status, detail)
+
+
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil (1982): the standard error of an ROC AUC from its value and the class counts."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)) / (
+        positives * negatives
+    )
+    return math.sqrt(max(variance, 0.0))

@@ -29,6 +29,7 @@ from common.serving.contract import (
 )
 from common.settings import DatasetCfg, FeaturesCfg
 
+VERSION_HEADER = "x-model-version"
 log = logging.getLogger("common.serving.server")  # not __name__: run with -m, that is __main__
 
 
@@ -36,13 +37,14 @@ class ChurnModel(kserve.Model):
     """The champion from MLflow, its decision threshold, and the online store for id-only requests."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        super().__init__(spec["model_name"])
+        super().__init__(spec["model_name"], return_response_headers=True)  # every answer names its version
         self.spec = spec
         self.ds = DatasetCfg.model_validate(spec["dataset"])
         self.fcfg = FeaturesCfg.model_validate(spec["features"])
         self.kinds = feature_types(self.fcfg, self.ds)
         self.columns = list(self.kinds)
         self.threshold = float(spec["decision_threshold"])
+        self.version = str(spec["version"])
         self.contract = contract_of(self.ds, int(spec["max_batch"]), spec.get("out_of_range", "reject"))
         self.out_of_range = out_of_range_counter()
         self.model: Any = None
@@ -70,10 +72,15 @@ class ChurnModel(kserve.Model):
         return self.ready
 
     async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
+        if response_headers is not None:
+            response_headers[VERSION_HEADER] = self.version
         if isinstance(payload, InferRequest):
             return self._infer_v2(payload)
         ids, proba = self._score(payload)
-        return {"predictions": predictions(ids, proba, self.threshold, self.ds.id_column)}
+        return {
+            "predictions": predictions(ids, proba, self.threshold, self.ds.id_column),
+            "model_version": self.version,
+        }
 
     def _score(self, payload: Any) -> tuple[list[int | str], np.ndarray]:
         try:

@@ -16,8 +16,8 @@ from kserve.errors import InvalidInput
 
 from common.serving.contract import predictions
 from common.serving.routing import CANDIDATE, STABLE, arm
+from common.serving.server import VERSION_HEADER
 
-VERSION_HEADER = "x-model-version"
 LATENCY_BUCKETS = (
     0.001,
     0.0025,

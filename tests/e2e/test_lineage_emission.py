@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import run_script, serving_port, summary_of
 from tests.lineage_schema import event_errors
 from uc1_churn_prediction.run_pipeline import STEPS
+from uc2_ab_testing.run_pipeline import STEPS as UC2_STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 DELIVER_STEP = "uc4_01_emit_lineage_openlineage"
@@ -116,7 +117,16 @@ def test_inputs_and_outputs_are_named_from_the_warehouse_to_the_endpoint(lineage
 def test_run_all_leaves_a_schema_valid_lineage_of_every_run(lineage: tuple) -> None:
     _, events = lineage
     jobs = {e["job"]["name"] for e in events}
-    assert jobs == {*STEPS, DELIVER_STEP, QUERY_STEP, "uc1_churn_prediction", "uc4_data_lineage", "run_all"}
+    uc2 = {"uc2_ab_testing", *UC2_STEPS}  # skipped (no challenger), and said so in lineage too
+    assert jobs == {
+        *STEPS,
+        *uc2,
+        DELIVER_STEP,
+        QUERY_STEP,
+        "uc1_churn_prediction",
+        "uc4_data_lineage",
+        "run_all",
+    }
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
     for event in events:
         assert event_errors(event) == [], (event["job"]["name"], event["eventType"])

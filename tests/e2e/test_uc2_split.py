@@ -5,7 +5,9 @@ answer naming its version, and metrics labelled by version."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,143 @@ def test_uc1_serving_leaves_a_canary_beside_the_same_champion_running(split: tup
     assert proc.returncode == 0 and summary_of(proc)["outputs"]["changed"] is False, proc.stderr[-2000:]
     assert "(with version 2 as its canary): nothing to do" in proc.stderr
     assert _predict(base, 1, {"x-model-version": "2"})[0] == "2"
+
+
+@pytest.fixture
+def prometheus(split: tuple[Path, str], tmp_path: Path) -> Iterator[str]:
+    """Debian's Prometheus on a loopback port, scraping the split server every second."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import free_port
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("MLOPS_REQUIRE_SERVICES"):
+            pytest.fail(
+                "prometheus is not installed (.ci/run installs Debian's package) and MLOPS_REQUIRE_SERVICES is set"
+            )
+        pytest.skip("prometheus is not installed: apt-get install prometheus")
+    _, base = split
+    config = tmp_path / "prometheus.yml"
+    target = base.removeprefix("http://")
+    config.write_text(
+        "global: {scrape_interval: 1s}\n"
+        f"scrape_configs: [{{job_name: model-server, static_configs: [{{targets: ['{target}']}}]}}]\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "prometheus.log").open("w"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200, 30)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _wait(check: Any, timeout_s: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"not true within {timeout_s}s")
+
+
+def test_promql_reads_the_same_counters_and_verdict_as_the_servers_own_metrics(
+    split: tuple[Path, str], prometheus: str
+) -> None:
+    from common.serving.experiment import evaluate
+    from common.serving.readers import read_embedded, read_prometheus
+    from common.settings import ABTestingCfg
+
+    _, base = split
+    for customer in range(1, 301):
+        _predict(base, customer)
+    ab, versions = ABTestingCfg(), ["1", "2"]
+    embedded = read_embedded(f"{base}/metrics", MODEL, versions)
+    _wait(lambda: read_prometheus(prometheus, ab.queries, MODEL, versions) == embedded, 30)  # a scrape later
+    promql = read_prometheus(prometheus, ab.queries, MODEL, versions)
+    assert promql["2"].requests > 0 and promql["1"].latency[-1][1] == promql["1"].requests
+    verdict = [r.to_dict() for r in evaluate(promql["1"], promql["2"], ab.objectives, 20)]
+    assert verdict == [r.to_dict() for r in evaluate(embedded["1"], embedded["2"], ab.objectives, 20)]
+
+
+FAST = {
+    "MLOPS__AB_TESTING__INTERVAL_S": "1",
+    "MLOPS__AB_TESTING__ITERATIONS": "4",
+    "MLOPS__AB_TESTING__MIN_REQUESTS": "20",
+    "MLOPS__AB_TESTING__CANARY_PERCENT": "30",
+    "MLOPS__AB_TESTING__REPLAY_RATE": "100",
+}
+PIPELINE = "uc2_ab_testing/run_pipeline.py"
+
+
+def _experiment(ws: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    recorded = json.loads((ws / "state" / "steps.json").read_text())["uc2_03_monitor_experiment"]
+    folder = Path(recorded["outputs"]["report"]).parent
+    responses = [json.loads(line) for line in (folder / "responses.jsonl").read_text().splitlines()]
+    return recorded["outputs"], responses
+
+
+def _registry(ws: Path) -> Any:
+    from common.model.registry import client_for
+
+    return client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
+
+
+def test_a_sound_candidate_is_promoted_and_served_alone(split: tuple[Path, str]) -> None:
+    ws, base = split
+    proc = run_script(PIPELINE, workspace=ws, env=FAST)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outputs, responses = _experiment(ws)
+    assert outputs["decision"] == "promote" and outputs["reasons"] == [], outputs
+    assert {r["objective"] for r in outputs["objectives"]} >= {"error_rate", "latency_p95_ms", "roc_auc_drop"}
+    aliases = _registry(ws).get_registered_model(MODEL).aliases
+    assert (aliases["champion"], aliases["previous"]) == (2, 1)
+    with urllib.request.urlopen(f"{base}/v1/models/{MODEL}", timeout=10) as resp:
+        about = json.loads(resp.read())
+    assert about["version"] == "2" and "canary" not in about
+    assert _predict(base, 5)[0] == "2"
+    assert {r["version"] for r in responses} == {"1", "2"} and all(r["status"] == 200 for r in responses)
+    page = Path(outputs["report"]).read_text()
+    assert "promote" in page and page.count("<svg") >= 5 and "<script" not in page
+
+
+def test_a_failing_candidate_is_rolled_back_and_stable_never_failed(split: tuple[Path, str]) -> None:
+    """Version 3 calls every customer a churner (its threshold is 0): its positive-prediction rate leaves the
+    band at once, and the failure limit ends the experiment early."""
+    ws, base = split
+    client = _registry(ws)
+    v2 = client.get_model_version(MODEL, "2")
+    v3 = client.create_model_version(
+        MODEL, v2.source, run_id=v2.run_id, tags={**v2.tags, "decision_threshold": "0"}
+    )
+    client.set_registered_model_alias(MODEL, "challenger", v3.version)
+    proc = run_script(PIPELINE, workspace=ws, env=FAST)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outputs, responses = _experiment(ws)
+    assert outputs["decision"] == "rollback" and (outputs["stable"], outputs["candidate"]) == ("2", "3")
+    assert any(r.startswith("candidate positive_rate_gap = ") for r in outputs["reasons"])
+    assert client.get_registered_model(MODEL).aliases["champion"] == 2
+    assert json.loads(client.get_model_version(MODEL, "3").tags["rejected"]) == outputs["reasons"]
+    stable = [r for r in responses if r["version"] == "2"]
+    assert stable and all(r["status"] == 200 for r in stable)  # the candidate's failure cost stable nothing
+    assert _predict(base, 5)[0] == "2"
+    iterations = json.loads(Path(outputs["record"]).read_text())["iterations"]
+    assert len(iterations) < 4 and [i["status"] for i in iterations][-2:] == ["fail", "fail"]  # ended early

@@ -14,6 +14,8 @@ from common.serving.experiment import (
     INSUFFICIENT,
     PASS,
     Window,
+    auc_result,
+    auc_standard_error,
     decide,
     evaluate,
     failed,
@@ -104,10 +106,34 @@ def test_too_few_requests_are_not_judged_and_a_gap_must_be_significant() -> None
     assert {s for (v, _), s in _statuses(few).items() if v == "candidate"} == {INSUFFICIENT}
     assert iteration_status(few) == INSUFFICIENT
     assert "candidate error_rate: not judged (40 requests, fewer than 100)" in failed(few)
-    noisy = evaluate(window(120, positives=0.2), window(120, positives=0.34), OBJ, 100)  # gap .14, p ~ .013
-    assert _statuses(noisy)[("candidate", "positive_rate_gap")] == FAIL
-    unsure = evaluate(window(100, positives=0.2), window(100, positives=0.32), OBJ, 100)  # gap .12, p ~ .05
-    assert _statuses(unsure)[("candidate", "positive_rate_gap")] == INSUFFICIENT
+    # a gap of .14 against a band of .1: the excess is significant on 2,000 predictions each, not on 120
+    sure = evaluate(window(2000, positives=0.2), window(2000, positives=0.34), OBJ, 100)
+    assert _statuses(sure)[("candidate", "positive_rate_gap")] == FAIL
+    unsure = evaluate(window(120, positives=0.2), window(120, positives=0.34), OBJ, 100)
+    (gap,) = [r for r in unsure if r.objective == "positive_rate_gap"]
+    assert gap.status == PASS and gap.detail == "over the band but not significant at 0.05 (p=0.231)"
+
+
+def _scored(n: int, auc: float, seed: int) -> list[tuple[int, float]]:
+    """n customers, a third churning, scored from two normal laws whose gap gives ROC AUC ~auc."""
+    from statistics import NormalDist
+
+    draw, gap = random.Random(seed), math.sqrt(2) * NormalDist().inv_cdf(auc)
+    return [(label, draw.gauss(gap * label, 1.0)) for label in (int(i % 3 == 0) for i in range(n))]
+
+
+def test_the_auc_objective_fails_only_a_significant_drop() -> None:
+    good, bad = _scored(600, 0.95, 1), _scored(600, 0.55, 2)
+    assert auc_result({"stable": good, "candidate": _scored(600, 0.95, 3)}, 0.01, 100, 0.05).status == PASS
+    worse = auc_result({"stable": good, "candidate": bad}, 0.01, 100, 0.05)
+    assert worse.status == FAIL and worse.value > 0.2
+    noisy = auc_result(
+        {"stable": good[:60], "candidate": _scored(60, 0.88, 10)}, 0.01, 50, 0.05
+    )  # .971 vs .935
+    assert noisy.status == PASS and "over the tolerance but not significant" in noisy.detail
+    few = auc_result({"stable": good[:30], "candidate": bad[:30]}, 0.01, 50, 0.05)
+    assert few.status == INSUFFICIENT and few.detail == "stable: 30 labelled answers, 10 positive"
+    assert auc_standard_error(0.9, 30, 70) == pytest.approx(0.0395, abs=1e-3)
 
 
 def test_the_decision_and_the_failure_limit() -> None:

@@ -1,0 +1,149 @@
+"""The replayed load of a canary experiment, as Iter8's load task sent it: customers of the newest validated data,
+each with its id and every field, sent to the model server at a rate for a duration. It runs as a process of its
+own (started by UC2 step 02, stopped by step 03, or at the end of its duration) and records every answer (id,
+version, probability, the customer's label, status, latency) in responses.jsonl beside the experiment: the model
+objectives that need labels read it.
+
+    python -m common.serving.replay --experiment EXPERIMENT.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+RESPONSES_FILE = "responses.jsonl"
+FLUSH_S = 0.5  # how often answers reach the file
+
+
+def customers(path: str, id_column: str, fields: list[str], label: str | None, seed: int = 7) -> list[dict]:
+    """Every customer of the data as a request instance (missing values as null), shuffled, with its label."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path, columns=[id_column, *fields, *([label] if label else [])])
+    frame = frame.sample(frac=1.0, random_state=seed)
+    rows = []
+    for record in frame.to_dict("records"):
+        instance = {
+            k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in record.items()
+        }
+        rows.append(
+            {"instance": {k: instance[k] for k in [id_column, *fields]}, "label": instance.get(label)}
+        )
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+class Load:
+    """`threads` senders keep one connection each and send request i at start + i / rate."""
+
+    def __init__(self, experiment: dict[str, Any], folder: Path) -> None:
+        replay = experiment["replay"]
+        self.url = urlsplit(experiment["endpoint"])
+        self.rate, self.duration = float(replay["rate"]), float(replay["duration_s"])
+        self.rows = customers(replay["data_path"], replay["id_column"], replay["fields"], replay.get("label"))
+        self.threads = int(replay.get("threads", 8))
+        self.out = folder / RESPONSES_FILE
+        self.stop = threading.Event()
+        self.next = itertools.count()
+        self.lock = threading.Lock()
+        self.pending: list[str] = []
+        self.start = 0.0
+
+    def run(self) -> int:
+        self.start = time.monotonic()
+        workers = [threading.Thread(target=self._send, daemon=True) for _ in range(self.threads)]
+        writer = threading.Thread(target=self._write, daemon=True)
+        for t in [*workers, writer]:
+            t.start()
+        for t in workers:
+            t.join()
+        self.stop.set()
+        writer.join()
+        return 0
+
+    def _send(self) -> None:
+        conn = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=10)
+        headers = {"Content-Type": "application/json"}
+        while not self.stop.is_set():
+            i = next(self.next)
+            due = self.start + i / self.rate
+            if due - self.start >= self.duration:
+                return
+            if (wait := due - time.monotonic()) > 0 and self.stop.wait(wait):
+                return
+            row = self.rows[i % len(self.rows)]
+            body = json.dumps({"instances": [row["instance"]]})
+            sent = time.perf_counter()
+            try:
+                conn.request("POST", self.url.path, body, headers)
+                resp = conn.getresponse()
+                answer, status = resp.read(), resp.status
+                version = resp.getheader("x-model-version")
+            except (OSError, http.client.HTTPException):
+                conn.close()  # a fresh connection for the next request
+                answer, status, version = b"", 0, None
+            ms = (time.perf_counter() - sent) * 1000
+            self._record(row, status, version, answer, ms)
+
+    def _record(
+        self, row: dict[str, Any], status: int, version: str | None, answer: bytes, ms: float
+    ) -> None:
+        proba = None
+        if status == 200:
+            proba = json.loads(answer)["predictions"][0]["churn_probability"]
+        key = next(iter(row["instance"]))
+        line = {
+            "id": row["instance"][key],
+            "version": version,
+            "status": status,
+            "p": proba,
+            "label": row["label"],
+        }
+        with self.lock:
+            self.pending.append(json.dumps({**line, "ms": round(ms, 3)}))
+
+    def _write(self) -> None:
+        with self.out.open("a") as out:
+            while True:
+                stopped = self.stop.wait(FLUSH_S)
+                with self.lock:
+                    lines, self.pending = self.pending, []
+                if lines:
+                    out.write("\n".join(lines) + "\n")
+                    out.flush()
+                if stopped:
+                    return
+
+
+def read_responses(folder: Path) -> list[dict[str, Any]]:
+    path = folder / RESPONSES_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiment", required=True)
+    args = parser.parse_args(argv)
+    path = Path(args.experiment)
+    load = Load(json.loads(path.read_text()), path.parent)
+    signal.signal(signal.SIGTERM, lambda *_: load.stop.set())  # step 03 ends it: flush, then exit
+    return load.run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""UC2 A/B testing: put the challenger beside the champion (01), declare the experiment and start its load (02),
+then monitor it and promote or roll back (03). Skipped from step 01 on when there is no challenger."""
+
+from __future__ import annotations
+
+from common.cli import base_parser, execute
+from common.pipeline import Outcome, run_pipeline, summary
+from common.settings import Settings
+from common.workspace import Workspace
+from uc2_ab_testing import USE_CASE
+
+STEPS = [
+    "uc2_01_deploy_canary_kserve",
+    "uc2_02_create_experiment_iter8",
+    "uc2_03_monitor_experiment",
+]
+
+
+def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
+    return run_pipeline("uc2_ab_testing", STEPS, cfg, ws)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = base_parser(__doc__ or USE_CASE).parse_args(argv)
+    return execute(f"{USE_CASE}_pipeline", USE_CASE, args, lambda cfg, ws: summary(USE_CASE, run(cfg, ws)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

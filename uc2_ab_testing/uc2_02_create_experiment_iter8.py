@@ -1,0 +1,119 @@
+"""Step 02 of UC2: write the canary experiment from config to the workspace, the way Iter8's Experiment declared
+it (the versions, the objectives per version, the interval, the iterations, the minimum requests and the failure
+limit), take the counters' baseline, and start the load: with ab_testing.traffic replay (the default locally),
+customers of the newest validated data at ab_testing.replay_rate for the experiment's length, in a process of its
+own; with live, only real traffic is observed. Skipped when step 01 was (no challenger)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from common.cli import step_main
+from common.errors import MissingInputError
+from common.serving.readers import read_versions
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace, write_text
+from uc2_ab_testing import USE_CASE
+
+STEP = Path(__file__).stem
+CANARY_STEP = "uc2_01_deploy_canary_kserve"
+VALIDATION_STEP = "uc1_03_data_validation_ge"  # the newest validated data, as the workspace recorded it
+LOAD_SLACK_S = 2.0  # the load runs this much past the last reading, so the last interval is full
+log = logging.getLogger(f"uc2_ab_testing.{STEP}")
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    canary = ws.require(CANARY_STEP, f"run {CANARY_STEP}.py first")
+    if canary.status == "skipped":
+        return StepResult(step=STEP, status="skipped", outputs={"reason": canary.outputs["reason"]})
+    experiment = declare(cfg, ws, canary.outputs)
+    folder = ws.dir("reports", "ab", experiment["id"])
+    experiment["baseline"] = {v: asdict(w) for v, w in read_versions(experiment).items()}
+    path = folder / "experiment.json"
+    write_text(path, json.dumps(experiment, indent=2))
+    pid = start_load(path, ws) if experiment["traffic"] == "replay" else None
+    log.info(
+        "experiment %s: version %s against %s, %d x %gs, %s traffic%s",
+        experiment["id"],
+        experiment["candidate"],
+        experiment["stable"],
+        experiment["iterations"],
+        experiment["interval_s"],
+        experiment["traffic"],
+        f" at {experiment['replay']['rate']:g}/s (pid {pid})" if pid else "",
+    )
+    return StepResult(
+        step=STEP,
+        outputs={"experiment": str(path), "id": experiment["id"], "load_pid": pid, "folder": str(folder)},
+        datasets_read=[Path(experiment["replay"]["data_path"]).as_uri()] if pid else [],
+    )
+
+
+def declare(cfg: Settings, ws: Workspace, canary: dict[str, Any]) -> dict[str, Any]:
+    """The experiment, from config and what step 01 deployed."""
+    ab, ds = cfg.ab_testing, cfg.dataset
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    endpoint = canary["endpoint"]
+    validated = ws.result(VALIDATION_STEP)
+    if ab.traffic == "replay" and validated is None:
+        raise MissingInputError(f"traffic replay needs validated data: run {VALIDATION_STEP}.py first")
+    return {
+        "id": f"{stamp}-v{canary['stable']}-vs-v{canary['candidate']}",
+        "model": cfg.training.registered_model,
+        "stable": canary["stable"],
+        "candidate": canary["candidate"],
+        "endpoint": endpoint,
+        "metrics_url": endpoint.split("/v1/", 1)[0] + "/metrics",
+        "canary_percent": ab.canary_percent,
+        "routing": ab.routing,
+        "interval_s": ab.interval_s,
+        "iterations": ab.iterations,
+        "min_requests": ab.min_requests,
+        "failure_limit": ab.failure_limit,
+        "objectives": {**ab.objectives.model_dump(), "max_auc_drop": cfg.training.gate.regression_tolerance},
+        "traffic": ab.traffic,
+        "prometheus_url": ab.prometheus_url,
+        "queries": dict(ab.queries),
+        "replay": {
+            "rate": ab.replay_rate,
+            "duration_s": ab.interval_s * ab.iterations + LOAD_SLACK_S,
+            "data_path": validated.outputs["path"] if validated else None,
+            "id_column": ds.id_column,
+            "fields": [*ds.numeric, *ds.categorical],
+            "label": ds.target,
+        },
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def start_load(path: Path, ws: Workspace) -> int:
+    """The replay process, detached, with its log beside the experiment."""
+    cmd = [sys.executable, "-m", "common.serving.replay", "--experiment", str(path)]
+    with (path.parent / "load.log").open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ},
+        )
+    write_text(path.parent / "load.json", json.dumps({"pid": proc.pid, "cmd": cmd}))
+    return proc.pid
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Step 03 of UC2: run the canary experiment step 02 declared. Every interval it reads both versions' counters
+(the server's /metrics, or PromQL when ab_testing.prometheus_url is set), judges every objective per version on
+what happened since the experiment began, and records the iteration; `failure_limit` failing iterations in a row
+end it early. Then the decision:
+  promote   the candidate takes the stable alias (champion), the old champion gets `previous`, and the candidate
+            is served alone;
+  rollback  the split goes back to 0 % (the champion alone), the candidate gets a `rejected` tag naming every
+            failed objective, and the champion is unchanged.
+The record and a report (JSON, and an HTML page of each objective per iteration for both versions) stay under
+<workspace>/reports/ab/<experiment>/."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from common.cli import step_main
+from common.serving import experiment as judge
+from common.serving import local_server
+from common.serving.ab_report import render
+from common.serving.readers import read_versions, window_of
+from common.serving.replay import read_responses
+from common.serving.versions import by_alias, server_spec
+from common.settings import ObjectivesCfg, Settings
+from common.step import StepResult
+from common.workspace import Workspace, write_text
+from uc2_ab_testing import USE_CASE
+
+STEP = Path(__file__).stem
+EXPERIMENT_STEP = "uc2_02_create_experiment_iter8"
+log = logging.getLogger(f"uc2_ab_testing.{STEP}")
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    created = ws.require(EXPERIMENT_STEP, f"run {EXPERIMENT_STEP}.py first")
+    if created.status == "skipped":
+        return StepResult(step=STEP, status="skipped", outputs={"reason": created.outputs["reason"]})
+    path = Path(created.outputs["experiment"])
+    experiment = json.loads(path.read_text())
+    try:
+        iterations = observe(experiment, path.parent)
+    finally:
+        stop_load(path.parent)
+    statuses = [i["status"] for i in iterations]
+    decision = judge.decide(statuses, experiment["failure_limit"], final=True)
+    last = iterations[-1]
+    reasons = [] if decision == "promote" else last["reasons"] or ["no iteration passed"]
+    act(cfg, ws, experiment, decision, reasons)
+    report = {
+        "experiment": experiment["id"],
+        "decision": decision,
+        "stable": experiment["stable"],
+        "candidate": experiment["candidate"],
+        "reasons": reasons,
+        "objectives": last["results"],
+        "iterations": iterations,
+    }
+    write_text(path.parent / "report.json", json.dumps(report, indent=2))
+    write_text(path.parent / "report.html", render(report))
+    log.info(
+        "experiment %s: %s (%s)", experiment["id"], decision, "; ".join(reasons) or "every objective met"
+    )
+    return StepResult(
+        step=STEP,
+        outputs={
+            "decision": decision,
+            "stable": experiment["stable"],
+            "candidate": experiment["candidate"],
+            "reasons": reasons,
+            "objectives": last["results"],
+            "report": str(path.parent / "report.html"),
+            "record": str(path.parent / "report.json"),
+        },
+        metrics={"iterations": len(iterations)},
+    )
+
+
+def observe(experiment: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
+    """The iterations, each judged on everything since the experiment began, until the last one or the
+    failure limit."""
+    stable, candidate = experiment["stable"], experiment["candidate"]
+    baseline = {v: window_of(w) for v, w in experiment["baseline"].items()}
+    objectives = ObjectivesCfg.model_validate(
+        {k: v for k, v in experiment["objectives"].items() if k in ObjectivesCfg.model_fields}
+    )
+    minimum, start, iterations = experiment["min_requests"], time.monotonic(), []
+    for n in range(1, experiment["iterations"] + 1):
+        time.sleep(max(0.0, start + n * experiment["interval_s"] - time.monotonic()))
+        now = read_versions(experiment)
+        s, c = now[stable].minus(baseline[stable]), now[candidate].minus(baseline[candidate])
+        results = judge.evaluate(s, c, objectives, minimum)
+        if experiment["traffic"] == "replay":  # the replayed customers' labels are known
+            labelled = _labelled(read_responses(folder), stable, candidate)
+            drop = experiment["objectives"]["max_auc_drop"]
+            results.append(judge.auc_result(labelled, drop, minimum, objectives.significance))
+        status = judge.iteration_status(results)
+        iterations.append(
+            {
+                "iteration": n,
+                "elapsed_s": round(time.monotonic() - start, 2),
+                "status": status,
+                "requests": {"stable": s.requests, "candidate": c.requests},
+                "results": [r.to_dict() for r in results],
+                "reasons": judge.failed(results),
+            }
+        )
+        log.info("iteration %d: %s (requests: stable %d, candidate %d)", n, status, s.requests, c.requests)
+        if judge.decide([i["status"] for i in iterations], experiment["failure_limit"], final=False):
+            break
+    return iterations
+
+
+def _labelled(
+    responses: list[dict[str, Any]], stable: str, candidate: str
+) -> dict[str, list[tuple[int, float]]]:
+    """(label, probability) of each answered request, by version."""
+    found: dict[str, list[tuple[int, float]]] = {"stable": [], "candidate": []}
+    sides = {stable: "stable", candidate: "candidate"}
+    for r in responses:
+        if r["status"] == 200 and r["label"] is not None and r["version"] in sides:
+            found[sides[r["version"]]].append((int(r["label"]), float(r["p"])))
+    return found
+
+
+def stop_load(folder: Path) -> None:
+    """End the replay process (it flushes what it recorded), if it still runs."""
+    record = folder / "load.json"
+    if not record.exists():
+        return
+    pid = json.loads(record.read_text())["pid"]
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    local_server.kill(pid, timeout_s=10)
+
+
+def act(cfg: Settings, ws: Workspace, experiment: dict[str, Any], decision: str, reasons: list[str]) -> None:
+    """Move the aliases (promote) or tag the candidate (rollback), and serve the winner alone."""
+    from common.model.registry import client_for, tracking_uri
+
+    ab, name = cfg.ab_testing, cfg.training.registered_model
+    client = client_for(tracking_uri(cfg, ws))
+    stable, candidate = experiment["stable"], experiment["candidate"]
+    if decision == "promote":
+        client.set_registered_model_alias(name, "previous", stable)
+        client.set_registered_model_alias(name, ab.stable_alias, candidate)
+        client.set_model_version_tag(
+            name, candidate, "ab_testing", f"promoted by experiment {experiment['id']}"
+        )
+    else:
+        client.set_model_version_tag(name, candidate, "rejected", json.dumps(reasons))
+    winner = by_alias(cfg, ws, ab.stable_alias)
+    if winner is None:  # the alias was removed meanwhile: nothing left to serve alone
+        return
+    if cfg.serving.mode == "kserve":
+        from common.serving.kserve_deploy import deploy
+
+        deploy(cfg, ws, winner["storage_uri"], winner["version"])
+        return
+    local_server.replace(ws, server_spec(cfg, ws, winner, ab.stable_alias), cfg.serving.ready_timeout_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,43 +41,48 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     if created.status == "skipped":
         return StepResult(step=STEP, status="skipped", outputs={"reason": created.outputs["reason"]})
     path = Path(created.outputs["experiment"])
-    experiment = json.loads(path.read_text())
+    record = path.parent / "report.json"
+    if record.exists():  # decided before: never observed twice; acted upon again only if that was cut short
+        report = json.loads(record.read_text())
+    else:
+        report = decide(json.loads(path.read_text()), path.parent)
+        write_text(record, json.dumps(report, indent=2))  # the decision first: a failed act can be resumed
+    if not report["acted"]:
+        act(cfg, ws, report)
+        report["acted"] = True
+        write_text(record, json.dumps(report, indent=2))
+    write_text(path.parent / "report.html", render(report))
+    reasons = "; ".join(report["reasons"]) or "every objective met"
+    log.info("experiment %s: %s (%s)", report["experiment"], report["decision"], reasons)
+    return StepResult(
+        step=STEP,
+        outputs={
+            **{k: report[k] for k in ("decision", "stable", "candidate", "reasons", "objectives")},
+            "report": str(path.parent / "report.html"),
+            "record": str(record),
+        },
+        metrics={"iterations": len(report["iterations"])},
+    )
+
+
+def decide(experiment: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Observe the experiment to its end (or the failure limit), then the decision and its reasons."""
     try:
-        iterations = observe(experiment, path.parent)
+        iterations = observe(experiment, folder)
     finally:
-        stop_load(path.parent)
-    statuses = [i["status"] for i in iterations]
-    decision = judge.decide(statuses, experiment["failure_limit"], final=True)
+        stop_load(folder)
+    decision = judge.decide([i["status"] for i in iterations], experiment["failure_limit"], final=True)
     last = iterations[-1]
-    reasons = [] if decision == "promote" else last["reasons"] or ["no iteration passed"]
-    act(cfg, ws, experiment, decision, reasons)
-    report = {
+    return {
         "experiment": experiment["id"],
         "decision": decision,
         "stable": experiment["stable"],
         "candidate": experiment["candidate"],
-        "reasons": reasons,
+        "reasons": [] if decision == "promote" else last["reasons"] or ["no iteration passed"],
         "objectives": last["results"],
         "iterations": iterations,
+        "acted": False,
     }
-    write_text(path.parent / "report.json", json.dumps(report, indent=2))
-    write_text(path.parent / "report.html", render(report))
-    log.info(
-        "experiment %s: %s (%s)", experiment["id"], decision, "; ".join(reasons) or "every objective met"
-    )
-    return StepResult(
-        step=STEP,
-        outputs={
-            "decision": decision,
-            "stable": experiment["stable"],
-            "candidate": experiment["candidate"],
-            "reasons": reasons,
-            "objectives": last["results"],
-            "report": str(path.parent / "report.html"),
-            "record": str(path.parent / "report.json"),
-        },
-        metrics={"iterations": len(iterations)},
-    )
 
 
 def observe(experiment: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
@@ -140,21 +145,21 @@ def stop_load(folder: Path) -> None:
     local_server.kill(pid, timeout_s=10)
 
 
-def act(cfg: Settings, ws: Workspace, experiment: dict[str, Any], decision: str, reasons: list[str]) -> None:
+def act(cfg: Settings, ws: Workspace, report: dict[str, Any]) -> None:
     """Move the aliases (promote) or tag the candidate (rollback), and serve the winner alone."""
     from common.model.registry import client_for, tracking_uri
 
     ab, name = cfg.ab_testing, cfg.training.registered_model
     client = client_for(tracking_uri(cfg, ws))
-    stable, candidate = experiment["stable"], experiment["candidate"]
-    if decision == "promote":
+    stable, candidate = report["stable"], report["candidate"]
+    if report["decision"] == "promote":
         client.set_registered_model_alias(name, "previous", stable)
         client.set_registered_model_alias(name, ab.stable_alias, candidate)
         client.set_model_version_tag(
-            name, candidate, "ab_testing", f"promoted by experiment {experiment['id']}"
+            name, candidate, "ab_testing", f"promoted by experiment {report['experiment']}"
         )
     else:
-        client.set_model_version_tag(name, candidate, "rejected", json.dumps(reasons))
+        client.set_model_version_tag(name, candidate, "rejected", json.dumps(report["reasons"]))
     winner = by_alias(cfg, ws, ab.stable_alias)
     if winner is None:  # the alias was removed meanwhile: nothing left to serve alone
         return

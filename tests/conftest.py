@@ -212,3 +212,13 @@ def summary_of(proc: subprocess.CompletedProcess[str]) -> dict:
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert lines, f"no summary on stdout; stderr:\n{proc.stderr[-3000:]}"
     return json.loads(lines[-1])
+
+
+def metric_families(base: str) -> dict[str, object]:
+    """A model server's /metrics, parsed with prometheus_client's parser, by family name."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
+        return {f.name: f for f in text_string_to_metric_families(resp.read().decode())}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from common.serving.contract import EXAMPLE_CUSTOMER
-from tests.conftest import Impostor, run_script, serving_port, summary_of
+from tests.conftest import Impostor, metric_families, run_script, serving_port, summary_of
 
 PIPELINE = "uc1_churn_prediction/run_pipeline.py"
 STEP6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
@@ -308,10 +308,7 @@ def test_a_new_start_after_stop_serves_with_its_own_settings(served: tuple[Path,
     odd = {**CUSTOMER, "age": 1e9, "gender": "Zz"}
     status, answer = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": [odd, odd, CUSTOMER]})
     assert status == 200 and len(answer["predictions"]) == 3
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
-        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    families = metric_families(base)
     counted = {
         s.labels["field"]: s.value
         for s in families["mlops_serving_out_of_range_values"].samples

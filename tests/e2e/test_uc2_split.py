@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_script, serving_port, summary_of
+from tests.conftest import metric_families, run_script, serving_port, summary_of
 
 MODEL = "churn-predictor"
 CANARY = "uc2_ab_testing/uc2_01_deploy_canary_kserve.py"
@@ -73,11 +73,8 @@ def test_a_customer_always_meets_the_same_version_unless_a_header_pins_one(split
 
 
 def test_metrics_and_metadata_are_by_version(split: tuple[Path, str]) -> None:
-    from prometheus_client.parser import text_string_to_metric_families
-
     _, base = split
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
-        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    families = metric_families(base)
     requests = {
         s.labels["version"]: s.value
         for s in families["mlops_ab_requests"].samples

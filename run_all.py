@@ -90,6 +90,7 @@ def render_table(report: dict[str, Any]) -> str:
     for uc in report["use_cases"]:
         for step in uc["steps"]:
             error = f"  {step['error'].splitlines()[0]}" if step["error"] else ""
+            error = error or (f"  {step['reason']}" if step.get("reason") else "")
             lines.append(
                 f"  {uc['use_case']:<5} {step['step']:<40} {step['status']:<8} "
                 f"{step['duration_s']:>7.1f}s{error}"

@@ -23,6 +23,7 @@ class Outcome:
     duration_s: float = 0.0
     exit_code: int = 0
     error: str = ""
+    reason: str = ""  # why a step was skipped
 
 
 def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> list[Outcome]:
@@ -60,7 +61,8 @@ def _run_steps(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> 
                 )
             )
             continue
-        outcomes.append(Outcome(name, result.status, round(time.monotonic() - start, 3)))  # ok | skipped
+        reason = str(result.outputs.get("reason", "")) if result.status == "skipped" else ""
+        outcomes.append(Outcome(name, result.status, round(time.monotonic() - start, 3), reason=reason))
     return outcomes
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from common.cli import base_parser, execute, run_step
 from common.errors import MissingInputError
 from common.serving import local_server
-from common.serving.versions import by_alias, server_spec
+from common.serving.versions import by_alias, local_endpoint, server_spec
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
@@ -74,7 +74,7 @@ def _smoke(cfg: Settings, ws: Workspace) -> dict[str, Any]:
 
 
 def post(cfg: Settings, body: dict[str, Any]) -> dict[str, Any]:
-    url = _endpoint(cfg)
+    url = local_endpoint(cfg)
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read())
@@ -85,7 +85,7 @@ def _result(cfg: Settings, target: dict[str, Any], done: dict[str, Any]) -> Step
         step=STEP,
         outputs={
             "mode": cfg.serving.mode,
-            "endpoint": done.get("url") or _endpoint(cfg),
+            "endpoint": done.get("url") or local_endpoint(cfg),
             "version": target["version"],
             "alias": cfg.serving.alias,
             "model_uri": target["model_uri"],
@@ -100,12 +100,7 @@ def _served_at(cfg: Settings, done: dict[str, Any]) -> str:
     """The endpoint as a dataset: the local server's URL, or the InferenceService."""
     if cfg.serving.mode == "kserve":
         return f"kserve://{cfg.serving.namespace}/{cfg.training.registered_model}"
-    return done.get("url") or _endpoint(cfg)
-
-
-def _endpoint(cfg: Settings) -> str:
-    host = local_server.url_host(cfg.serving.host)
-    return f"http://{host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
+    return done.get("url") or local_endpoint(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from common.cli import step_main
 from common.errors import MissingInputError
 from common.serving import local_server
 from common.serving.canary import canary_spec
-from common.serving.versions import by_alias, server_spec
+from common.serving.versions import by_alias, local_endpoint, server_spec
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
@@ -55,7 +55,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     same = current is not None and current["spec"] == json.loads(json.dumps(spec))
     if same and local_server.answers_as(spec, current["pid"]):
         log.info("the split %s / %s is already served", stable["version"], candidate["version"])
-        return _result(cfg, stable, candidate, {"changed": False, "pid": current["pid"]}, _endpoint(cfg))
+        return _result(cfg, stable, candidate, {"changed": False, "pid": current["pid"]}, local_endpoint(cfg))
     local_server.check_port(spec, current)
     pid = local_server.replace(ws, spec, cfg.serving.ready_timeout_s)
     log.info(
@@ -65,12 +65,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         ab.canary_percent,
         ab.routing,
     )
-    return _result(cfg, stable, candidate, {"changed": True, "pid": pid}, _endpoint(cfg))
-
-
-def _endpoint(cfg: Settings) -> str:
-    host = local_server.url_host(cfg.serving.host)
-    return f"http://{host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
+    return _result(cfg, stable, candidate, {"changed": True, "pid": pid}, local_endpoint(cfg))
 
 
 def _result(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from dataclasses import asdict
@@ -105,7 +104,6 @@ def start_load(path: Path, ws: Workspace) -> int:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ},
         )
     write_text(path.parent / "load.json", json.dumps({"pid": proc.pid, "cmd": cmd}))
     return proc.pid

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -137,12 +135,7 @@ def stop_load(folder: Path) -> None:
     record = folder / "load.json"
     if not record.exists():
         return
-    pid = json.loads(record.read_text())["pid"]
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    local_server.kill(pid, timeout_s=10)
+    local_server.kill(json.loads(record.read_text())["pid"], timeout_s=10)  # TERM first: it flushes
 
 
 def act(cfg: Settings, ws: Workspace, report: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from common.features.feast_store import offline_source, repo_config, source_id_type
 from common.model.registry import client_for, tracking_uri
+from common.serving.local_server import url_host
 from common.settings import Settings
 from common.workspace import Workspace
 
@@ -31,6 +32,12 @@ def by_alias(cfg: Settings, ws: Workspace, alias: str) -> dict[str, Any] | None:
         "storage_uri": client.get_model_version_download_uri(name, str(version.version)),
         "tags": dict(version.tags or {}),
     }
+
+
+def local_endpoint(cfg: Settings) -> str:
+    """The local model server's predict URL, as a client on this machine reaches it."""
+    host = url_host(cfg.serving.host)
+    return f"http://{host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
 
 
 def server_spec(cfg: Settings, ws: Workspace, target: dict[str, Any], alias: str) -> dict[str, Any]:

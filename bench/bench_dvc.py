@@ -23,10 +23,10 @@ from typing import Any
 
 from benchlib import write_extract
 
+from common.chain.version import data_path
 from common.config import load_config
 from common.settings import Settings
 from common.telemetry import disable_telemetry
-from uc1_churn_prediction.uc1_02_data_versioning_dvc import data_path
 
 log = logging.getLogger("bench.dvc")
 TARGET_S = 10

@@ -22,10 +22,10 @@ from typing import Any
 
 from benchlib import write_extract
 
+from common.chain.validate import failed_expectations, read_extract, validate
 from common.config import load_config
 from common.settings import Settings
 from common.telemetry import disable_telemetry
-from uc1_churn_prediction.uc1_03_data_validation_ge import failed_expectations, read_extract, validate
 
 log = logging.getLogger("bench.validate")
 TARGET_S = 15

@@ -6,57 +6,14 @@ rows, source and hash, a tag data-vN, and a push to the DVC remote. Unchanged da
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
+from common.chain import VERSION as STEP
+from common.chain.version import data_path, open_registry, run
 from common.cli import base_parser, execute, run_step
-from common.data.object_store import make_store
-from common.data.registry import DataRegistry
 from common.settings import Settings
-from common.step import StepResult
 from common.workspace import Workspace
 from uc1_churn_prediction import USE_CASE
 
-STEP = Path(__file__).stem
-EXTRACT_STEP = "uc1_01_data_ingestion_postgres"
-log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
-
-
-def open_registry(cfg: Settings, ws: Workspace) -> DataRegistry:
-    return DataRegistry(ws.root / "data-registry", cfg.dvc, ws.dir("dvc-remote"))
-
-
-def data_path(cfg: Settings) -> str:
-    """The versioned file, relative to the registry."""
-    return f"data/{cfg.dataset.table}.parquet"
-
-
-def run(cfg: Settings, ws: Workspace) -> StepResult:
-    extract = ws.require(EXTRACT_STEP, f"run {EXTRACT_STEP}.py first")
-    registry = open_registry(cfg, ws)
-    rel = data_path(cfg)
-    rows, digest, source = extract.metrics["rows"], extract.outputs["sha256"], extract.outputs["source"]
-    with ws.scratch(f"{cfg.dataset.table}.parquet") as tmp:
-        make_store(cfg.object_store, ws).get_file(extract.outputs["key"], tmp)
-        version = registry.commit(tmp, rel, f"{rel}: {rows} rows from {source}, sha256 {digest}")
-    uri = f"dvc://{registry.root}/{rel}@{version.tag}"
-    return StepResult(
-        step=STEP,
-        outputs={
-            "tag": version.tag,
-            "commit": version.commit,
-            "md5": version.md5,
-            "created": version.created,
-            "registry": str(registry.root),
-            "path": str(registry.root / rel),
-            "rel_path": rel,
-            "remote": cfg.dvc.remote_url or str(registry.default_remote),
-        },
-        metrics={"rows": rows, "versions": len(registry.versions())},
-        datasets_read=[extract.outputs["uri"]],
-        datasets_written=[uri],
-        facts={uri: {"version": f"{version.tag} (md5 {version.md5})"}},  # lineage: the tag and DVC's md5
-    )
+__all__ = ["STEP", "main", "run"]  # run: the shared chain's step (common/chain/version.py), also run by UC3
 
 
 def main(argv: list[str] | None = None) -> int:

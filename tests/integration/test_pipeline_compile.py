@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from common.chain.train import compile_pipeline
 from common.config import load_config
-from uc1_churn_prediction.uc1_05_model_training_kubeflow import compile_pipeline
 
 
 def test_compiled_yaml_names_every_component_and_candidate(tmp_path: Path) -> None:

@@ -5,11 +5,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from common.chain.validate import failed_expectations, read_extract, validate
 from common.config import load_config
 from common.data.expectations import build_suite, describe_failure, expectation_specs
 from common.data.sample_data import generate
 from common.data.schema import Cast, arrow_schema
-from uc1_churn_prediction.uc1_03_data_validation_ge import failed_expectations, read_extract, validate
 
 DS = load_config(environ={}).dataset
 

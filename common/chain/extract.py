@@ -1,0 +1,161 @@
+"""The chain's extract step (UC1 step 01): extract the customers table from the warehouse (PostgreSQL or embedded
+SQLite) to Parquet in the object store, chunk by chunk, at raw/<table>_<UTC timestamp>.parquet with a `latest`
+pointer. The declared parsing (text ids, text labels, numbers stored as text, no timestamp column) happens here,
+once; a value it refuses exits 3 naming the column, the count and examples, and nothing is uploaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from common.chain import EXTRACT
+from common.data.object_store import make_store
+from common.data.schema import (
+    Cast,
+    IdType,
+    arrow_schema,
+    extract_query,
+    missing_columns,
+    parquet_facts,
+    resolve_id_type,
+)
+from common.data.warehouse import is_embedded, make_engine, reaching, safe_url, warehouse_url
+from common.errors import DataValidationError
+from common.settings import DatasetCfg, Settings
+from common.step import StepResult
+from common.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+STEP = EXTRACT
+log = logging.getLogger(__name__)
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    ds = cfg.dataset
+    url = warehouse_url(cfg.warehouse, ws)
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    with ws.scratch(f"{ds.table}.parquet") as tmp:
+        rows, cast = _read_warehouse(url, cfg, tmp, now)
+        size, digest, facts = tmp.stat().st_size, _sha256(tmp), parquet_facts(tmp)
+        store = make_store(cfg.object_store, ws)
+        key = f"raw/{ds.table}_{stamp}.parquet"
+        uri = store.put_file(tmp, key)
+    pointer = {"key": key, "uri": uri, "rows": rows, "bytes": size, "sha256": digest, "extracted_at": stamp}
+    if cast.report():
+        log.info("parsing: %s", json.dumps(cast.report()))
+    latest = store.put_bytes(json.dumps(pointer, indent=2).encode(), f"raw/{ds.table}_latest.json")
+    log.info("extracted %d rows (%d bytes, sha256 %s) to %s", rows, size, digest[:12], uri)
+    source = f"{safe_url(url)}#{ds.table}"
+    return StepResult(
+        step=STEP,
+        outputs={
+            "uri": uri,
+            "key": key,
+            "latest": latest,
+            "sha256": digest,
+            "source": source,
+            "schema": {f.name: str(f.type) for f in cast.schema},
+            "id_type": cast.id_type,
+            "parsing": cast.report(),
+        },
+        metrics={"rows": rows, "bytes": size},
+        datasets_read=[source],
+        datasets_written=[uri],
+        facts={
+            source: {"schema": [c for c in facts["schema"] if c["name"] in ds.source_columns]},
+            uri: facts,
+        },
+    )
+
+
+def _read_warehouse(url: str, cfg: Settings, dest: Path, now: datetime) -> tuple[int, Cast]:
+    """Seed (embedded only), check and extract the table into `dest`; returns the row count and the cast."""
+    ds = cfg.dataset
+    engine = make_engine(url, cfg.warehouse.connect_timeout_s)
+    try:
+        with reaching(url):
+            if is_embedded(cfg.warehouse) and cfg.sample_data.enabled:
+                _seed_first_run(engine, cfg)
+            id_type = _check_table(engine, ds)
+            cast = Cast(ds, arrow_schema(ds, id_type), now)
+            rows = _extract(engine, ds, cast, cfg.warehouse.chunk_rows, dest)
+    finally:
+        engine.dispose()
+    if rows == 0:
+        raise DataValidationError(f"table {ds.table} is empty: nothing extracted, nothing uploaded")
+    problems = cast.problems()
+    if problems:
+        raise DataValidationError(
+            f"table {ds.table}: {len(problems)} column(s) failed parsing; nothing uploaded:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return rows, cast
+
+
+def _seed_first_run(engine: Engine, cfg: Settings) -> None:
+    """The embedded warehouse gets generated customers once, on its first run."""
+    from sqlalchemy import inspect
+
+    from common.data.sample_data import load
+
+    if not inspect(engine).has_table(cfg.dataset.table):
+        log.info(
+            "embedded warehouse has no %s table: seeding %d synthetic customers (seed %d)",
+            cfg.dataset.table,
+            cfg.sample_data.rows,
+            cfg.sample_data.seed,
+        )
+        load(engine, cfg.dataset.table, cfg.sample_data.rows, cfg.sample_data.seed)
+
+
+def _check_table(engine: Engine, ds: DatasetCfg) -> IdType:
+    """The table exists with every configured column; returns the id type (dataset.id_type, auto resolved)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    if not inspector.has_table(ds.table):
+        raise DataValidationError(
+            f"table {ds.table} does not exist in the warehouse {engine.url.render_as_string(hide_password=True)}"
+        )
+    found = {c["name"]: c["type"] for c in inspector.get_columns(ds.table)}
+    missing = missing_columns(list(found), ds)
+    if missing:
+        folded = {name.casefold(): name for name in found}
+        near = {m: folded[m.casefold()] for m in missing if m.casefold() in folded}
+        hint = f" (names are case-sensitive; the table has {near})" if near else ""
+        raise DataValidationError(
+            f"table {ds.table} lacks the configured columns {missing}{hint}: nothing uploaded"
+        )
+    return resolve_id_type(ds, found[ds.id_column])
+
+
+def _extract(engine: Engine, ds: DatasetCfg, cast: Cast, chunk_rows: int, dest: Path) -> int:
+    """Stream the table in `chunk_rows` chunks (server-side cursor) into one Parquet file; returns rows."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with engine.connect() as conn, pq.ParquetWriter(dest, cast.schema, compression="zstd") as writer:
+        conn = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
+        for chunk in pd.read_sql(extract_query(ds), conn, chunksize=chunk_rows):
+            writer.write_table(cast.table(chunk), row_group_size=chunk_rows)
+            rows += len(chunk)
+            log.info("extracted %d rows", rows)
+        if cast.report():  # the parsing counts travel with the data version; none: the bytes of before
+            writer.add_key_value_metadata(cast.metadata())
+    return rows
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

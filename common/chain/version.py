@@ -1,0 +1,54 @@
+"""The chain's versioning step (UC1 step 02): version the extract in the workspace's DVC data registry:
+data/<table>.parquet, a git commit naming rows, source and hash, a tag data-vN, and a push to the DVC remote.
+Unchanged data makes no new version."""
+
+from __future__ import annotations
+
+import logging
+
+from common.chain import EXTRACT, VERSION
+from common.data.object_store import make_store
+from common.data.registry import DataRegistry
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace
+
+STEP = VERSION
+log = logging.getLogger(__name__)
+
+
+def open_registry(cfg: Settings, ws: Workspace) -> DataRegistry:
+    return DataRegistry(ws.root / "data-registry", cfg.dvc, ws.dir("dvc-remote"))
+
+
+def data_path(cfg: Settings) -> str:
+    """The versioned file, relative to the registry."""
+    return f"data/{cfg.dataset.table}.parquet"
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    extract = ws.require(EXTRACT, f"run {EXTRACT}.py first")
+    registry = open_registry(cfg, ws)
+    rel = data_path(cfg)
+    rows, digest, source = extract.metrics["rows"], extract.outputs["sha256"], extract.outputs["source"]
+    with ws.scratch(f"{cfg.dataset.table}.parquet") as tmp:
+        make_store(cfg.object_store, ws).get_file(extract.outputs["key"], tmp)
+        version = registry.commit(tmp, rel, f"{rel}: {rows} rows from {source}, sha256 {digest}")
+    uri = f"dvc://{registry.root}/{rel}@{version.tag}"
+    return StepResult(
+        step=STEP,
+        outputs={
+            "tag": version.tag,
+            "commit": version.commit,
+            "md5": version.md5,
+            "created": version.created,
+            "registry": str(registry.root),
+            "path": str(registry.root / rel),
+            "rel_path": rel,
+            "remote": cfg.dvc.remote_url or str(registry.default_remote),
+        },
+        metrics={"rows": rows, "versions": len(registry.versions())},
+        datasets_read=[extract.outputs["uri"]],
+        datasets_written=[uri],
+        facts={uri: {"version": f"{version.tag} (md5 {version.md5})"}},  # lineage: the tag and DVC's md5
+    )

@@ -1,7 +1,8 @@
 """Run every use case's pipeline in order, in one process, and print a summary of steps with status and duration.
 
 Use cases that are not built yet are not listed here (and not faked): today UC1, from the warehouse to a model
-answering on localhost; UC2, the challenger's canary experiment when there is a challenger; then UC4, the lineage of
+answering on localhost; UC2, the challenger's canary experiment when there is a challenger; UC3, drift of what the
+server saw against the champion's training data, retraining a challenger when it drifted; then UC4, the lineage of
 it all with the impact and provenance answers."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from common.workspace import Workspace
 USE_CASES = [
     ("uc1", "uc1_churn_prediction.run_pipeline"),
     ("uc2", "uc2_ab_testing.run_pipeline"),  # the challenger against the champion; skipped when there is none
+    ("uc3", "uc3_drift_retraining.run_pipeline"),  # drift against the champion's data; retrains a challenger
     ("uc4", "uc4_data_lineage.run_pipeline"),  # after the use cases whose lineage it answers for
 ]
 

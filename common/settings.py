@@ -266,6 +266,7 @@ class GateCfg(Section):
     regression_tolerance: float = Field(0.01, ge=0)  # how far below the champion a challenger may fall
     promotion_margin: float = Field(0.005, ge=0)  # how far above the champion it must be to take over
     max_latency_ms: float = Field(50.0, gt=0)  # single-row predict_proba, median
+    promote: bool = True  # false: a pass is registered as challenger only (UC3's retrain leaves it to UC2)
 
 
 class TrainingCfg(Section):
@@ -293,6 +294,15 @@ class KubeflowCfg(Section):
     timeout_s: int = Field(3600, ge=1)
 
 
+class InferenceLogCfg(Section):
+    """The model server's log of every scored customer (UC3's drift input)."""
+
+    enabled: bool = True
+    flush_rows: int = Field(1000, ge=1)  # write when this many rows are buffered...
+    flush_s: float = Field(10.0, gt=0)  # ...or this long after the last write
+    max_buffered_rows: int = Field(100_000, ge=1)  # kept through failed writes; older rows are then dropped
+
+
 class ServingCfg(Section):
     mode: Literal["local", "kserve"] = (
         "local"  # local: a KServe ModelServer process; kserve: an InferenceService
@@ -309,6 +319,7 @@ class ServingCfg(Section):
     feast_completion: bool = True  # complete customer_id-only instances from the online store
     namespace: str = "default"  # kserve mode
     service_account: str = ""  # kserve mode: one that can read the model's storageUri
+    inference_log: InferenceLogCfg = InferenceLogCfg()
 
 
 class ObjectivesCfg(Section):
@@ -349,6 +360,25 @@ class ABTestingCfg(Section):
     }
 
 
+class DriftCfg(Section):
+    """UC3: what the champion was trained on against what it sees now; drift retrains a challenger."""
+
+    alias: str = "champion"  # the version whose training data is the reference
+    current: Literal["inference_log", "latest_extract"] = "inference_log"
+    window_hours: float = Field(24.0, gt=0)  # inference_log: the rows logged in the last this many hours
+    share_threshold: float = Field(0.3, gt=0, le=1)  # retrain when at least this share of columns drifted
+    max_performance_drop: float = Field(0.05, ge=0, le=1)  # ...or ROC AUC / recall on labels fell this much
+    min_rows: int = Field(500, ge=1)  # fewer current rows: insufficient_data
+    min_labelled_rows: int = Field(100, ge=1)  # fewer labelled rows: performance is not judged
+    cooldown_hours: float = Field(24.0, ge=0)  # no retrain this soon after the last one
+    max_rows: int = Field(200_000, ge=1000)  # past this, a seeded sample of the window is compared
+    reference_rows: int = Field(100_000, ge=1000)  # the reference is sampled to this, once per data version
+    seed: int = 42
+    feedback_table: str = "churn_feedback"  # (id, label, time) in the warehouse: labels that arrive later
+    pushgateway_url: str = ""  # set: the drift metrics are pushed there; else a textfile-collector file
+    retrain_promotes: bool = False  # false: a retrained model is challenger only, for UC2's experiment
+
+
 class LineageCfg(Section):
     """OpenLineage events from every step run (common.lineage): where they go."""
 
@@ -381,6 +411,7 @@ class Settings(Section):
     kubeflow: KubeflowCfg = KubeflowCfg()
     serving: ServingCfg = ServingCfg()
     ab_testing: ABTestingCfg = ABTestingCfg()
+    drift: DriftCfg = DriftCfg()
     lineage: LineageCfg = LineageCfg()
 
     @model_validator(mode="after")

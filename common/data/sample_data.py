@@ -2,6 +2,7 @@
 
 python -m common.data.sample_data --rows 1000000 --set warehouse.url=postgresql+psycopg://postgres@127.0.0.1/shop
 python -m common.data.sample_data --rows 20000 --drift --append     # a drifted batch, for drift detection
+python -m common.data.sample_data --feedback     # churn labels for the customers the model server logged
 """
 
 from __future__ import annotations
@@ -134,9 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift", action="store_true", help="a drifted batch: older, poorer, more churn")
     parser.add_argument("--id-offset", type=int, default=0, help="first customer_id is this + 1")
     parser.add_argument("--append", action="store_true", help="append instead of replacing the table")
+    parser.add_argument(
+        "--feedback",
+        action="store_true",
+        help="write drift.feedback_table labels for the customers logged in the last drift window, and exit",
+    )
     args = parser.parse_args(argv)
 
     def body(cfg, ws):
+        if args.feedback:
+            from datetime import UTC, datetime
+
+            from common.drift.feedback import label_logged
+
+            n = label_logged(cfg, ws, datetime.now(UTC))
+            return {"step": "sample_data", "status": "ok", "table": cfg.drift.feedback_table, "rows": n}
         rows, seed = (
             args.rows or cfg.sample_data.rows,
             cfg.sample_data.seed if args.seed is None else args.seed,

@@ -60,11 +60,19 @@ def decide(
             f"by more than {gate.regression_tolerance}"
         )
     passed = not unmet
-    promote = passed and (
-        champion is None or (value > champion and value - champion >= gate.promotion_margin)
+    promote = (
+        passed
+        and gate.promote
+        and (champion is None or (value > champion and value - champion >= gate.promotion_margin))
     )
     reasons += [f"FAILED: {u}" for u in unmet]
-    reasons.append(_alias_reason(passed, promote, key, value, champion, gate.promotion_margin))
+    if passed and not gate.promote:
+        reasons.append(
+            f"registered as challenger only: training.gate.promote is false ({key} {value:.4f}, champion "
+            f"{'none' if champion is None else f'{champion:.4f}'}); the champion alias is left to an experiment"
+        )
+    else:
+        reasons.append(_alias_reason(passed, promote, key, value, champion, gate.promotion_margin))
     return Decision(candidate, passed, promote, unmet, reasons)
 
 

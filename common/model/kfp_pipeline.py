@@ -135,8 +135,9 @@ def evaluate_candidate(
         "test": holdout,
         "cv": {k: float(v) for k, v in cv_metrics.metadata.items() if isinstance(v, int | float)},
     }
+    holdout = df.assign(churn_probability=proba)  # what drift (UC3) and fairness (UC5) compare with
     return log_candidate(
-        tracking_uri, parent_run_id, name, fitted, info, Path(plots.path), df[list(types)].head(3)
+        tracking_uri, parent_run_id, name, fitted, info, Path(plots.path), df[list(types)].head(3), holdout
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TEST_PREFIX = "test_"
+HOLDOUT_ARTIFACT = "holdout/predictions.parquet"  # a candidate run's holdout rows and churn_probability
 
 
 def tracking_uri(cfg: Settings, ws: Workspace) -> str:
@@ -56,9 +58,11 @@ def log_candidate(
     info: dict[str, Any],
     plot_dir: Path,
     example: pd.DataFrame,
+    holdout: pd.DataFrame,
 ) -> str:
-    """A child run of the parent: params, CV and holdout metrics, plots, the model with signature, example,
-    explicit pip requirements and its decision threshold. Returns the run id."""
+    """A child run of the parent: params, CV and holdout metrics, plots, the holdout rows with their
+    probabilities (HOLDOUT_ARTIFACT), the model with signature, example, explicit pip requirements and its
+    decision threshold. Returns the run id."""
     import mlflow
     import numpy
     import pandas
@@ -88,6 +92,10 @@ def log_candidate(
         )
         mlflow.log_dict(info["test"]["confusion_matrix"], "confusion_matrix.json")
         mlflow.log_artifacts(str(plot_dir), "plots")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
+            holdout.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
         logged = mlflow.sklearn.log_model(
             sk_model=model,
             name="model",

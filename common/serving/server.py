@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 import uuid
 from functools import cache
 from pathlib import Path
@@ -52,6 +53,7 @@ class ChurnModel(kserve.Model):
         self.scorer_kind = ""
         self.store: Any = None
         self.feast_names: dict[str, str] = {}
+        self.inference_log: Any = None
 
     def load(self) -> bool:
         import mlflow
@@ -68,8 +70,20 @@ class ChurnModel(kserve.Model):
             self.feast_names = feast_names(self.fcfg, self.ds)
             self.store = open_store(self.spec["repo_config"])
             self.service = self.store.get_feature_service(self.fcfg.feature_service)
+        if self.inference_log is None:
+            from common.serving.inference_log import open_log, schema
+
+            arrow = schema(self.ds.id_column, self.ds.id_type, self.kinds)
+            self.inference_log = open_log(self.spec.get("inference_log") or {}, arrow)
         self.ready = True
         return self.ready
+
+    def stop(self) -> None:
+        """At shutdown (KServe unloads the model on SIGTERM): write what the inference log holds."""
+        if self.inference_log is not None:
+            self.inference_log.close()
+            self.inference_log = None
+        super().stop()
 
     async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
         if response_headers is not None:
@@ -83,6 +97,7 @@ class ChurnModel(kserve.Model):
         }
 
     def _score(self, payload: Any) -> tuple[list[int | str], np.ndarray]:
+        start = time.perf_counter()
         try:
             parsed = parse_instances(payload, self.contract)
             ids, features = self._features(parsed)
@@ -90,7 +105,12 @@ class ChurnModel(kserve.Model):
             raise InvalidInput(str(exc)) from None
         for name in parsed.out_of_range:  # serving.out_of_range: accept
             self.out_of_range.labels(self.name, self.spec["version"], name).inc()
-        return ids, self.score(features)
+        proba = self.score(features)
+        if self.inference_log is not None:  # an append: the writing happens on the log's own thread
+            latency_ms = (time.perf_counter() - start) * 1000
+            meta = {"model_name": self.name, "model_version": self.version, "latency_ms": latency_ms}
+            self.inference_log.record(features, proba, self.threshold, meta)
+        return ids, proba
 
     def _features(self, parsed: Parsed) -> tuple[list[int | str], dict[str, np.ndarray]]:
         """The model's features of every instance, in request order: derived here for full customers, read

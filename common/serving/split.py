@@ -76,6 +76,11 @@ class SplitModel(kserve.Model):
         self.ready = True
         return self.ready
 
+    def stop(self) -> None:
+        for model in self.arms.values():  # each arm's inference log
+            model.stop()
+        super().stop()
+
     async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
         side = self.route(payload, headers or {})
         model, version = self.arms[side], self.versions[side]

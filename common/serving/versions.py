@@ -8,6 +8,7 @@ from typing import Any
 
 from common.features.feast_store import offline_source, repo_config, source_id_type
 from common.model.registry import client_for, tracking_uri
+from common.serving.inference_log import PREFIX, spec_of
 from common.serving.local_server import url_host
 from common.settings import Settings
 from common.workspace import Workspace
@@ -60,4 +61,5 @@ def server_spec(cfg: Settings, ws: Workspace, target: dict[str, Any], alias: str
         "out_of_range": cfg.serving.out_of_range,
         "port": cfg.serving.port,
         "host": cfg.serving.host,
+        "inference_log": spec_of(cfg.serving, cfg.object_store, ws.root / PREFIX),
     }

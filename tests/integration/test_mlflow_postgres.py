@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from common.config import load_config
 from common.data.sample_data import generate
 from common.features.engineering import build_features, feature_types
 from common.model import training
-from common.model.registry import client_for, experiment_id, log_candidate, run_gate
+from common.model.registry import HOLDOUT_ARTIFACT, client_for, experiment_id, log_candidate, run_gate
 from common.settings import GateCfg
 
 pytestmark = pytest.mark.service
@@ -38,7 +40,10 @@ def test_candidate_logged_gated_registered_and_loadable_by_alias(pg_url: str, tm
     client = client_for(pg_url)
     exp = experiment_id(client, "churn_prediction", tmp_path / "artifacts")
     parent = client.create_run(exp, run_name="training").info.run_id
-    child = log_candidate(pg_url, parent, "lr", model, info, tmp_path / "plots", test[list(TYPES)].head(3))
+    holdout = test.assign(churn_probability=proba)
+    child = log_candidate(
+        pg_url, parent, "lr", model, info, tmp_path / "plots", test[list(TYPES)].head(3), holdout
+    )
     gate = GateCfg(thresholds={"roc_auc": 0.75}, max_latency_ms=200)
     record = run_gate(pg_url, parent, gate, "churn-predictor", test, list(TYPES), "churn", "data-v1")
 
@@ -53,6 +58,9 @@ def test_candidate_logged_gated_registered_and_loadable_by_alias(pg_url: str, tm
         == "plots/confusion_matrix.png"
     )
     assert client.get_run(parent).data.tags["gate.passed"] == "true"
+    # the holdout with its probabilities, what drift and fairness compare with, travels with the run
+    logged = pd.read_parquet(client.download_artifacts(child, HOLDOUT_ARTIFACT, str(tmp_path)))
+    assert len(logged) == len(test) and np.allclose(logged["churn_probability"], proba)
     # the version's artifacts hold model.pkl, the file KServe's sklearn runtime loads from a storageUri
     download = client.get_model_version_download_uri("churn-predictor", "1")
     assert (Path(download.removeprefix("file://")) / "model.pkl").is_file()

@@ -71,3 +71,9 @@ def test_pick_prefers_the_best_candidate_that_meets_every_threshold() -> None:
     assert pick(candidates, GATE) == "lr"
     failing = {"rf": {**GOOD, "roc_auc": 0.95, "precision": 0.5}, "gb": {**GOOD, "roc_auc": 0.9, "f1": 0.1}}
     assert pick(failing, GATE) == "rf"  # none passes: the best is judged, and fails
+
+
+def test_with_promotion_off_a_better_model_stays_challenger_and_says_why() -> None:
+    d = decide("lr", GOOD, GATE.model_copy(update={"promote": False}), 0.80, 4.0, True)
+    assert d.passed and not d.promote
+    assert "training.gate.promote is false" in d.reasons[-1] and "champion 0.8000" in d.reasons[-1]

@@ -1,0 +1,97 @@
+"""What a drift check leaves behind: Prometheus metrics (a textfile-collector file, or a push to a Pushgateway),
+and the retrain history that the cool-down and the "never twice" rule read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from common.errors import ServiceUnavailableError
+from common.workspace import Workspace
+
+log = logging.getLogger(__name__)
+JOB = "churn_drift"
+DECISIONS = ("retrain", "none", "insufficient_data")
+
+
+def metrics_registry(summary: dict[str, Any]) -> Any:
+    """The check's figures as a Prometheus registry: share, per-column scores and verdicts, rows, decision."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry = CollectorRegistry()
+    model = [summary["model"]["name"], summary["model"]["version"]]
+    labels = ["model_name", "version"]
+    Gauge("mlops_drift_share", "Share of the dataset's columns drifted", labels, registry=registry).labels(
+        *model
+    ).set(summary["share"])
+    score = Gauge(
+        "mlops_drift_column_score",
+        "Drift score per column (the method's distance or p-value)",
+        [*labels, "column", "method"],
+        registry=registry,
+    )
+    detected = Gauge(
+        "mlops_drift_column_detected", "1 when the column drifted", [*labels, "column"], registry=registry
+    )
+    for column in summary["columns"]:
+        score.labels(*model, column["column"], column["method"]).set(column["score"])
+        detected.labels(*model, column["column"]).set(int(column["detected"]))
+    rows = Gauge("mlops_drift_rows_compared", "Rows compared", [*labels, "side"], registry=registry)
+    rows.labels(*model, "current").set(summary["rows"]["compared"])
+    rows.labels(*model, "current_window").set(summary["rows"]["current"])
+    rows.labels(*model, "reference").set(summary["rows"]["reference"])
+    decision = Gauge(
+        "mlops_drift_decision", "1 for the decision taken", [*labels, "decision"], registry=registry
+    )
+    for name in DECISIONS:
+        decision.labels(*model, name).set(int(summary["decision"] == name))
+    Gauge("mlops_drift_last_run_timestamp_seconds", "When the check ran", registry=registry).set(
+        datetime.fromisoformat(summary["checked_at"]).timestamp()
+    )
+    return registry
+
+
+def publish(summary: dict[str, Any], textfile: Path, pushgateway_url: str) -> str:
+    """Push to the Pushgateway when one is configured, else write the textfile (atomically, as the
+    collector expects); returns where the metrics went."""
+    from prometheus_client import push_to_gateway, write_to_textfile
+
+    registry = metrics_registry(summary)
+    if not pushgateway_url:
+        textfile.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(textfile), registry)  # a temporary file renamed into place
+        return str(textfile)
+    try:
+        push_to_gateway(pushgateway_url, job=JOB, registry=registry, timeout=10)
+    except OSError as exc:  # URLError and connection errors: the gateway is down, a transient failure
+        raise ServiceUnavailableError(
+            f"Pushgateway {pushgateway_url} (drift.pushgateway_url): {exc}"
+        ) from exc
+    return f"{pushgateway_url.rstrip('/')}/metrics/job/{JOB}"
+
+
+def history_file(ws: Workspace) -> Path:
+    return ws.dir("state") / "drift_retrains.jsonl"
+
+
+def retrains(ws: Workspace) -> list[dict[str, Any]]:
+    """Every retrain drift triggered, oldest first (append-only)."""
+    path = history_file(ws)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def record_retrain(ws: Workspace, entry: dict[str, Any]) -> None:
+    with history_file(ws).open("a") as fh:
+        fh.write(json.dumps({**entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}) + "\n")
+
+
+def hours_since_last(ws: Workspace, now: datetime) -> float | None:
+    found = retrains(ws)
+    if not found:
+        return None
+    return (now - datetime.fromisoformat(found[-1]["at"])).total_seconds() / 3600

@@ -1,0 +1,280 @@
+"""The model server's inference log (KServe's logger pattern): every scored customer, buffered and written in
+batches as Parquet files partitioned by day, under <workspace>/inference-log/ or the object store's
+inference-log/ prefix. UC3 compares it with the training data.
+
+A prediction never waits for the log and never fails because of it: `record` only appends to a buffer, and a
+background thread writes it on a size or time limit (and `close` at shutdown). A failed write is counted and
+logged once; its rows stay buffered for the next try, up to `max_buffered_rows`, past which the oldest are
+dropped and counted. A file appears whole or not at all (a hidden temporary name renamed, or one S3 PUT)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("common.serving.inference_log")
+PREFIX = "inference-log"
+META = {  # every row's columns besides the model's features
+    "ts": "timestamp",
+    "model_name": "string",
+    "model_version": "string",
+    "churn_probability": "float",
+    "prediction": "int",
+    "latency_ms": "float",
+}
+
+
+def schema(id_column: str, id_type: str, kinds: dict[str, str]) -> Any:
+    """The log's Arrow schema: time and version, the id, the model's features (inputs and derived ones), the
+    probability, the 0/1 prediction and the request's latency. One schema, so the days read as one table."""
+    import pyarrow as pa
+
+    arrow = {
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "string": pa.string(),
+        "float": pa.float64(),
+        "int": pa.int64(),
+    }
+    fields = [("ts", arrow["timestamp"]), ("model_name", pa.string()), ("model_version", pa.string())]
+    fields.append((id_column, pa.string() if id_type == "str" else pa.int64()))
+    fields += [(name, arrow[kind if kind == "string" else "float"]) for name, kind in kinds.items()]
+    fields += [(n, arrow[META[n]]) for n in ("churn_probability", "prediction", "latency_ms")]
+    return pa.schema(fields)
+
+
+class FolderSink:
+    """Files under a local folder: date=YYYY-MM-DD/part-*.parquet, each renamed into place whole."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def write(self, key: str, data: bytes) -> str:
+        dest = self.root / key
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")  # hidden: readers skip names starting with "."
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+        return str(dest)
+
+
+class StoreSink:
+    """Objects under the object store's inference-log/ prefix (S3 or MinIO: a PUT is whole or absent)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def write(self, key: str, data: bytes) -> str:
+        return self.store.put_bytes(data, f"{PREFIX}/{key}")
+
+
+@cache
+def log_metrics() -> SimpleNamespace:
+    from prometheus_client import Counter, Gauge
+
+    return SimpleNamespace(
+        rows=Counter("mlops_inference_log_rows", "Scored customers written to the inference log"),
+        failures=Counter("mlops_inference_log_write_failures", "Inference-log writes that failed"),
+        dropped=Counter(
+            "mlops_inference_log_dropped_rows", "Rows dropped unwritten: the buffer was full after failures"
+        ),
+        buffered=Gauge("mlops_inference_log_buffered_rows", "Rows waiting to be written"),
+    )
+
+
+class InferenceLog:
+    """Buffer scored rows and write them in batches from a background thread."""
+
+    def __init__(
+        self,
+        sink: Any,
+        arrow_schema: Any,
+        flush_rows: int = 1000,
+        flush_s: float = 10.0,
+        max_buffered_rows: int = 100_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sink, self.schema = sink, arrow_schema
+        self.flush_rows, self.flush_s, self.max_rows = flush_rows, flush_s, max_buffered_rows
+        self.clock = clock
+        self.batches: list[dict[str, Any]] = []
+        self.buffered = 0
+        self.lock = threading.Lock()
+        self.write_lock = threading.Lock()  # one flush at a time: the thread's and close()'s
+        self.wake = threading.Event()
+        self.closed = False
+        self.failing = False
+        self.seq = 0
+        self.metrics = log_metrics()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._loop, name="inference-log", daemon=True)
+        self.thread.start()
+
+    def record(
+        self, columns: dict[str, Any], proba: np.ndarray, threshold: float, meta: dict[str, Any]
+    ) -> None:
+        """Queue one request's rows: the feature columns as scored, its probabilities and the request's
+        latency and version (meta). Costs an append; the arrays are not copied (nothing mutates them)."""
+        n = len(proba)
+        batch = {
+            "n": n,
+            "columns": columns,
+            "proba": proba,
+            "threshold": threshold,
+            "ts": self.clock(),
+            **meta,
+        }
+        with self.lock:
+            self.batches.append(batch)
+            self.buffered += n
+            full = self.buffered >= self.flush_rows
+        if full:
+            self.wake.set()
+
+    def flush(self) -> int:
+        """Write what is buffered as one file; returns the rows written (0 on failure: they stay buffered)."""
+        with self.write_lock:
+            with self.lock:
+                batches, self.batches, self.buffered = self.batches, [], 0
+            if not batches:
+                return 0
+            rows = sum(b["n"] for b in batches)
+            try:
+                data = self._parquet(batches)
+                where = self.sink.write(self._key(batches[0]["ts"]), data)
+            except (
+                Exception
+            ) as exc:  # any sink error (disk, permissions, S3): counted, never raised to a request
+                self._failed(batches, rows, exc)
+                return 0
+            if self.failing:
+                log.warning("inference log: writing again (%s); the buffered rows are written", where)
+                self.failing = False
+            self.metrics.rows.inc(rows)
+            self.metrics.buffered.set(self.buffered)
+            return rows
+
+    def close(self) -> int:
+        """Stop the thread and write what is left (the server's shutdown)."""
+        self.closed = True
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout=self.flush_s + 5)
+        written = self.flush()
+        if self.buffered:
+            log.error("inference log: %d rows could not be written at shutdown and are lost", self.buffered)
+            self.metrics.dropped.inc(self.buffered)
+        return written
+
+    def _loop(self) -> None:
+        while not self.closed:
+            self.wake.wait(self.flush_s)
+            self.wake.clear()
+            if not self.closed:
+                self.flush()
+
+    def _failed(self, batches: list[dict[str, Any]], rows: int, exc: Exception) -> None:
+        self.metrics.failures.inc()
+        if not self.failing:  # once per run of failures, not once per flush
+            log.error(
+                "inference log: cannot write %d rows (%s: %s); keeping them for the next try",
+                rows,
+                type(exc).__name__,
+                exc,
+            )
+            self.failing = True
+        with self.lock:
+            self.batches = batches + self.batches  # oldest first, as they came
+            self.buffered += rows
+            dropped = 0
+            while self.buffered > self.max_rows and self.batches:
+                gone = self.batches.pop(0)
+                self.buffered -= gone["n"]
+                dropped += gone["n"]
+        if dropped:
+            self.metrics.dropped.inc(dropped)
+            log.error(
+                "inference log: buffer over %d rows: dropped the %d oldest, unwritten", self.max_rows, dropped
+            )
+        self.metrics.buffered.set(self.buffered)
+
+    def _key(self, first_ts: float) -> str:
+        self.seq += 1
+        now = datetime.fromtimestamp(first_ts, UTC)
+        return f"date={now:%Y-%m-%d}/part-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{self.seq:06d}.parquet"
+
+    def _parquet(self, batches: list[dict[str, Any]]) -> bytes:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pydict(_columns(batches, self.schema), schema=self.schema)
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        return buf.getvalue()
+
+
+def _columns(batches: list[dict[str, Any]], arrow_schema: Any) -> dict[str, Any]:
+    """The batches as one set of columns of the schema's types (flags and counts as float64)."""
+
+    def repeat(key: str) -> np.ndarray:
+        return np.concatenate([np.full(b["n"], b[key], dtype=object) for b in batches])
+
+    proba = np.concatenate([b["proba"] for b in batches]).astype("float64")
+    cut = np.concatenate([np.full(b["n"], b["threshold"]) for b in batches])
+    out: dict[str, Any] = {
+        "ts": np.concatenate([np.full(b["n"], int(b["ts"] * 1e6), dtype="int64") for b in batches]).astype(
+            "datetime64[us]"
+        ),
+        "model_name": repeat("model_name"),
+        "model_version": repeat("model_version"),
+        "churn_probability": proba,
+        "prediction": (proba >= cut).astype("int64"),
+        "latency_ms": np.concatenate([np.full(b["n"], b["latency_ms"], dtype="float64") for b in batches]),
+    }
+    for field in arrow_schema:
+        if field.name not in out:
+            values = np.concatenate([np.asarray(b["columns"][field.name]) for b in batches])
+            out[field.name] = (
+                values if values.dtype == object else values.astype(field.type.to_pandas_dtype())
+            )
+    return out
+
+
+def spec_of(serving: Any, object_store: Any, folder: Path) -> dict[str, Any]:
+    """What the server process needs to open the log: the limits and where it goes. No credentials: the server
+    reads S3's from its environment, as boto3 does."""
+    store = object_store.model_dump(mode="json", exclude={"access_key_id", "secret_access_key"})
+    return {
+        **serving.inference_log.model_dump(),
+        "folder": str(folder),
+        "object_store": store if object_store.backend == "s3" else None,
+    }
+
+
+def open_log(spec: dict[str, Any], arrow_schema: Any) -> InferenceLog | None:
+    """The running log a server spec asks for, or None when it is off."""
+    if not spec.get("enabled"):
+        return None
+    if spec.get("object_store"):
+        from common.data.object_store import S3Store, s3_client
+        from common.settings import ObjectStoreCfg
+
+        store_cfg = ObjectStoreCfg.model_validate(spec["object_store"])
+        sink: Any = StoreSink(S3Store(s3_client(store_cfg), store_cfg.bucket, store_cfg.prefix))
+    else:
+        sink = FolderSink(spec["folder"])
+    found = InferenceLog(sink, arrow_schema, spec["flush_rows"], spec["flush_s"], spec["max_buffered_rows"])
+    found.start()
+    return found

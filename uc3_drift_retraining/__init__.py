@@ -1,0 +1,3 @@
+"""UC3: drift detection and retraining."""
+
+USE_CASE = "uc3"

@@ -1,0 +1,115 @@
+"""Step 02: act on step 01's drift decision. With `retrain`, run the data-and-training chain on the warehouse's
+current data (extract, version, validate, features, then the same Kubeflow training pipeline: kfp.local here,
+the KFP host on a cluster), through the shared chain UC1 runs too. The new version goes through the gate and is
+registered as `challenger` only (drift.retrain_promotes: false), so UC2's experiment decides on the champion;
+its registry tags record the drift report and reasons. Without `retrain` it does nothing and says so; a
+decision already acted on is never acted on twice."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from common.chain import ORDER
+from common.cli import run_step, step_main
+from common.drift.outputs import record_retrain, retrains
+from common.errors import GateFailedError
+from common.lock import run_lock
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace
+from uc3_drift_retraining import USE_CASE
+
+STEP = Path(__file__).stem
+DETECT_STEP = "uc3_01_drift_detection_evidently"
+log = logging.getLogger(f"uc3_drift_retraining.{STEP}")
+CHAIN_LOCK = "uc1"  # the lock UC1's scripts take
+MODULES = dict(zip(ORDER, ["extract", "version", "validate", "features", "train"], strict=True))
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    detected = ws.require(DETECT_STEP, f"run {DETECT_STEP}.py first")
+    out = detected.outputs
+    if out["decision"] != "retrain":
+        return _skipped(f"drift decision {out['decision']}: {'; '.join(out['reasons'])}", out)
+    done = next((r for r in retrains(ws) if r["decision_id"] == out["decision_id"]), None)
+    if done is not None:
+        return _skipped(
+            f"already acted on {out['decision_id']} ({done['status']}, version {done['version']})", out
+        )
+    retrain_cfg = _challenger_only(cfg)
+    log.info("retraining on the current data: %s", "; ".join(out["reasons"]))
+    try:
+        # UC1's lock too: its nightly run works on the same data registry, feature store and state
+        with run_lock(ws.dir("locks"), CHAIN_LOCK):
+            results = [run_step(name, _chain_step(name), retrain_cfg, ws) for name in ORDER]
+    except GateFailedError:
+        record_retrain(ws, {"decision_id": out["decision_id"], "status": "gate_failed", "version": None})
+        raise
+    trained = results[-1]
+    version = str(trained.outputs["version"])
+    _tag(cfg, ws, version, out)
+    record_retrain(ws, {"decision_id": out["decision_id"], "status": "registered", "version": version})
+    return StepResult(
+        step=STEP,
+        outputs={
+            "retrained": True,
+            "version": version,
+            "aliases": trained.outputs["aliases"],
+            "data_tag": results[1].outputs["tag"],
+            "reasons": out["reasons"],
+            "gate": trained.outputs["reasons"],
+            "drift_report": out["report"],
+            "decision_id": out["decision_id"],
+        },
+        metrics=trained.metrics,
+        datasets_read=[Path(out["report"]).as_uri()],
+        datasets_written=[f"models:/{cfg.training.registered_model}/{version}"],
+    )
+
+
+def _skipped(reason: str, detected: dict[str, Any]) -> StepResult:
+    log.info("no retrain: %s", reason)
+    return StepResult(
+        step=STEP,
+        status="skipped",
+        outputs={"retrained": False, "reason": reason, "decision": detected["decision"]},
+    )
+
+
+def _challenger_only(cfg: Settings) -> Settings:
+    """The config the chain retrains with: the gate may not move the champion unless drift.retrain_promotes."""
+    gate = cfg.training.gate.model_copy(update={"promote": cfg.drift.retrain_promotes})
+    return cfg.model_copy(update={"training": cfg.training.model_copy(update={"gate": gate})})
+
+
+def _chain_step(name: str) -> Any:
+    return importlib.import_module(f"common.chain.{MODULES[name]}").run
+
+
+def _tag(cfg: Settings, ws: Workspace, version: str, detected: dict[str, Any]) -> None:
+    """The new version's registry tags say why it exists: the drift report and its reasons."""
+    from common.model.registry import client_for, tracking_uri
+
+    client = client_for(tracking_uri(cfg, ws))
+    name = cfg.training.registered_model
+    tags = {
+        "retrained_by": "drift",
+        "drift.report": detected["report"],
+        "drift.reasons": json.dumps(detected["reasons"]),
+        "drift.decision_id": detected["decision_id"],
+        "drift.champion_version": detected["model_version"],
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,6 +9,10 @@ all blocks is printed beside it); (b) p99 <= 25 ms with 8 clients; Feast-complet
 `run_all.py` cold on the default data in a fresh workspace (what `make run` does after set-up): at most 90 s
 wall, and its peak RSS.
 
+The same step 06 serves the same model from a copy of the workspace with the inference log off
+(serving.inference_log.enabled=false), in the same alternating blocks: (b)'s p50 with logging on at most 0.1 ms
+above it.
+
 With BENCH_BASELINE=<another checkout of this project> (say, a worktree of an earlier commit), that checkout's
 step 06 serves the same model from a copy of the workspace, and its server joins the alternating blocks: (b)'s p50
 beside the baseline's, measured on the same machine at the same time. Target: at most 0.1 ms slower.
@@ -39,6 +43,7 @@ from common.telemetry import disable_telemetry
 
 log = logging.getLogger("bench.serving")
 MODEL = "churn-predictor"
+LOG_SETTING = "serving.inference_log.enabled"
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
@@ -148,14 +153,15 @@ def side_by_side(ports: dict[str, int], path: str, body: bytes, n: int, rounds: 
     }
 
 
-def baseline_server(checkout: Path, ws: Path) -> int:
-    """Another checkout's step 06 serving the model of `ws` from a copy of it; the port it listens on."""
-    copy, port = ws.with_name("ws-baseline"), free_port()
-    shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("serving", "locks", "logs"))
+def copy_server(checkout: Path, ws: Path, name: str, sets: list[str]) -> int:
+    """A checkout's step 06 serving the model of `ws` from a copy of it (`name`), with `sets`; its port."""
+    copy, port = ws.with_name(name), free_port()
+    shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("serving", "locks", "logs", "inference-log"))
     step6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
     env = {**os.environ, "PYTHONPATH": str(checkout), "MLOPS_WORKSPACE": str(copy)}
+    extra = [arg for item in sets for arg in ("--set", item)]
     done = subprocess.run(
-        [sys.executable, str(checkout / step6), "--set", f"serving.port={port}"],
+        [sys.executable, str(checkout / step6), "--set", f"serving.port={port}", *extra],
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -163,7 +169,7 @@ def baseline_server(checkout: Path, ws: Path) -> int:
         check=False,
     )
     if done.returncode:
-        raise RuntimeError(f"the baseline's step 06 exited {done.returncode}: {done.stdout[-500:]}")
+        raise RuntimeError(f"{name}'s step 06 exited {done.returncode}: {done.stdout[-500:]}")
     return port
 
 
@@ -223,13 +229,12 @@ def mlflow_serve(ws: Path, record: dict[str, Any], n: int) -> dict[str, float]:
         proc.wait(timeout=30)
 
 
-def serving_figures(port: int, n: int, baseline: int | None) -> dict[str, Any]:
-    """(b) beside (k) (and the baseline's server), then (b) alone with 8 clients and Feast-completed requests."""
+def serving_figures(port: int, n: int, others: dict[str, int]) -> dict[str, Any]:
+    """(b) beside (k) and the other servers (logging off, the baseline's), then (b) alone with 8 clients and
+    Feast-completed requests."""
     path = f"/v1/models/{MODEL}:predict"
     body = json.dumps({"instances": [EXAMPLE_CUSTOMER]}).encode()
-    ports = {"b_server": port, "k_kserve_ceiling": free_port()}
-    if baseline is not None:
-        ports["baseline_server"] = baseline
+    ports = {"b_server": port, "k_kserve_ceiling": free_port(), **others}
     ceiling = kserve_ceiling(ports["k_kserve_ceiling"])
     try:
         wait_answering(ports["k_kserve_ceiling"], path, body)
@@ -262,6 +267,8 @@ def verdict(figures: dict[str, Any]) -> None:
         "b_p99_8_clients_ms_max": 25,
         "feast_p95_ms_max": 10,
     }
+    figures["b_p50_minus_log_off_ms"] = round(b["p50_ms"] - figures["b_log_off_server"]["p50_ms"], 3)
+    targets["b_p50_minus_log_off_ms_max"] = 0.1
     if "baseline_server" in figures:
         figures["b_p50_minus_baseline_ms"] = round(b["p50_ms"] - figures["baseline_server"]["p50_ms"], 3)
         targets["b_p50_minus_baseline_ms_max"] = 0.1
@@ -273,6 +280,7 @@ def verdict(figures: dict[str, Any]) -> None:
         "b_p99_8_clients": b["p99_ms_8_clients"] <= targets["b_p99_8_clients_ms_max"],
         "feast_p95": b["feast_completed"]["p95_ms"] <= targets["feast_p95_ms_max"],
         "make_run": figures["make_run"]["wall_s"] <= figures["make_run"]["target_s"],
+        "inference_log": figures["b_p50_minus_log_off_ms"] <= 0.1,
     }
     if "b_p50_minus_baseline_ms" in figures:
         figures["met"]["b_p50_vs_baseline"] = figures["b_p50_minus_baseline_ms"] <= 0.1
@@ -294,12 +302,15 @@ def main() -> int:
         cold = run_measured("run_all.py", ws, [f"serving.port={port}"])
         figures["make_run"] = {"wall_s": cold["wall_s"], "peak_rss_mb": cold["peak_rss_mb"], "target_s": 90}
         figures["a_in_process"], record = in_process(ws, EXAMPLE_CUSTOMER, n)
-        base_port = baseline_server(baseline, ws) if baseline else None
-        figures.update(serving_figures(port, n, base_port))
+        others = {"b_log_off_server": copy_server(ROOT, ws, "ws-log-off", [f"{LOG_SETTING}=false"])}
+        if baseline:
+            others["baseline_server"] = copy_server(baseline, ws, "ws-baseline", [])
+        figures.update(serving_figures(port, n, others))
         figures["c_mlflow_serve"] = mlflow_serve(ws, record, n)
         verdict(figures)
     finally:
         stop_server(ROOT, ws)
+        stop_server(ROOT, ws.with_name("ws-log-off"))
         if baseline:
             stop_server(baseline, ws.with_name("ws-baseline"))
         shutil.rmtree(tmp, ignore_errors=True)

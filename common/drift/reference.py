@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,5 +87,4 @@ def holdout_predictions(cfg: Settings, ws: Workspace, run_id: str) -> pd.DataFra
     try:
         return pd.read_parquet(Path(path))
     finally:
-        Path(path).unlink(missing_ok=True)
-        folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)

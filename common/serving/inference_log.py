@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -115,6 +116,9 @@ class InferenceLog:
         self.closed = False
         self.failing = False
         self.seq = 0
+        self.token = uuid.uuid4().hex[
+            :8
+        ]  # two logs in one process (a canary's two versions) never share a name
         self.metrics = log_metrics()
         self.thread: threading.Thread | None = None
 
@@ -213,7 +217,8 @@ class InferenceLog:
     def _key(self, first_ts: float) -> str:
         self.seq += 1
         now = datetime.fromtimestamp(first_ts, UTC)
-        return f"date={now:%Y-%m-%d}/part-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{self.seq:06d}.parquet"
+        name = f"part-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{self.token}-{self.seq:06d}.parquet"
+        return f"date={now:%Y-%m-%d}/{name}"
 
     def _parquet(self, batches: list[dict[str, Any]]) -> bytes:
         import pyarrow as pa

@@ -180,7 +180,7 @@ def test_the_newest_data_version_can_be_the_current_side_with_its_own_labels(sto
         summary["performance"]["labelled"] == 4000
     )  # the extract's own churn labels, scored by the champion
     assert summary["prediction_drift"]["column"] == "churn_probability" and detected["drifted"]
-    assert detected["decision"] == "none" and "cooldown" in detected["reasons"][-1]  # v2 retrained already
+    assert detected["decision"] == "none"  # drifted or not, v2 was retrained within the cool-down
 
 
 @pytest.fixture

@@ -88,3 +88,43 @@ def test_dvc_pushes_to_s3_and_an_old_version_reads_back(
     (tmp_path / "data-registry" / "data" / "customers.parquet").unlink()
     out = registry.export("data/customers.parquet", "data-v1", tmp_path / "back.parquet")
     assert file_md5(out) == file_md5(files[1])
+
+
+def test_the_inference_log_goes_to_the_bucket_and_drift_reads_its_window_back(
+    s3_endpoint: str, s3_bucket: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KServe's logger pattern on S3: the server's spec carries no keys (its environment does), the objects
+    land under inference-log/date=.../, and UC3's reader fetches the window's days."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from common.drift.current import from_inference_log
+    from common.features.engineering import feature_types
+    from common.serving.inference_log import open_log, schema, spec_of
+
+    cfg = load_config(overrides=[f"workspace={workspace}", *s3_overrides(s3_endpoint, s3_bucket)], environ={})
+    ws, ds = Workspace(workspace), cfg.dataset
+    spec = spec_of(cfg.serving, cfg.object_store, workspace / "inference-log")
+    assert "access_key_id" not in spec["object_store"] and "secret_access_key" not in spec["object_store"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")  # what the server process inherits
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    kinds = feature_types(cfg.features, ds)
+    log = open_log(spec, schema(ds.id_column, "int", kinds))
+    assert log is not None
+    customers = generate(300, seed=3)
+    columns = {c: customers[c].to_numpy() for c in [ds.id_column, *ds.numeric, *ds.categorical]}
+    columns |= {
+        name: np.zeros(300) if kind != "string" else np.full(300, "x", object)
+        for name, kind in kinds.items()
+        if name not in columns
+    }
+    meta = {"model_name": "churn-predictor", "model_version": "1", "latency_ms": 1.0}
+    log.record(columns, np.linspace(0, 1, 300), 0.5, meta)
+    assert log.close() == 300
+    keys = [o["Key"] for o in _client(s3_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith(f"inference-log/date={datetime.now(UTC):%Y-%m-%d}/part-")
+    assert not (workspace / "inference-log").exists()
+    current = from_inference_log(cfg, ws, datetime.now(UTC))
+    assert current.rows == 300 and current.uri == f"s3://{s3_bucket}/inference-log"
+    assert sorted(current.frame[ds.id_column]) == sorted(customers[ds.id_column])

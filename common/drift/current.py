@@ -59,13 +59,13 @@ def from_latest_extract(cfg: Settings, ws: Workspace, champion: dict[str, Any]) 
     import mlflow
     import pandas as pd
 
-    from common.chain import VALIDATE, VERSION
+    from common.chain import VALIDATE
     from common.chain.version import data_path
     from common.features.engineering import build_features, feature_types
     from common.model.registry import tracking_uri
 
     validated = ws.require(VALIDATE, f"drift.current latest_extract needs validated data: run {VALIDATE}.py")
-    path = ws.require(VERSION, f"run {VERSION}.py first").outputs["path"]
+    path = validated.outputs["path"]
     df = pd.read_parquet(path)
     if len(df) > cfg.drift.max_rows:
         df = df.sample(cfg.drift.max_rows, random_state=cfg.drift.seed).reset_index(drop=True)

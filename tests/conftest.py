@@ -33,6 +33,19 @@ def require_service(name: str, host: str, port: int) -> None:
         pytest.skip(message)
 
 
+def require_binary(name: str, package: str) -> str:
+    """The path of a Debian-packaged program a test runs; skip without it, unless MLOPS_REQUIRE_SERVICES: fail."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed (apt-get install {package}; .ci/run installs it)"
+        if os.environ.get("MLOPS_REQUIRE_SERVICES"):
+            pytest.fail(f"{message} and MLOPS_REQUIRE_SERVICES is set")
+        pytest.skip(message)
+    return found
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"

@@ -150,7 +150,8 @@ def test_run_all_answers_what_the_table_feeds_and_where_the_champion_came_from(l
     impact, provenance = answers["impact"], answers["provenance"]
     table = f"dataset:sqlite://{ws / 'warehouse' / 'warehouse.db'}:customers"
     assert impact["node"] == table and [j for j in impact["jobs"] if j in STEPS] == STEPS
-    assert set(impact["jobs"]) - set(STEPS) == {UC3_STEPS[0]}  # the drift check reads the champion's data version
+    # and the drift check, which reads the champion's data version
+    assert set(impact["jobs"]) - set(STEPS) == {UC3_STEPS[0]}
     (model,) = impact["model_versions"]
     assert (model["model"], model["version"], model["aliases"]) == (
         "churn-predictor",

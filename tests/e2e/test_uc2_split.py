@@ -5,7 +5,6 @@ answer naming its version, and metrics labelled by version."""
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,18 +104,11 @@ def test_uc1_serving_leaves_a_canary_beside_the_same_champion_running(split: tup
 @pytest.fixture
 def prometheus(split: tuple[Path, str], tmp_path: Path) -> Iterator[str]:
     """Debian's Prometheus on a loopback port, scraping the split server every second."""
-    import shutil
     import subprocess
 
-    from tests.conftest import free_port
+    from tests.conftest import free_port, require_binary
 
-    binary = shutil.which("prometheus")
-    if binary is None:
-        if os.environ.get("MLOPS_REQUIRE_SERVICES"):
-            pytest.fail(
-                "prometheus is not installed (.ci/run installs Debian's package) and MLOPS_REQUIRE_SERVICES is set"
-            )
-        pytest.skip("prometheus is not installed: apt-get install prometheus")
+    binary = require_binary("prometheus", "prometheus")
     _, base = split
     config = tmp_path / "prometheus.yml"
     target = base.removeprefix("http://")

@@ -5,8 +5,6 @@ cool-down and a window too small change nothing. The fixture plays the story onc
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -17,7 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import free_port, run_script, serving_port, summary_of
+from tests.conftest import free_port, require_binary, run_script, serving_port, summary_of
 
 MODEL = "churn-predictor"
 SERVE = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
@@ -186,13 +184,7 @@ def test_the_newest_data_version_can_be_the_current_side_with_its_own_labels(sto
 @pytest.fixture
 def pushgateway(tmp_path: Path) -> Iterator[str]:
     """Debian's Prometheus Pushgateway on a loopback port."""
-    binary = shutil.which("prometheus-pushgateway")
-    if binary is None:
-        if os.environ.get("MLOPS_REQUIRE_SERVICES"):
-            pytest.fail(
-                "prometheus-pushgateway is not installed (.ci/run installs it); MLOPS_REQUIRE_SERVICES is set"
-            )
-        pytest.skip("prometheus-pushgateway is not installed: apt-get install prometheus-pushgateway")
+    binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway")
     url = f"http://127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
         [binary, f"--web.listen-address={url.removeprefix('http://')}"],

@@ -2,8 +2,8 @@
 
 Use cases that are not built yet are not listed here (and not faked): today UC1, from the warehouse to a model
 answering on localhost; UC2, the challenger's canary experiment when there is a challenger; UC3, drift of what the
-server saw against the champion's training data, retraining a challenger when it drifted; then UC4, the lineage of
-it all with the impact and provenance answers."""
+server saw against the champion's training data, retraining a challenger when it drifted; UC5, the champion's
+fairness report and model card; then UC4, the lineage of it all with the impact and provenance answers."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ USE_CASES = [
     ("uc1", "uc1_churn_prediction.run_pipeline"),
     ("uc2", "uc2_ab_testing.run_pipeline"),  # the challenger against the champion; skipped when there is none
     ("uc3", "uc3_drift_retraining.run_pipeline"),  # drift against the champion's data; retrains a challenger
+    ("uc5", "uc5_fairness_docs.run_pipeline"),  # the champion's fairness report and model card
     ("uc4", "uc4_data_lineage.run_pipeline"),  # after the use cases whose lineage it answers for
 ]
 
@@ -55,6 +56,7 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         "endpoint": _endpoint(ws) if not code else None,
         "sample": _sample(ws, cfg) if not code else None,
         "lineage": _pictures(ws) if not code else [],
+        "documents": _documents(ws) if not code else [],
     }
     sys.stderr.write(render_table(report))
     return report
@@ -69,6 +71,12 @@ def _pictures(ws: Workspace) -> list[str]:
     """The lineage pictures UC4 drew this run."""
     answered = ws.result("uc4_02_query_lineage_marquez")
     return answered.outputs.get("pictures", []) if answered else []
+
+
+def _documents(ws: Workspace) -> list[str]:
+    """The champion's fairness report and model card (UC5), as HTML pages to open."""
+    found = [ws.result("uc5_01_fairness_analysis_fairlearn"), ws.result("uc5_02_generate_model_card")]
+    return [r.outputs["html"] for r in found if r and r.status == "ok"]
 
 
 def _sample(ws: Workspace, cfg: Settings) -> dict[str, Any] | None:
@@ -103,6 +111,9 @@ def render_table(report: dict[str, Any]) -> str:
             f"the champion answers at {report['endpoint']}; try:",
             f"  {sample_curl(report['endpoint'], report.get('sample'))}",
         ]
+    if report.get("documents"):
+        lines += ["", "the champion's fairness report and model card (open offline):"]
+        lines += [f"  {p}" for p in report["documents"]]
     if report.get("lineage"):
         lines += ["", "lineage (open offline):", *(f"  {p}" for p in report["lineage"])]
     return "\n".join(lines) + "\n\n"

@@ -52,3 +52,9 @@ class MissingInputError(MlopsError):
 
 def exit_code_for(exc: BaseException) -> int:
     return exc.exit_code if isinstance(exc, MlopsError) else EXIT_ERROR
+
+
+class FairnessFailedError(MlopsError):
+    """The model failed the fairness thresholds under fairness.enforce: block; the message lists each one."""
+
+    exit_code = EXIT_GATE

@@ -32,6 +32,7 @@ class SampleDataCfg(Section):
     enabled: bool = True  # false: a missing table in the embedded warehouse is an error, not seeded
     rows: int = Field(10_000, ge=1)
     seed: int = 42
+    bias: Literal["gender"] | None = None  # gender: churn depends on it (a biased model for UC5's checks)
 
 
 class ObjectStoreCfg(Section):
@@ -379,6 +380,55 @@ class DriftCfg(Section):
     retrain_promotes: bool = False  # false: a retrained model is challenger only, for UC2's experiment
 
 
+Disparity = Literal["demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"]
+
+
+class FairnessCfg(Section):
+    """UC5: how the model treats groups of customers, on its holdout, judged against thresholds."""
+
+    alias: str = "champion"  # the version analysed (uc5_01 --version N / --alias NAME for another)
+    version: str = ""  # set: this version number instead of the alias
+    data: Literal["holdout", "latest_extract"] = "holdout"  # the training run's holdout, or the newest data
+    sensitive_features: list[str] = ["gender", "age_group", "region"]  # dataset categories or derived bins
+    min_group_size: int = Field(30, ge=1)  # smaller groups are marked and left out of the disparities
+    bootstrap_rounds: int = Field(200, ge=10)
+    seed: int = 42
+    thresholds: dict[Disparity, float] = {
+        "demographic_parity_difference": 0.1,
+        "equalized_odds_difference": 0.1,
+    }
+    # block: a violation exits 4 and tags the version fairness=failed
+    enforce: Literal["warn", "block"] = "warn"
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Owner(Section):
+    name: str
+    contact: str = ""
+
+
+class Risk(Section):
+    name: str
+    mitigation_strategy: str = ""
+
+
+class ModelCardCfg(Section):
+    """UC5: what only people know about the model; everything else on the card comes from the registry."""
+
+    overview: str = "Predicts which customers are likely to churn, from their account and usage."
+    intended_use: list[str] = []
+    users: list[str] = []
+    owners: list[Owner] = []
+    license: str = "proprietary"  # an SPDX identifier, or proprietary
+    limitations: list[str] = []
+    tradeoffs: list[str] = []
+    ethical_considerations: list[Risk] = []
+
+
 class LineageCfg(Section):
     """OpenLineage events from every step run (common.lineage): where they go."""
 
@@ -412,6 +462,8 @@ class Settings(Section):
     serving: ServingCfg = ServingCfg()
     ab_testing: ABTestingCfg = ABTestingCfg()
     drift: DriftCfg = DriftCfg()
+    fairness: FairnessCfg = FairnessCfg()
+    model_card: ModelCardCfg = ModelCardCfg()
     lineage: LineageCfg = LineageCfg()
 
     @model_validator(mode="after")
@@ -425,4 +477,15 @@ class Settings(Section):
                     "derived feature"
                 )
             seen.add(feature.name)
+        return self
+
+    @model_validator(mode="after")
+    def _sensitive_features_exist(self) -> Settings:
+        known = {*self.dataset.categorical, *(d.name for d in self.features.derived if d.bins or d.flag)}
+        unknown = [f for f in self.fairness.sensitive_features if f not in known]
+        if unknown:
+            raise ValueError(
+                f"fairness.sensitive_features {unknown}: not a categorical column of the dataset or a derived bin "
+                f"or flag; known: {sorted(known)}"
+            )
         return self

@@ -18,7 +18,8 @@ from common.cli import step_main
 from common.drift.current import Current, from_inference_log, from_latest_extract
 from common.drift.decision import Findings, decide
 from common.drift.outputs import hours_since_last, publish
-from common.drift.reference import holdout_predictions, model_version, reference_frame
+from common.drift.reference import reference_frame
+from common.model.lookup import holdout_predictions, model_version
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path, write_text

@@ -23,6 +23,7 @@ from common.cli import base_parser, execute, run_step
 from common.errors import ConfigError
 from common.lineage import picture, query
 from common.lineage.graph import Graph
+from common.lineage.sources import open_source, registry_view
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
@@ -43,8 +44,8 @@ def run(
     standing = not (upstream or impact or model)  # the two questions a scheduled run answers
     if standing and cfg.lineage.backend == "none" and not cfg.lineage.url:
         return StepResult(step=STEP, status="skipped", outputs={"reason": "lineage.backend is none"})
-    source = make_source(cfg, ws)
-    models = _registry(cfg, ws)
+    source = open_source(cfg, ws)
+    models = registry_view(cfg, ws)
     answers, pictures = [], []
     if standing:
         name, alias = cfg.training.registered_model, cfg.serving.alias
@@ -67,30 +68,6 @@ def run(
         outputs={"backend": backend, "answers": answers, "pictures": pictures},
         metrics={"answers": len(answers)},
     )
-
-
-def make_source(cfg: Settings, ws: Workspace) -> query.Source:
-    if cfg.lineage.url:
-        import requests
-
-        from common.lineage.marquez import MarquezSource
-
-        return MarquezSource(cfg.lineage, requests.Session())
-    from common.lineage.store import EventStore, read_events
-
-    events = read_events(ws.root / "lineage")
-    if not events:
-        raise ConfigError(
-            f"no lineage events in {ws.root / 'lineage'}: run a pipeline first (lineage.backend file), "
-            "or set lineage.url to query Marquez"
-        )
-    return EventStore(events)
-
-
-def _registry(cfg: Settings, ws: Workspace) -> query.Models:
-    from common.model.registry import RegistryView, client_for, tracking_uri
-
-    return RegistryView(client_for(tracking_uri(cfg, ws)))
 
 
 def default_table(cfg: Settings, ws: Workspace) -> str:

@@ -112,7 +112,7 @@ def _seed_first_run(engine: Engine, cfg: Settings) -> None:
             cfg.sample_data.rows,
             cfg.sample_data.seed,
         )
-        load(engine, cfg.dataset.table, cfg.sample_data.rows, cfg.sample_data.seed)
+        load(engine, cfg.dataset.table, cfg.sample_data.rows, cfg.sample_data.seed, bias=cfg.sample_data.bias)
 
 
 def _check_table(engine: Engine, ds: DatasetCfg) -> IdType:

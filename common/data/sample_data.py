@@ -24,16 +24,23 @@ CONTRACTS = ["Month-to-month", "One year", "Two year"]
 REGIONS = ["North", "South", "East", "West", "Central"]
 
 
-def generate(rows: int, seed: int = 42, drift: bool = False, id_offset: int = 0) -> pd.DataFrame:
-    """`rows` customers, deterministic by (seed, drift, id_offset)."""
+BIASES = ("gender",)  # a churn mechanism that depends on a sensitive attribute, for fairness checks (UC5)
+
+
+def generate(
+    rows: int, seed: int = 42, drift: bool = False, id_offset: int = 0, bias: str | None = None
+) -> pd.DataFrame:
+    """`rows` customers, deterministic by (seed, drift, id_offset, bias)."""
     parts = [
-        _chunk(min(CHUNK, rows - start), seed, start // CHUNK, drift, id_offset + start)
+        _chunk(min(CHUNK, rows - start), seed, start // CHUNK, drift, id_offset + start, bias)
         for start in range(0, rows, CHUNK)
     ]
-    return pd.concat(parts, ignore_index=True) if parts else _chunk(0, seed, 0, drift, id_offset)
+    return pd.concat(parts, ignore_index=True) if parts else _chunk(0, seed, 0, drift, id_offset, bias)
 
 
-def _chunk(n: int, seed: int, index: int, drift: bool, first_id: int) -> pd.DataFrame:
+def _chunk(
+    n: int, seed: int, index: int, drift: bool, first_id: int, bias: str | None = None
+) -> pd.DataFrame:
     rng = np.random.default_rng([seed, index, int(drift)])
     shift = 1.0 if drift else 0.0
     contract = rng.choice(CONTRACTS, n, p=[0.62, 0.24, 0.14] if drift else [0.5, 0.3, 0.2])
@@ -63,7 +70,7 @@ def _chunk(n: int, seed: int, index: int, drift: bool, first_id: int) -> pd.Data
     churn = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     income[rng.random(n) < 0.01] = np.nan  # real warehouses have gaps
     seconds = rng.uniform(0, 365 * 86_400, n)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "customer_id": np.arange(first_id + 1, first_id + n + 1, dtype=np.int64),
             "age": age,
@@ -82,6 +89,15 @@ def _chunk(n: int, seed: int, index: int, drift: bool, first_id: int) -> pd.Data
             "churn": churn,
         }
     )
+    if (
+        bias == "gender"
+    ):  # women churn more through gender alone: a model that learns it treats them differently
+        extra = np.where(frame["gender"] == "Female", 1.5, -0.5)
+        draw = np.random.default_rng([seed, index, int(drift), 7]).random(
+            n
+        )  # its own stream: the rest unchanged
+        frame["churn"] = (draw < 1 / (1 + np.exp(-(logit + extra)))).astype(np.int64)
+    return frame
 
 
 def load(
@@ -93,11 +109,12 @@ def load(
     drift: bool = False,
     id_offset: int = 0,
     replace: bool = True,
+    bias: str | None = None,
 ) -> int:
     """Write `rows` generated customers into `table` chunk by chunk; PostgreSQL gets COPY."""
     written = 0
     for start in range(0, rows, CHUNK):
-        df = _chunk(min(CHUNK, rows - start), seed, start // CHUNK, drift, id_offset + start)
+        df = _chunk(min(CHUNK, rows - start), seed, start // CHUNK, drift, id_offset + start, bias)
         mode = "replace" if replace and start == 0 else "append"
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
@@ -136,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id-offset", type=int, default=0, help="first customer_id is this + 1")
     parser.add_argument("--append", action="store_true", help="append instead of replacing the table")
     parser.add_argument(
+        "--bias", choices=BIASES, help="churn depends on this sensitive attribute (UC5's test)"
+    )
+    parser.add_argument(
         "--feedback",
         action="store_true",
         help="write drift.feedback_table labels for the customers logged in the last drift window, and exit",
@@ -163,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             drift=args.drift,
             id_offset=args.id_offset,
             replace=not args.append,
+            bias=args.bias or cfg.sample_data.bias,
         )
         return {
             "step": "sample_data",

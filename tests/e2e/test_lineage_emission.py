@@ -18,6 +18,7 @@ from tests.lineage_schema import event_errors
 from uc1_churn_prediction.run_pipeline import STEPS
 from uc2_ab_testing.run_pipeline import STEPS as UC2_STEPS
 from uc3_drift_retraining.run_pipeline import STEPS as UC3_STEPS
+from uc5_fairness_docs.run_pipeline import STEPS as UC5_STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 DELIVER_STEP = "uc4_01_emit_lineage_openlineage"
@@ -128,6 +129,8 @@ def test_run_all_leaves_a_schema_valid_lineage_of_every_run(lineage: tuple) -> N
         *uc2,
         "uc3_drift_retraining",
         *UC3_STEPS,  # the drift check (too little logged yet) and the retrain it did not call for
+        "uc5_fairness_docs",
+        *UC5_STEPS,
         DELIVER_STEP,
         QUERY_STEP,
         "uc1_churn_prediction",
@@ -150,8 +153,8 @@ def test_run_all_answers_what_the_table_feeds_and_where_the_champion_came_from(l
     impact, provenance = answers["impact"], answers["provenance"]
     table = f"dataset:sqlite://{ws / 'warehouse' / 'warehouse.db'}:customers"
     assert impact["node"] == table and [j for j in impact["jobs"] if j in STEPS] == STEPS
-    # and the drift check, which reads the champion's data version
-    assert set(impact["jobs"]) - set(STEPS) == {UC3_STEPS[0]}
+    # and the drift check, which reads the champion's data version, and UC5's analysis and card of the champion
+    assert set(impact["jobs"]) - set(STEPS) == {UC3_STEPS[0], *UC5_STEPS}
     (model,) = impact["model_versions"]
     assert (model["model"], model["version"], model["aliases"]) == (
         "churn-predictor",

@@ -1,0 +1,69 @@
+"""The fairness analysis as one self-contained HTML page: plots inlined as base64 PNG, no script, no CDN."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from common.fairness.metrics import GROUP_METRICS
+
+STYLE = (
+    "body{font:14px sans-serif;margin:16px;max-width:1100px} td,th{border:1px solid #ccc;padding:2px 8px}"
+    "table{border-collapse:collapse;margin:8px 0} .small{color:#999} .failed{background:#f7d6d6}"
+    ".passed{background:#d9f2d9} img{margin:4px;border:1px solid #ddd}"
+)
+
+
+def render(result: dict[str, Any], folder: Path) -> str:
+    title = f"Fairness of {result['model']} v{result['version']}: {result['verdict']}"
+    violations = "".join(f"<li>{html.escape(v)}</li>" for v in result["violations"]) or "<li>none</li>"
+    sections = "".join(_feature(name, found, folder) for name, found in result["features"].items())
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1 class='{result['verdict']}'>{html.escape(title)}</h1>"
+        f"<p>{result['rows']} holdout rows ({html.escape(result['data'])}), decision threshold "
+        f"{result['threshold']:.4f}; intervals: 95 % bootstrap over {result['bootstrap_rounds']} rounds; groups "
+        f"under {result['min_group_size']} rows are grey and left out of the disparities. Enforcement: "
+        f"{result['enforce']}.</p><h2>Violations</h2><ul>{violations}</ul>{sections}</body></html>\n"
+    )
+
+
+def _feature(name: str, found: dict[str, Any], folder: Path) -> str:
+    head = "".join(f"<th>{m}</th>" for m in ("group", "count", *GROUP_METRICS))
+    rows = "".join(_group(g, row) for g, row in found["groups"].items())
+    disparities = "".join(f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in found["disparities"].items())
+    thresholds = "".join(
+        f"<tr><td>{html.escape(g)}</td><td>"
+        + "; ".join(f"{p['operator']} {p['threshold']} ({p['share']:.0%})" for p in parts)
+        + "</td></tr>"
+        for g, parts in found["equal_tpr_thresholds"].items()
+    )
+    flip = "not measured" if found["flip_rate"] is None else f"{found['flip_rate']:.2%}"
+    images = "".join(_image(folder / p) for p in found["plots"])
+    return (
+        f"<h2>{html.escape(name)}</h2><table><tr>{head}</tr>{rows}</table>"
+        f"<table><tr><th>disparity</th><th>value</th></tr>{disparities}</table>"
+        f"<p>Counterfactual flip rate (only {html.escape(name)} changed): {flip}</p>"
+        "<p>Thresholds that would equalize the true-positive rate (fairlearn ThresholdOptimizer; "
+        f"information only, not applied):</p><table>{thresholds}</table><div>{images}</div>"
+    )
+
+
+def _group(group: str, row: dict[str, Any]) -> str:
+    cells = "".join(
+        f"<td>{_fmt(row[m])} <small>[{_fmt(row['interval'][m][0])}, {_fmt(row['interval'][m][1])}]</small></td>"
+        for m in GROUP_METRICS
+    )
+    css = " class='small'" if row["small"] else ""
+    return f"<tr{css}><td>{html.escape(group)}</td><td>{int(row['count'])}</td>{cells}</tr>"
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}'>"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

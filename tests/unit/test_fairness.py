@@ -1,0 +1,94 @@
+"""UC5's pure parts: group metrics on a hand-computable frame, bootstrap intervals, the counterfactual flip rate
+of a model that uses a sensitive feature and of one that ignores it, and the verdict."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.config import load_config
+from common.data.sample_data import generate
+from common.fairness.analysis import verdict
+from common.fairness.metrics import bootstrap, by_group, disparities
+from common.fairness.whatif import flip_rate
+from common.features.engineering import build_features, feature_types
+from common.model.training import make_model
+
+CFG = load_config(environ={})
+#               group A: 4 rows        group B: 4 rows
+Y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+PRED = np.array([1, 0, 1, 0, 1, 0, 0, 0])
+GROUPS = np.array(["A"] * 4 + ["B"] * 4)
+
+
+def test_group_metrics_and_disparities_by_hand() -> None:
+    table = by_group(Y, PRED, GROUPS)
+    assert table["A"] == {
+        "count": 4.0,
+        "selection_rate": 0.5,
+        "tpr": 0.5,
+        "fpr": 0.5,
+        "precision": 0.5,
+        "accuracy": 0.5,
+    }
+    assert (table["B"]["selection_rate"], table["B"]["tpr"], table["B"]["fpr"]) == (0.25, 0.5, 0.0)
+    found = disparities(Y, PRED, GROUPS)
+    assert found["demographic_parity_difference"] == 0.25 and found["demographic_parity_ratio"] == 0.5
+    assert found["equalized_odds_difference"] == 0.5  # FPR 0.5 against 0.0; TPR equal
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_narrow_with_rows() -> None:
+    rng = np.random.default_rng(0)
+
+    def width(n: int) -> tuple[float, list[float | None]]:
+        y, groups = rng.integers(0, 2, n), rng.choice(["A", "B"], n)
+        pred = (rng.random(n) < np.where(groups == "A", 0.6, 0.3)).astype(int)
+        found = bootstrap(y, pred, {"g": groups}, 200, 1)["g"]["A"]["selection_rate"]
+        return float(pred[groups == "A"].mean()), found
+
+    point, (low, high) = width(400)
+    assert low is not None and high is not None and low < point < high
+    _, (low_big, high_big) = width(40_000)
+    assert (high_big - low_big) < (high - low) / 5  # ~1/sqrt(100) as wide
+    again = bootstrap(Y, PRED, {"g": GROUPS}, 50, 3)
+    assert again == bootstrap(Y, PRED, {"g": GROUPS}, 50, 3)  # seeded
+
+
+def _fitted(columns: list[str]) -> tuple[pd.DataFrame, object]:
+    raw = generate(3000, seed=5, bias="gender")
+    rows = build_features(raw, CFG.features, CFG.dataset)
+    types = {k: v for k, v in feature_types(CFG.features, CFG.dataset).items() if k in columns}
+    model = make_model("sklearn.linear_model.LogisticRegression", {"max_iter": 500}, types)
+    model.fit(rows[list(types)], raw["churn"])
+    return rows, lambda df: model.predict_proba(df[list(types)])[:, 1]
+
+
+def test_the_flip_rate_sees_a_model_that_uses_gender_and_not_one_that_ignores_it() -> None:
+    every = list(feature_types(CFG.features, CFG.dataset))
+    rows, uses = _fitted(every)
+    _, ignores = _fitted([c for c in every if c != "gender"])
+    args = (0.4, CFG.dataset, CFG.features)
+    assert flip_rate(rows, "gender", uses, *args) > 0.1
+    assert flip_rate(rows, "gender", ignores, *args) == 0.0
+    assert flip_rate(rows, "age_group", ignores, *args) > 0.0  # a derived bin: its source column moves
+
+
+def test_the_verdict_names_feature_metric_and_value() -> None:
+    found = {
+        "gender": {"disparities": {"demographic_parity_difference": 0.21, "demographic_parity_ratio": 0.7}},
+        "region": {"disparities": {"demographic_parity_difference": 0.05, "demographic_parity_ratio": 0.9}},
+    }
+    limits = {"demographic_parity_difference": 0.1, "demographic_parity_ratio": 0.8}
+    assert verdict(found, limits) == [
+        "gender: demographic_parity_difference 0.210 over fairness.thresholds.demographic_parity_difference 0.1",
+        "gender: demographic_parity_ratio 0.700 under fairness.thresholds.demographic_parity_ratio 0.8",
+    ]
+
+
+@pytest.mark.parametrize("name", ["genderx", "age"])
+def test_a_sensitive_feature_must_be_a_category_or_a_derived_bin(name: str) -> None:
+    from common.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=rf"fairness.sensitive_features \['{name}'\]: not a categorical column"
+    ):
+        load_config(overrides=[f"fairness.sensitive_features=[{name}]"], environ={})

@@ -1,0 +1,152 @@
+"""Step 01: how the champion (--version N or --alias NAME for another) treats groups of customers, on the holdout
+its training run logged (or the newest labelled data, fairness.data: latest_extract). Per sensitive feature
+(fairness.sensitive_features: dataset categories and derived bins such as age_group): fairlearn's MetricFrame per
+group (count, selection rate, TPR, FPR, precision, accuracy) with 95 % bootstrap intervals, the demographic parity
+difference and ratio and the equalized odds difference, and what the What-If Tool showed: ROC and selection rate
+by group, the thresholds that would equalize TPR (information only) and the counterfactual flip rate. The verdict
+against fairness.thresholds is a version tag; under fairness.enforce: block a violation exits 4 naming each one.
+Writes <workspace>/reports/fairness/<model>-v<N>/ (fairness.json, fairness.html, PNGs) and logs them on the
+version's MLflow run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from common.cli import base_parser, execute, run_step
+from common.errors import FairnessFailedError, MissingInputError
+from common.model.lookup import holdout_predictions, model_version
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace, write_text
+from uc5_fairness_docs import USE_CASE
+
+STEP = Path(__file__).stem
+log = logging.getLogger(f"uc5_fairness_docs.{STEP}")
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    from common.fairness.analysis import analyse
+    from common.fairness.report import render
+
+    target = model_version(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
+    model = _load(cfg, ws, target)
+    rows, source = _rows(cfg, ws, target, model)
+    folder = ws.dir("reports", "fairness", f"{target['name']}-v{target['version']}")
+    y = rows[cfg.dataset.target].to_numpy().astype(int)
+    result = analyse(rows, y, rows["churn_probability"].to_numpy(), target["threshold"], model, cfg, folder)
+    result |= {"model": target["name"], "version": target["version"], "data": source}
+    result["checked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report, page = folder / "fairness.json", folder / "fairness.html"
+    write_text(report, json.dumps(result, indent=2))
+    write_text(page, render(result, folder))
+    status = _status(result, cfg.fairness.enforce)
+    _record(cfg, ws, target, result, folder, status)
+    log.info("fairness of v%s: %s; %s", target["version"], status, "; ".join(result["violations"]) or "none")
+    if status == "failed":
+        raise FairnessFailedError(
+            f"{target['name']} version {target['version']} failed fairness (fairness.enforce: block; report "
+            f"{page}); tagged fairness=failed:\n  - " + "\n  - ".join(result["violations"])
+        )
+    return StepResult(
+        step=STEP,
+        outputs={
+            "model_name": target["name"],
+            "version": target["version"],
+            "verdict": result["verdict"],
+            "status": status,
+            "violations": result["violations"],
+            "report": str(report),
+            "html": str(page),
+        },
+        metrics={
+            f"{f}.{k}": v for f, found in result["features"].items() for k, v in found["disparities"].items()
+        },
+        datasets_read=[f"models:/{target['name']}/{target['version']}"],
+        datasets_written=[report.as_uri()],
+    )
+
+
+def _status(result: dict[str, Any], enforce: str) -> str:
+    """The version's fairness tag: passed, warn (violations reported) or failed (violations blocked)."""
+    if not result["violations"]:
+        return "passed"
+    return "failed" if enforce == "block" else "warn"
+
+
+def _load(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> Any:
+    """The version's model as a scorer of rows (its feature columns), for the counterfactual flip rate."""
+    import mlflow
+
+    from common.features.engineering import feature_types
+    from common.model.registry import tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri(cfg, ws))
+    model = mlflow.sklearn.load_model(target["model_uri"])
+    columns = list(feature_types(cfg.features, cfg.dataset))
+    return lambda rows: model.predict_proba(rows[columns])[:, 1]
+
+
+def _rows(cfg: Settings, ws: Workspace, target: dict[str, Any], score: Any) -> tuple[Any, str]:
+    """The labelled rows with their churn probabilities, and where they came from."""
+    if cfg.fairness.data == "holdout":
+        holdout = holdout_predictions(cfg, ws, target["run_id"])
+        if holdout is None:
+            raise MissingInputError(
+                f"the training run of version {target['version']} logged no holdout: "
+                "set fairness.data: latest_extract, or retrain"
+            )
+        return holdout, f"holdout of MLflow run {target['run_id']}"
+    import pandas as pd
+
+    from common.chain import VALIDATE
+    from common.features.engineering import build_features
+
+    validated = ws.require(VALIDATE, f"fairness.data latest_extract needs validated data: run {VALIDATE}.py")
+    df = pd.read_parquet(validated.outputs["path"])
+    rows = build_features(df, cfg.features, cfg.dataset).assign(
+        **{cfg.dataset.target: df[cfg.dataset.target]}
+    )
+    return rows.assign(churn_probability=score(rows)), f"validated data {validated.outputs['tag']}"
+
+
+def _record(
+    cfg: Settings, ws: Workspace, target: dict[str, Any], result: dict[str, Any], folder: Path, status: str
+) -> None:
+    """The figures and files on the version's MLflow run, and the verdict as version tags."""
+    from common.model.registry import client_for, tracking_uri
+
+    client = client_for(tracking_uri(cfg, ws))
+    for feature, found in result["features"].items():
+        figures = {**found["disparities"], "flip_rate": found["flip_rate"]}
+        for key, value in figures.items():
+            if value is not None:
+                client.log_metric(target["run_id"], f"fairness.{feature}.{key}", float(value))
+    client.log_artifacts(target["run_id"], str(folder), "fairness")  # the same paths: a rerun replaces them
+    tags = {
+        "fairness": status,
+        "fairness.violations": json.dumps(result["violations"]),
+        "fairness.report": str(folder / "fairness.html"),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(target["name"], target["version"], key, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or STEP)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--version", help="analyse this version number (default: fairness.alias)")
+    which.add_argument("--alias", help="analyse the version with this alias")
+    args = parser.parse_args(argv)
+    if args.version:
+        args.overrides.append(f"fairness.version={args.version}")
+    if args.alias:
+        args.overrides.append(f"fairness.alias={args.alias}")
+    return execute(STEP, USE_CASE, args, lambda cfg, ws: run_step(STEP, run, cfg, ws).to_dict())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -37,7 +37,7 @@ def analyse(
                 g: {**row, "interval": intervals[name][g], "small": g in small} for g, row in table.items()
             },
             "small_groups": small,
-            "disparities": metrics.disparities(y[judged], pred[judged], groups[judged]),
+            "disparities": metrics.disparities_of({g: row for g, row in table.items() if g not in small}),
             "equal_tpr_thresholds": whatif.equal_tpr_thresholds(y[judged], proba[judged], groups[judged]),
             "flip_rate": None
             if score is None

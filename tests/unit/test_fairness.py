@@ -92,3 +92,38 @@ def test_a_sensitive_feature_must_be_a_category_or_a_derived_bin(name: str) -> N
         ConfigError, match=rf"fairness.sensitive_features \['{name}'\]: not a categorical column"
     ):
         load_config(overrides=[f"fairness.sensitive_features=[{name}]"], environ={})
+
+
+def test_the_figures_are_fairlearns_own() -> None:
+    """Ours come from one count per group; fairlearn's functions and MetricFrame give the same numbers."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    rng = np.random.default_rng(4)
+    y, pred, groups = rng.integers(0, 2, 3000), rng.integers(0, 2, 3000), rng.choice(["a", "b", "c"], 3000)
+    found = disparities(y, pred, groups)
+    assert found["demographic_parity_difference"] == pytest.approx(
+        demographic_parity_difference(y, pred, sensitive_features=groups), abs=1e-6
+    )
+    assert found["demographic_parity_ratio"] == pytest.approx(
+        demographic_parity_ratio(y, pred, sensitive_features=groups), abs=1e-6
+    )
+    assert found["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(y, pred, sensitive_features=groups), abs=1e-6
+    )
+    frame = MetricFrame(
+        metrics={"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+        y_true=y,
+        y_pred=pred,
+        sensitive_features=groups,
+    ).by_group
+    for group, row in by_group(y, pred, groups).items():
+        for metric in ("selection_rate", "tpr", "fpr"):
+            assert row[metric] == pytest.approx(frame.loc[group, metric], abs=1e-6)

@@ -478,14 +478,3 @@ class Settings(Section):
                 )
             seen.add(feature.name)
         return self
-
-    @model_validator(mode="after")
-    def _sensitive_features_exist(self) -> Settings:
-        known = {*self.dataset.categorical, *(d.name for d in self.features.derived if d.bins or d.flag)}
-        unknown = [f for f in self.fairness.sensitive_features if f not in known]
-        if unknown:
-            raise ValueError(
-                f"fairness.sensitive_features {unknown}: not a categorical column of the dataset or a derived bin "
-                f"or flag; known: {sorted(known)}"
-            )
-        return self

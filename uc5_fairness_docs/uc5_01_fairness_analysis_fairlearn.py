@@ -29,9 +29,10 @@ log = logging.getLogger(f"uc5_fairness_docs.{STEP}")
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
-    from common.fairness.analysis import analyse
+    from common.fairness.analysis import analyse, check_features
     from common.fairness.report import render
 
+    check_features(cfg)
     target = model_version(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
     model = _load(cfg, ws, target)
     rows, source = _rows(cfg, ws, target, model)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.drift.window import log_files, read_window
-from common.serving.inference_log import PREFIX
+from common.serving.log_sinks import PREFIX
 from common.settings import Settings
 from common.workspace import Workspace
 

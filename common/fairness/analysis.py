@@ -58,6 +58,20 @@ def analyse(
     }
 
 
+def check_features(cfg: Settings) -> None:
+    """Each sensitive feature is a categorical column or a derived bin or flag (checked where it is used: a
+    dataset without age_group need not configure fairness to run the other use cases)."""
+    from common.errors import ConfigError
+
+    known = {*cfg.dataset.categorical, *(d.name for d in cfg.features.derived if d.bins or d.flag)}
+    unknown = [f for f in cfg.fairness.sensitive_features if f not in known]
+    if unknown:
+        raise ConfigError(
+            f"fairness.sensitive_features {unknown}: not a categorical column of the dataset or a derived bin "
+            f"or flag; known: {sorted(known)}"
+        )
+
+
 def verdict(found: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
     """Every feature, metric and value past its threshold: a difference above it, a ratio below it."""
     violations = []

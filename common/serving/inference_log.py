@@ -18,14 +18,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 log = logging.getLogger("common.serving.inference_log")
-PREFIX = "inference-log"
 META = {  # every row's columns besides the model's features
     "ts": "timestamp",
     "model_name": "string",
@@ -52,31 +50,6 @@ def schema(id_column: str, id_type: str, kinds: dict[str, str]) -> Any:
     fields += [(name, arrow[kind if kind == "string" else "float"]) for name, kind in kinds.items()]
     fields += [(n, arrow[META[n]]) for n in ("churn_probability", "prediction", "latency_ms")]
     return pa.schema(fields)
-
-
-class FolderSink:
-    """Files under a local folder: date=YYYY-MM-DD/part-*.parquet, each renamed into place whole."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    def write(self, key: str, data: bytes) -> str:
-        dest = self.root / key
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")  # hidden: readers skip names starting with "."
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-        return str(dest)
-
-
-class StoreSink:
-    """Objects under the object store's inference-log/ prefix (S3 or MinIO: a PUT is whole or absent)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def write(self, key: str, data: bytes) -> str:
-        return self.store.put_bytes(data, f"{PREFIX}/{key}")
 
 
 @cache
@@ -255,31 +228,3 @@ def _columns(batches: list[dict[str, Any]], arrow_schema: Any) -> dict[str, Any]
                 values if values.dtype == object else values.astype(field.type.to_pandas_dtype())
             )
     return out
-
-
-def spec_of(serving: Any, object_store: Any, folder: Path) -> dict[str, Any]:
-    """What the server process needs to open the log: the limits and where it goes. No credentials: the server
-    reads S3's from its environment, as boto3 does."""
-    store = object_store.model_dump(mode="json", exclude={"access_key_id", "secret_access_key"})
-    return {
-        **serving.inference_log.model_dump(),
-        "folder": str(folder),
-        "object_store": store if object_store.backend == "s3" else None,
-    }
-
-
-def open_log(spec: dict[str, Any], arrow_schema: Any) -> InferenceLog | None:
-    """The running log a server spec asks for, or None when it is off."""
-    if not spec.get("enabled"):
-        return None
-    if spec.get("object_store"):
-        from common.data.object_store import S3Store, s3_client
-        from common.settings import ObjectStoreCfg
-
-        store_cfg = ObjectStoreCfg.model_validate(spec["object_store"])
-        sink: Any = StoreSink(S3Store(s3_client(store_cfg), store_cfg.bucket, store_cfg.prefix))
-    else:
-        sink = FolderSink(spec["folder"])
-    found = InferenceLog(sink, arrow_schema, spec["flush_rows"], spec["flush_s"], spec["max_buffered_rows"])
-    found.start()
-    return found

@@ -71,7 +71,8 @@ class ChurnModel(kserve.Model):
             self.store = open_store(self.spec["repo_config"])
             self.service = self.store.get_feature_service(self.fcfg.feature_service)
         if self.inference_log is None:
-            from common.serving.inference_log import open_log, schema
+            from common.serving.inference_log import schema
+            from common.serving.log_sinks import open_log
 
             arrow = schema(self.ds.id_column, self.ds.id_type, self.kinds)
             self.inference_log = open_log(self.spec.get("inference_log") or {}, arrow)

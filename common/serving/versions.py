@@ -8,8 +8,8 @@ from typing import Any
 
 from common.features.feast_store import offline_source, repo_config, source_id_type
 from common.model.registry import client_for, tracking_uri
-from common.serving.inference_log import PREFIX, spec_of
 from common.serving.local_server import url_host
+from common.serving.log_sinks import PREFIX, spec_of
 from common.settings import Settings
 from common.workspace import Workspace
 

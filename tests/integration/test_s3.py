@@ -101,7 +101,8 @@ def test_the_inference_log_goes_to_the_bucket_and_drift_reads_its_window_back(
 
     from common.drift.current import from_inference_log
     from common.features.engineering import feature_types
-    from common.serving.inference_log import open_log, schema, spec_of
+    from common.serving.inference_log import schema
+    from common.serving.log_sinks import open_log, spec_of
 
     cfg = load_config(overrides=[f"workspace={workspace}", *s3_overrides(s3_endpoint, s3_bucket)], environ={})
     ws, ds = Workspace(workspace), cfg.dataset

@@ -87,11 +87,13 @@ def test_the_verdict_names_feature_metric_and_value() -> None:
 @pytest.mark.parametrize("name", ["genderx", "age"])
 def test_a_sensitive_feature_must_be_a_category_or_a_derived_bin(name: str) -> None:
     from common.errors import ConfigError
+    from common.fairness.analysis import check_features
 
+    cfg = load_config(overrides=[f"fairness.sensitive_features=[{name}]"], environ={})  # the other uses run
     with pytest.raises(
         ConfigError, match=rf"fairness.sensitive_features \['{name}'\]: not a categorical column"
     ):
-        load_config(overrides=[f"fairness.sensitive_features=[{name}]"], environ={})
+        check_features(cfg)
 
 
 def test_the_figures_are_fairlearns_own() -> None:

@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from common.serving.inference_log import FolderSink, InferenceLog, log_metrics, schema
+from common.serving.inference_log import InferenceLog, log_metrics, schema
+from common.serving.log_sinks import FolderSink
 
 KINDS = {"age": "float", "gender": "string", "is_high_value": "int"}
 SCHEMA = schema("customer_id", "int", KINDS)

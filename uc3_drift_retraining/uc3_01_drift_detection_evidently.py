@@ -19,7 +19,9 @@ from common.drift.current import Current, from_inference_log, from_latest_extrac
 from common.drift.decision import Findings, decide
 from common.drift.outputs import hours_since_last, publish
 from common.drift.reference import reference_frame
+from common.errors import ServiceUnavailableError
 from common.model.lookup import holdout_predictions, model_version
+from common.redact import redact
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path, write_text
@@ -34,7 +36,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     champion = model_version(cfg, ws, cfg.drift.alias)
     reference = reference_frame(cfg, ws, champion["data_tag"])
     current = (
-        from_inference_log(cfg, ws, now)
+        from_inference_log(cfg, ws, now, champion["version"])  # the champion's own answers, not a canary's
         if cfg.drift.current == "inference_log"
         else from_latest_extract(cfg, ws, champion)
     )
@@ -52,7 +54,16 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     verdict = decide(found, cfg.drift, hours_since_last(ws, now))
     summary = _summary(cfg, champion, current, reference, compared, verdict.to_dict(), now)
     summary["decision_id"] = f"v{champion['version']} {current.key}"
-    summary["metrics_at"] = publish(summary, ws.dir("metrics") / "drift.prom", cfg.drift.pushgateway_url)
+    try:
+        summary["metrics_at"] = redact(
+            publish(summary, ws.dir("metrics") / "drift.prom", cfg.drift.pushgateway_url)
+        )
+    except (
+        ServiceUnavailableError
+    ) as exc:  # the decision stands and is written; the gauges wait for the next run
+        log.warning("drift metrics not published: %s", exc)
+        summary["metrics_at"] = None
+        summary["metrics_error"] = redact(str(exc))
     report = folder / f"drift_{stamp}.json"
     write_text(report, json.dumps(summary, indent=2, default=str))
     write_text(folder / "latest.json", json.dumps(summary, indent=2, default=str))
@@ -92,7 +103,7 @@ def _compare(
 
 def _performance(cfg: Settings, ws: Workspace, champion: dict[str, Any], current: Current) -> dict[str, Any]:
     from common.drift.compare import performance
-    from common.drift.feedback import LABEL, labels_for
+    from common.drift.feedback import LABEL, LABELLED_AT, labels_for
 
     ds, frame = cfg.dataset, current.frame
     if current.labels_in_frame:
@@ -100,6 +111,7 @@ def _performance(cfg: Settings, ws: Workspace, champion: dict[str, Any], current
     else:
         newest = frame.drop_duplicates(ds.id_column, keep="last")  # a customer asked twice: the latest answer
         labelled = newest.merge(labels_for(cfg, ws, newest[ds.id_column]), on=ds.id_column)
+        labelled = labelled[labelled[LABELLED_AT] >= labelled["ts"]]  # an outcome known after the prediction
     now, drops = performance(
         labelled[LABEL].to_numpy(),
         labelled["churn_probability"].to_numpy(),

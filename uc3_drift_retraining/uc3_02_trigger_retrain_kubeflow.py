@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from common.chain import ORDER
+from common.chain import ORDER, VERSION
 from common.cli import run_step, step_main
-from common.drift.outputs import record_retrain, retrains
-from common.errors import GateFailedError
+from common.drift.outputs import NO_NEW_DATA, record_retrain, retrains
+from common.errors import DataValidationError, GateFailedError
 from common.lock import run_lock
 from common.settings import Settings
 from common.step import StepResult
@@ -42,12 +42,21 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         )
     retrain_cfg = _challenger_only(cfg)
     log.info("retraining on the current data: %s", "; ".join(out["reasons"]))
+    results = []
     try:
         # UC1's lock too: its nightly run works on the same data registry, feature store and state
         with run_lock(ws.dir("locks"), CHAIN_LOCK):
-            results = [run_step(name, _chain_step(name), retrain_cfg, ws) for name in ORDER]
-    except GateFailedError:
-        record_retrain(ws, {"decision_id": out["decision_id"], "status": "gate_failed", "version": None})
+            for name in ORDER:
+                results.append(run_step(name, _chain_step(name), retrain_cfg, ws))
+                if name == VERSION and results[-1].outputs["tag"] == out["data_tag"]:
+                    tag = out["data_tag"]
+                    record_retrain(
+                        ws, {"decision_id": out["decision_id"], "status": NO_NEW_DATA, "version": None}
+                    )
+                    return _skipped(f"the warehouse holds no data newer than the champion's ({tag})", out)
+    except (GateFailedError, DataValidationError) as exc:  # not transient: the cool-down applies to them too
+        status = "gate_failed" if isinstance(exc, GateFailedError) else "data_invalid"
+        record_retrain(ws, {"decision_id": out["decision_id"], "status": status, "version": None})
         raise
     trained = results[-1]
     version = str(trained.outputs["version"])

@@ -37,6 +37,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     model = _load(cfg, ws, target)
     rows, source = _rows(cfg, ws, target, model)
     folder = ws.dir("reports", "fairness", f"{target['name']}-v{target['version']}")
+    for stale in folder.glob("*.png"):  # a rerun's plots replace the last ones (features may have changed)
+        stale.unlink()
     y = rows[cfg.dataset.target].to_numpy().astype(int)
     result = analyse(rows, y, rows["churn_probability"].to_numpy(), target["threshold"], model, cfg, folder)
     result |= {"model": target["name"], "version": target["version"], "data": source}

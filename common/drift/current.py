@@ -37,13 +37,14 @@ class Current:
         return len(self.frame) < self.rows
 
 
-def from_inference_log(cfg: Settings, ws: Workspace, now: datetime) -> Current:
+def from_inference_log(cfg: Settings, ws: Workspace, now: datetime, version: str | None = None) -> Current:
+    """The window's rows (of model `version` only, when given: a canary's candidate is not the champion)."""
     ds, drift = cfg.dataset, cfg.drift
     start = now - timedelta(hours=drift.window_hours)
     columns = [ds.id_column, *ds.numeric, *ds.categorical, *LOGGED]
     with _log_root(cfg, ws, start, now) as (root, where):
         files = log_files(root, start, now)
-        window = read_window(files, start, now, columns, drift.max_rows, drift.seed)
+        window = read_window(files, start, now, columns, drift.max_rows, drift.seed, version)
     span = f"{start:%Y-%m-%dT%H:%M:%S}Z..{now:%Y-%m-%dT%H:%M:%S}Z"
     return Current(
         window.frame,

@@ -73,7 +73,10 @@ def _triggers(found: Findings, cfg: DriftCfg) -> tuple[list[str], list[str]]:
         else:
             calm.append(f"{line}, within drift.max_performance_drop {cfg.max_performance_drop:g}")
     if not found.drops:
-        calm.append(f"performance not judged: {found.labelled} labelled rows < drift.min_labelled_rows")
+        calm.append(
+            f"performance not judged: {found.labelled} labelled rows (drift.min_labelled_rows), one class only, "
+            "or no holdout figure to compare with"
+        )
     return triggers, calm
 
 

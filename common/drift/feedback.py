@@ -20,7 +20,8 @@ LABEL, LABELLED_AT = "label", "labelled_at"
 
 
 def labels_for(cfg: Settings, ws: Workspace, ids: pd.Series) -> pd.DataFrame:
-    """The newest label of each of `ids` (columns: the id column and `label`); empty when there is no table."""
+    """The newest label of each of `ids` (columns: the id column, `label`, `labelled_at`); empty when there is no
+    table. Rows whose label is still null are not labels."""
     import pandas as pd
     from sqlalchemy import inspect
 
@@ -41,10 +42,12 @@ def labels_for(cfg: Settings, ws: Workspace, ids: pd.Series) -> pd.DataFrame:
     finally:
         engine.dispose()
     found = pd.concat(parts, ignore_index=True) if parts else empty
+    found = found.dropna(subset=[LABEL]) if not found.empty else found  # a label not known yet is no label
     if found.empty:
-        return empty
+        return empty.assign(**{LABELLED_AT: pd.Series(dtype="datetime64[ns, UTC]")})
+    found[LABELLED_AT] = pd.to_datetime(found[LABELLED_AT], utc=True)
     newest = found.sort_values(LABELLED_AT).drop_duplicates(id_column, keep="last")
-    return newest[[id_column, LABEL]].astype({LABEL: "int64"}).reset_index(drop=True)
+    return newest[[id_column, LABEL, LABELLED_AT]].astype({LABEL: "int64"}).reset_index(drop=True)
 
 
 def write_labels(engine: Engine, table: str, id_column: str, labels: pd.DataFrame) -> int:
@@ -76,8 +79,11 @@ def label_logged(cfg: Settings, ws: Workspace, now: datetime) -> int:
             known = pd.concat(
                 [c[c[ds.id_column].isin(set(ids))] for c in pd.read_sql(query, conn, chunksize=100_000)]
             )
-        if ds.positive_label is not None:
-            known[ds.target] = (known[ds.target] == ds.positive_label).astype("int64")
+        if ds.positive_label is not None:  # as step 01 reads a text label: case and spaces aside
+            positive = str(ds.positive_label).strip().casefold()
+            known[ds.target] = (known[ds.target].astype(str).str.strip().str.casefold() == positive).astype(
+                "int64"
+            )
         return write_labels(engine, cfg.drift.feedback_table, ds.id_column, known)
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from common.workspace import Workspace
 log = logging.getLogger(__name__)
 JOB = "churn_drift"
 DECISIONS = ("retrain", "none", "insufficient_data")
+NO_NEW_DATA = "no_new_data"  # a retrain found nothing newer than the champion's data: not an attempt
 
 
 def metrics_registry(summary: dict[str, Any]) -> Any:
@@ -91,7 +92,7 @@ def record_retrain(ws: Workspace, entry: dict[str, Any]) -> None:
 
 
 def hours_since_last(ws: Workspace, now: datetime) -> float | None:
-    found = retrains(ws)
+    found = [r for r in retrains(ws) if r["status"] != NO_NEW_DATA]
     if not found:
         return None
     return (now - datetime.fromisoformat(found[-1]["at"])).total_seconds() / 3600

@@ -47,14 +47,21 @@ def log_files(root: Path, start: datetime, end: datetime) -> list[Path]:
 
 
 def read_window(
-    files: list[Path], start: datetime, end: datetime, columns: list[str], max_rows: int, seed: int
+    files: list[Path],
+    start: datetime,
+    end: datetime,
+    columns: list[str],
+    max_rows: int,
+    seed: int,
+    version: str | None = None,
 ) -> Window:
-    """Rows with start <= ts < end, the given columns (and ts). Past `max_rows`, a seeded sample: the first
-    pass reads only the time column to find the window's rows; the second reads just the sampled ones."""
+    """Rows with start <= ts < end (and of model `version`, when given), the given columns (and ts). Past
+    `max_rows`, a seeded sample: the first pass reads only the time (and version) column to find the window's
+    rows; the second reads just the sampled ones."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    masks = [_in_window(pq.read_table(f, columns=["ts"])["ts"], start, end) for f in files]
+    masks = [_mask(pq.read_table(f, columns=_keys(version)), start, end, version) for f in files]
     total = int(sum(m.sum() for m in masks))
     chosen = sample_positions(total, max_rows, seed)
     wanted = list(dict.fromkeys(["ts", *columns]))
@@ -71,6 +78,17 @@ def read_window(
         log.info("window of %d rows: comparing a seeded sample of %d (drift.max_rows)", total, len(chosen))
     frame = pa.concat_tables(parts).to_pandas() if parts else _empty(wanted)
     return Window(frame, total, len(files))
+
+
+def _keys(version: str | None) -> list[str]:
+    return ["ts"] if version is None else ["ts", "model_version"]
+
+
+def _mask(table: object, start: datetime, end: datetime, version: str | None) -> np.ndarray:
+    inside = _in_window(table["ts"], start, end)  # type: ignore[index]
+    if version is None:
+        return inside
+    return inside & (np.asarray(table["model_version"].to_pylist(), dtype=object) == version)  # type: ignore[index]
 
 
 def _in_window(ts: object, start: datetime, end: datetime) -> np.ndarray:

@@ -23,7 +23,7 @@ def render(result: dict[str, Any], folder: Path) -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1 class='{result['verdict']}'>{html.escape(title)}</h1>"
-        f"<p>{result['rows']} holdout rows ({html.escape(result['data'])}), decision threshold "
+        f"<p>{result['rows']} rows ({html.escape(result['data'])}), decision threshold "
         f"{result['threshold']:.4f}; intervals: 95 % bootstrap over {result['bootstrap_rounds']} rounds; groups "
         f"under {result['min_group_size']} rows are grey and left out of the disparities. Enforcement: "
         f"{result['enforce']}.</p><h2>Violations</h2><ul>{violations}</ul>{sections}</body></html>\n"

@@ -60,7 +60,10 @@ def equal_tpr_thresholds(y: np.ndarray, proba: np.ndarray, groups: np.ndarray) -
         predict_method="predict_proba",
         prefit=True,
     )
-    optimizer.fit(scores, y, sensitive_features=groups.astype(str))
+    try:
+        optimizer.fit(scores, y, sensitive_features=groups.astype(str))
+    except ValueError as exc:  # a group with one class, or no rows to judge: nothing to equalize
+        return {"not computed": [{"reason": str(exc).splitlines()[0]}]}
     out = {}
     for group, mix in optimizer.interpolated_thresholder_.interpolation_dict.items():
         parts = [(float(mix[f"p{i}"]), mix[f"operation{i}"]) for i in (0, 1)]
@@ -110,19 +113,21 @@ def flip_rate(
 
 def _alternatives(rows: Any, feature: str, ds: DatasetCfg, fcfg: FeaturesCfg) -> list[Any]:
     """A copy of `rows` per other value of the feature, with the derived features recomputed. A derived bin
-    moves its source column to another bin's midpoint, only in rows of another bin: a row's own bin is left
-    as it is, so no flip comes from moving within a group."""
+    moves its source column to the median of another bin's rows, only in rows of another bin: a row's own bin
+    is left as it is, so no flip comes from moving within a group. A flag is set to the other value."""
     from common.features.engineering import derive
 
-    binned = next((d for d in fcfg.derived if d.name == feature and d.bins and d.column), None)
-    if binned is not None and binned.bins and binned.column:
-        edges, labels = binned.bins, binned.labels or []
-        moves = [
-            (binned.column, (lo + hi) / 2, label)
-            for lo, hi, label in zip(edges, edges[1:], labels, strict=False)
+    declared = next((d for d in fcfg.derived if d.name == feature), None)
+    if declared is not None and declared.bins and declared.column:
+        source = rows[declared.column]
+        moves = [  # the median of the bin's own rows: a value people of that group have
+            (declared.column, float(source[rows[feature].astype(str) == label].median()), label)
+            for label in declared.labels or []
+            if (rows[feature].astype(str) == label).any()
         ]
     else:
         moves = [(feature, value, value) for value in sorted(set(rows[feature].dropna()))]
+    flag = declared is not None and declared.flag is not None
     out = []
     for column, value, group in moves:
         changed = rows.copy()
@@ -130,6 +135,7 @@ def _alternatives(rows: Any, feature: str, ds: DatasetCfg, fcfg: FeaturesCfg) ->
         changed.loc[elsewhere, column] = value
         raw = {c: changed[c].to_numpy() for c in [*ds.numeric, *ds.categorical]}
         for name, derived in derive(raw, fcfg).items():
-            changed[name] = derived
+            if not (flag and name == feature):  # a flag is set as asked: derive would compute it back
+                changed[name] = derived
         out.append(changed)
     return out

@@ -127,6 +127,8 @@ def _intervals(
         if len(set(y[pick].tolist())) == 2:
             found = scores(y[pick], proba[pick], target["threshold"])
             draws.append([found[m] for m in CARD_METRICS])
+    if not draws:  # every resample had one class: no interval to give
+        return {}
     low, high = np.quantile(np.array(draws), [0.025, 0.975], axis=0)
     return {m: [round(float(low[i]), 4), round(float(high[i]), 4)] for i, m in enumerate(CARD_METRICS)}
 

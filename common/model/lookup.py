@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ def holdout_predictions(cfg: Settings, ws: Workspace, run_id: str) -> pd.DataFra
     from common.model.registry import HOLDOUT_ARTIFACT, client_for, tracking_uri
 
     client = client_for(tracking_uri(cfg, ws))
-    folder = ws.dir("tmp", f"holdout-{run_id}")
+    folder = Path(tempfile.mkdtemp(prefix=f"holdout-{run_id}.", dir=ws.dir("tmp")))  # one per process
     try:
         path = client.download_artifacts(run_id, HOLDOUT_ARTIFACT, str(folder))
     except (MlflowException, OSError) as exc:

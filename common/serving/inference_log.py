@@ -96,7 +96,8 @@ class InferenceLog:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self._loop, name="inference-log", daemon=True)
+        # not a daemon: at interpreter exit Python waits for it, and it writes what is left first
+        self.thread = threading.Thread(target=self._loop, name="inference-log")
         self.thread.start()
 
     def record(
@@ -116,54 +117,85 @@ class InferenceLog:
         with self.lock:
             self.batches.append(batch)
             self.buffered += n
+            dropped = self._over_bound()
             full = self.buffered >= self.flush_rows
-        if full:
+        if dropped:
+            self._dropped(dropped)
+        if (
+            full and not self.failing
+        ):  # while writes fail, the thread retries on its own clock, not per request
             self.wake.set()
 
     def flush(self) -> int:
-        """Write what is buffered as one file; returns the rows written (0 on failure: they stay buffered)."""
+        """Write what is buffered, one file per day of the rows' time; returns the rows written. Rows whose
+        write failed stay buffered; rows that cannot be encoded are dropped and counted."""
         with self.write_lock:
             with self.lock:
                 batches, self.batches, self.buffered = self.batches, [], 0
-            if not batches:
-                return 0
-            rows = sum(b["n"] for b in batches)
-            try:
-                data = self._parquet(batches)
-                where = self.sink.write(self._key(batches[0]["ts"]), data)
-            except (
-                Exception
-            ) as exc:  # any sink error (disk, permissions, S3): counted, never raised to a request
-                self._failed(batches, rows, exc)
-                return 0
-            if self.failing:
+            by_day: dict[str, list[dict[str, Any]]] = {}
+            for b in batches:
+                by_day.setdefault(datetime.fromtimestamp(b["ts"], UTC).strftime("%Y-%m-%d"), []).append(b)
+            written, failed, error = 0, [], None
+            for day_batches in by_day.values():
+                rows = sum(b["n"] for b in day_batches)
+                try:
+                    data = self._parquet(day_batches)
+                except (
+                    ValueError,
+                    TypeError,
+                ) as exc:  # pyarrow's ArrowInvalid/TypeError: retrying cannot help
+                    log.error("inference log: %d rows cannot be encoded (%s); dropped", rows, exc)
+                    self.metrics.dropped.inc(rows)
+                    continue
+                try:
+                    where = self.sink.write(self._key(day_batches[0]["ts"]), data)
+                except Exception as exc:  # any sink error (disk, permissions, S3): counted, never raised
+                    failed += day_batches
+                    error = exc
+                    continue
+                written += rows
+                self.metrics.rows.inc(rows)
+            if error is not None:
+                self._failed(failed, error)
+            elif self.failing and written:
                 log.warning("inference log: writing again (%s); the buffered rows are written", where)
                 self.failing = False
-            self.metrics.rows.inc(rows)
             self.metrics.buffered.set(self.buffered)
-            return rows
+            return written
 
-    def close(self) -> int:
-        """Stop the thread and write what is left (the server's shutdown)."""
+    def stop(self) -> None:
+        """Ask the thread to write what is left and end. Safe in a signal handler: it takes no lock and does
+        not wait (KServe unloads models from its SIGTERM handler, which may interrupt `record`)."""
         self.closed = True
         self.wake.set()
+
+    def close(self) -> int:
+        """Stop the thread, wait for it, and write what is left (outside a signal handler)."""
+        self.stop()
         if self.thread is not None:
-            self.thread.join(timeout=self.flush_s + 5)
+            self.thread.join(timeout=self.flush_s + 30)
         written = self.flush()
-        if self.buffered:
-            log.error("inference log: %d rows could not be written at shutdown and are lost", self.buffered)
-            self.metrics.dropped.inc(self.buffered)
+        self._lost()
         return written
 
     def _loop(self) -> None:
-        while not self.closed:
+        while not self.closed and threading.main_thread().is_alive():
             self.wake.wait(self.flush_s)
             self.wake.clear()
-            if not self.closed:
-                self.flush()
+            self.flush()
+        self.flush()  # the shutdown's write: the server's last rows
+        self._lost()
 
-    def _failed(self, batches: list[dict[str, Any]], rows: int, exc: Exception) -> None:
+    def _lost(self) -> None:
+        if self.buffered:
+            log.error("inference log: %d rows could not be written at shutdown and are lost", self.buffered)
+            self.metrics.dropped.inc(self.buffered)
+            with self.lock:
+                self.batches, self.buffered = [], 0
+
+    def _failed(self, batches: list[dict[str, Any]], exc: Exception) -> None:
         self.metrics.failures.inc()
+        rows = sum(b["n"] for b in batches)
         if not self.failing:  # once per run of failures, not once per flush
             log.error(
                 "inference log: cannot write %d rows (%s: %s); keeping them for the next try",
@@ -175,17 +207,22 @@ class InferenceLog:
         with self.lock:
             self.batches = batches + self.batches  # oldest first, as they came
             self.buffered += rows
-            dropped = 0
-            while self.buffered > self.max_rows and self.batches:
-                gone = self.batches.pop(0)
-                self.buffered -= gone["n"]
-                dropped += gone["n"]
+            dropped = self._over_bound()
         if dropped:
-            self.metrics.dropped.inc(dropped)
-            log.error(
-                "inference log: buffer over %d rows: dropped the %d oldest, unwritten", self.max_rows, dropped
-            )
-        self.metrics.buffered.set(self.buffered)
+            self._dropped(dropped)
+
+    def _over_bound(self) -> int:
+        """Drop the oldest batches past max_buffered_rows (the caller holds the lock); returns the rows."""
+        dropped = 0
+        while self.buffered > self.max_rows and self.batches:
+            gone = self.batches.pop(0)
+            self.buffered -= gone["n"]
+            dropped += gone["n"]
+        return dropped
+
+    def _dropped(self, rows: int) -> None:
+        self.metrics.dropped.inc(rows)
+        log.error("inference log: buffer over %d rows: dropped the %d oldest, unwritten", self.max_rows, rows)
 
     def _key(self, first_ts: float) -> str:
         self.seq += 1

@@ -22,8 +22,11 @@ class FolderSink:
         dest = self.root / key
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.tmp")  # hidden: readers skip names starting with "."
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)  # after a failed write: no orphan left behind
         return str(dest)
 
 

@@ -80,10 +80,10 @@ class ChurnModel(kserve.Model):
         return self.ready
 
     def stop(self) -> None:
-        """At shutdown (KServe unloads the model on SIGTERM): write what the inference log holds."""
+        """At shutdown (KServe unloads the model in its SIGTERM handler): the inference log's thread writes what
+        it holds before the process ends. Nothing here waits or locks: the handler may interrupt a request."""
         if self.inference_log is not None:
-            self.inference_log.close()
-            self.inference_log = None
+            self.inference_log.stop()
         super().stop()
 
     async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:

@@ -91,3 +91,23 @@ def test_an_empty_window_reads_as_no_rows(tmp_path: Path) -> None:
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
     window = read_window([], now - timedelta(hours=1), now, ["customer_id"], 10, 1)
     assert window.rows == 0 and window.frame.empty and "customer_id" in window.frame.columns
+
+
+def test_the_window_can_keep_one_model_versions_rows(tmp_path: Path) -> None:
+    """During a canary both versions log: the drift check reads the champion's answers only."""
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    folder = tmp_path / f"date={now:%Y-%m-%d}"
+    folder.mkdir()
+    ts = [now - timedelta(minutes=i + 1) for i in range(10)]
+    versions = ["1", "2"] * 5
+    table = pa.table(
+        {
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "model_version": versions,
+            "customer_id": range(10),
+        }
+    )
+    pq.write_table(table, folder / "part-0.parquet")
+    files = log_files(tmp_path, now - timedelta(hours=1), now)
+    champion = read_window(files, now - timedelta(hours=1), now, ["customer_id"], 100, 1, version="1")
+    assert champion.rows == 5 and sorted(champion.frame["customer_id"]) == [0, 2, 4, 6, 8]

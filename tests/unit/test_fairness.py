@@ -129,3 +129,14 @@ def test_the_figures_are_fairlearns_own() -> None:
     for group, row in by_group(y, pred, groups).items():
         for metric in ("selection_rate", "tpr", "fpr"):
             assert row[metric] == pytest.approx(frame.loc[group, metric], abs=1e-6)
+
+
+def test_a_group_with_one_class_counts_as_fairlearn_counts_it() -> None:
+    """No positives in a group: its TPR is 0 to fairlearn, so the equalized odds difference is not hidden."""
+    from fairlearn.metrics import equalized_odds_difference
+
+    y = np.array([0] * 40 + [0, 1] * 20)
+    pred = np.array([0] * 40 + [0, 1] * 20)
+    groups = np.array(["a"] * 40 + ["b"] * 40)
+    found = disparities(y, pred, groups)["equalized_odds_difference"]
+    assert found == pytest.approx(equalized_odds_difference(y, pred, sensitive_features=groups)) == 1.0

@@ -45,8 +45,8 @@ def test_rows_are_written_whole_by_day_on_size_and_at_close(tmp_path: Path) -> N
         time.sleep(0.05)
     assert _rows(tmp_path) == list(range(12))
     _record(log, 12, 3)
-    assert log.close() == 3
-    assert _rows(tmp_path) == list(range(15))
+    log.close()  # the thread's last write
+    assert _rows(tmp_path) == list(range(15)) and log.thread is not None and not log.thread.is_alive()
     files = list(tmp_path.glob("date=*/part-*.parquet"))
     table = pq.read_table(files[0])
     assert table.schema.equals(SCHEMA)
@@ -67,6 +67,28 @@ def test_a_failing_sink_is_counted_keeps_the_rows_and_writes_them_later(tmp_path
     _record(log, 30, 5)
     assert log.flush() == 35
     assert _rows(blocked) == list(range(35)) and log.buffered == 0
+
+
+def test_rows_of_two_days_go_to_two_days(tmp_path: Path) -> None:
+    """A flush after midnight (or after an outage) writes each row under its own day, where a window finds it."""
+    times = iter([1_767_225_599.0, 1_767_225_601.0])  # 2025-12-31T23:59:59Z, 2026-01-01T00:00:01Z
+    log = InferenceLog(FolderSink(tmp_path), SCHEMA, flush_rows=1000, flush_s=60, clock=lambda: next(times))
+    _record(log, 0, 2)
+    _record(log, 2, 2)
+    assert log.flush() == 4
+    days = {p.parent.name: _rows(p.parent) for p in tmp_path.rglob("part-*.parquet")}
+    assert days == {"date=2025-12-31": [0, 1], "date=2026-01-01": [2, 3]}
+
+
+def test_stop_takes_no_lock_so_a_signal_during_record_cannot_hang_the_server(tmp_path: Path) -> None:
+    log = InferenceLog(FolderSink(tmp_path), SCHEMA, flush_rows=1000, flush_s=60)
+    log.start()
+    _record(log, 0, 4)
+    with log.lock:  # as if SIGTERM arrived while a request held the lock
+        log.stop()
+    assert log.thread is not None
+    log.thread.join(timeout=10)
+    assert not log.thread.is_alive() and _rows(tmp_path) == [0, 1, 2, 3]
 
 
 def test_past_the_bound_the_oldest_rows_are_dropped_and_counted(

@@ -26,7 +26,13 @@ def labels_for(cfg: Settings, ws: Workspace, ids: pd.Series) -> pd.DataFrame:
     from sqlalchemy import inspect
 
     id_column, table = cfg.dataset.id_column, cfg.drift.feedback_table
-    empty = pd.DataFrame({id_column: pd.Series(dtype=ids.dtype), LABEL: pd.Series(dtype="int64")})
+    empty = pd.DataFrame(
+        {
+            id_column: pd.Series(dtype=ids.dtype),
+            LABEL: pd.Series(dtype="int64"),
+            LABELLED_AT: pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
     url = warehouse_url(cfg.warehouse, ws)
     engine = make_engine(url, cfg.warehouse.connect_timeout_s)
     try:
@@ -44,7 +50,7 @@ def labels_for(cfg: Settings, ws: Workspace, ids: pd.Series) -> pd.DataFrame:
     found = pd.concat(parts, ignore_index=True) if parts else empty
     found = found.dropna(subset=[LABEL]) if not found.empty else found  # a label not known yet is no label
     if found.empty:
-        return empty.assign(**{LABELLED_AT: pd.Series(dtype="datetime64[ns, UTC]")})
+        return empty
     found[LABELLED_AT] = pd.to_datetime(found[LABELLED_AT], utc=True)
     newest = found.sort_values(LABELLED_AT).drop_duplicates(id_column, keep="last")
     return newest[[id_column, LABEL, LABELLED_AT]].astype({LABEL: "int64"}).reset_index(drop=True)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import measured_child
+
 FILE_ROWS = 1_000_000
 TARGETS = {1_000_000: (10.0, 1024), 10_000_000: (60.0, 2048)}
 
@@ -87,13 +87,7 @@ def child(mode: str, folder: Path, max_rows: int) -> dict[str, object]:
 
 
 def measured(mode: str, folder: Path, max_rows: int) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", mode, str(folder), str(max_rows)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the {mode} child failed")
-    return {**json.loads(out), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+    return measured_child(__file__, mode, str(folder), str(max_rows))
 
 
 def case(rows: int, tmp: Path, reference: Path, now: datetime, anchor: bool) -> dict[str, object]:

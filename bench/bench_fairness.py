@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchlib import measured_child
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_S, TARGET_MB, TARGET_CI = 20.0, 1536, 0.01
 FEATURES = ["gender", "age_group", "region"]
 
@@ -99,13 +98,7 @@ def agreement(rounds: int) -> float:
 
 
 def measured(mode: str, out: Path) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", mode, str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    text = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the {mode} child failed")
-    return {**json.loads(text), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+    return measured_child(__file__, mode, str(out))
 
 
 def main() -> int:

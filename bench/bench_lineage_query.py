@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import measured_child
+
 TARGET_S, TARGET_MB = 1.0, 300
 
 
@@ -44,13 +44,7 @@ def child(mode: str, folder: Path) -> dict[str, object]:
 
 
 def measured(mode: str, folder: Path) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", mode, str(folder)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the {mode} child failed")
-    return {**json.loads(out), "peak_rss_mb": round(usage.ru_maxrss / 1024)}  # KiB on Linux
+    return measured_child(__file__, mode, str(folder))
 
 
 def main() -> int:

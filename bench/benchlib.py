@@ -58,3 +58,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def measured_child(script: str, *args: str) -> dict[str, Any]:
+    """Run `script --child ARGS...` (a benchmark measuring itself in a fresh interpreter): the JSON line it prints,
+    with its own peak RSS (os.wait4's rusage of that child)."""
+    cmd = [sys.executable, script, "--child", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{Path(script).name} --child {' '.join(args)} failed")
+    return {**json.loads(out), "peak_rss_mb": round(usage.ru_maxrss / 1024)}  # KiB on Linux

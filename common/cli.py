@@ -126,5 +126,22 @@ def step_main(name: str, lock_name: str, fn: StepFn, argv: list[str] | None, des
     return execute(name, lock_name, args, lambda cfg, ws: run_step(name, fn, cfg, ws).to_dict())
 
 
+def version_step_main(
+    name: str, lock_name: str, fn: StepFn, argv: list[str] | None, description: str, section: str
+) -> int:
+    """main() of a step about one registered version: --version N or --alias NAME set `section`.version or
+    `section`.alias (the config's alias otherwise)."""
+    parser = base_parser(description)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--version", help=f"this version number (default: {section}.alias)")
+    which.add_argument("--alias", help="the version with this alias")
+    args = parser.parse_args(argv)
+    if args.version:
+        args.overrides.append(f"{section}.version={args.version}")
+    if args.alias:
+        args.overrides.append(f"{section}.alias={args.alias}")
+    return execute(name, lock_name, args, lambda cfg, ws: run_step(name, fn, cfg, ws).to_dict())
+
+
 def _summary(data: dict[str, Any]) -> None:
     print(json.dumps(data, default=str), flush=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.cli import base_parser, execute, run_step
+from common.cli import version_step_main
 from common.errors import FairnessFailedError, MissingInputError
 from common.model.lookup import holdout_predictions, model_version
 from common.settings import Settings
@@ -139,16 +139,7 @@ def _record(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or STEP)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--version", help="analyse this version number (default: fairness.alias)")
-    which.add_argument("--alias", help="analyse the version with this alias")
-    args = parser.parse_args(argv)
-    if args.version:
-        args.overrides.append(f"fairness.version={args.version}")
-    if args.alias:
-        args.overrides.append(f"fairness.alias={args.alias}")
-    return execute(STEP, USE_CASE, args, lambda cfg, ws: run_step(STEP, run, cfg, ws).to_dict())
+    return version_step_main(STEP, USE_CASE, run, argv, __doc__ or STEP, "fairness")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from common.cli import base_parser, execute, run_step
+from common.cli import version_step_main
 from common.model.card import card_dir, gather
 from common.model.card_render import to_html, to_markdown, to_mct
 from common.model.lookup import model_version
@@ -62,16 +62,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or STEP)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--version", help="the card of this version number (default: fairness.alias)")
-    which.add_argument("--alias", help="the card of the version with this alias")
-    args = parser.parse_args(argv)
-    if args.version:
-        args.overrides.append(f"fairness.version={args.version}")
-    if args.alias:
-        args.overrides.append(f"fairness.alias={args.alias}")
-    return execute(STEP, USE_CASE, args, lambda cfg, ws: run_step(STEP, run, cfg, ws).to_dict())
+    return version_step_main(STEP, USE_CASE, run, argv, __doc__ or STEP, "fairness")
 
 
 if __name__ == "__main__":

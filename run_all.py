@@ -3,7 +3,8 @@
 Use cases that are not built yet are not listed here (and not faked): today UC1, from the warehouse to a model
 answering on localhost; UC2, the challenger's canary experiment when there is a challenger; UC3, drift of what the
 server saw against the champion's training data, retraining a challenger when it drifted; UC5, the champion's
-fairness report and model card; then UC4, the lineage of it all with the impact and provenance answers."""
+fairness report and model card; UC4, the lineage of it all with the impact and provenance answers; and last UC6,
+the champion promoted through the deployment repo and the local server synced to what git says."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ USE_CASES = [
     ("uc3", "uc3_drift_retraining.run_pipeline"),  # drift against the champion's data; retrains a challenger
     ("uc5", "uc5_fairness_docs.run_pipeline"),  # the champion's fairness report and model card
     ("uc4", "uc4_data_lineage.run_pipeline"),  # after the use cases whose lineage it answers for
+    ("uc6", "uc6_gitops_deployment.run_pipeline"),  # the champion deployed through git, last
 ]
 
 
@@ -57,6 +59,7 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         "sample": _sample(ws, cfg) if not code else None,
         "lineage": _pictures(ws) if not code else [],
         "documents": _documents(ws) if not code else [],
+        "deployed": _deployed(ws) if not code else None,
     }
     sys.stderr.write(render_table(report))
     return report
@@ -77,6 +80,15 @@ def _documents(ws: Workspace) -> list[str]:
     """The champion's fairness report and model card (UC5), as HTML pages to open."""
     found = [ws.result("uc5_01_fairness_analysis_fairlearn"), ws.result("uc5_02_generate_model_card")]
     return [r.outputs["html"] for r in found if r and r.status == "ok"]
+
+
+def _deployed(ws: Workspace) -> dict[str, Any] | None:
+    """What UC6 deployed through git: the version, environment, commit and the sync's verdict."""
+    synced = ws.result("uc6_02_sync_argocd")
+    if synced is None or synced.status != "ok":
+        return None
+    keys = ("version", "environment", "revision", "sync", "health", "url")
+    return {k: synced.outputs[k] for k in keys}
 
 
 def _sample(ws: Workspace, cfg: Settings) -> dict[str, Any] | None:
@@ -110,6 +122,15 @@ def render_table(report: dict[str, Any]) -> str:
             "",
             f"the champion answers at {report['endpoint']}; try:",
             f"  {sample_curl(report['endpoint'], report.get('sample'))}",
+        ]
+    deployed = report.get("deployed")
+    if deployed:
+        url = deployed["url"]
+        history = f"git --git-dir {url.removeprefix('file://')} log" if url.startswith("file://") else url
+        lines += [
+            "",
+            f"deployed through git: v{deployed['version']} in {deployed['environment']} at "
+            f"{deployed['revision'][:12]} ({deployed['sync']}, {deployed['health']}); history: {history}",
         ]
     if report.get("documents"):
         lines += ["", "the champion's fairness report and model card (open offline):"]

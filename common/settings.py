@@ -304,6 +304,27 @@ class InferenceLogCfg(Section):
     max_buffered_rows: int = Field(100_000, ge=1)  # kept through failed writes; older rows are then dropped
 
 
+class ResourcesCfg(Section):
+    """A container's resources as Kubernetes quantities; KServe's webhook defaults are cpu 1, memory 2Gi."""
+
+    requests: dict[Literal["cpu", "memory"], str] = {"cpu": "1", "memory": "2Gi"}
+    limits: dict[Literal["cpu", "memory"], str] = {"cpu": "1", "memory": "2Gi"}
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _quantities(cls, value: dict[str, str]) -> dict[str, str]:
+        from kubernetes.utils import parse_quantity
+
+        for name, quantity in value.items():
+            try:
+                parse_quantity(quantity)
+            except ValueError:
+                raise ValueError(
+                    f"{name}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 2Gi)"
+                ) from None
+        return value
+
+
 class ServingCfg(Section):
     mode: Literal["local", "kserve"] = (
         "local"  # local: a KServe ModelServer process; kserve: an InferenceService
@@ -319,7 +340,9 @@ class ServingCfg(Section):
     ready_timeout_s: int = Field(90, ge=1)
     feast_completion: bool = True  # complete customer_id-only instances from the online store
     namespace: str = "default"  # kserve mode
-    service_account: str = ""  # kserve mode: one that can read the model's storageUri
+    service_account: str = ""  # kserve mode: one that can read the model's storageUri ("" is "default")
+    deployment_mode: Literal["Serverless", "RawDeployment"] = "Serverless"  # kserve: canaries need Serverless
+    resources: ResourcesCfg = ResourcesCfg()  # kserve: the predictor's, written out (not left to the webhook)
     inference_log: InferenceLogCfg = InferenceLogCfg()
 
 
@@ -446,6 +469,56 @@ class LineageCfg(Section):
         return self
 
 
+class ArgoCDCfg(Section):
+    """UC6 with Argo CD: its API syncs the Application; empty url: the local reconciler serves the repo."""
+
+    url: str = ""  # e.g. https://argocd.example.com; the token comes from ARGOCD_AUTH_TOKEN only
+    app: str = ""  # the Application; empty: <registered model>-<environment>
+    namespace: str = "argocd"  # where the Application objects live
+    project: str = "default"
+    destination_server: str = "https://kubernetes.default.svc"
+    repo_url: str = ""  # the deploy repo as Argo CD reaches it; empty: gitops.repo_url
+    verify_tls: bool = True
+    poll_s: float = Field(5.0, gt=0)
+
+
+class GitOpsCfg(Section):
+    """UC6: the promoted version written to a deployment git repo; a sync makes the cluster (or the local
+    server) run what the repo says."""
+
+    alias: str = "champion"  # the version promoted (uc6_01 --version N / --alias NAME for another)
+    version: str = ""  # set: this version number instead of the alias
+    environment: str = Field("staging", pattern=r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")  # overlays/<env>/
+    namespace: str = "churn-{environment}"  # the Kubernetes namespace of an environment
+    repo_url: str = ""  # empty: file://<workspace>/gitops/deploy.git, created on first use; https or ssh
+    branch: str = "main"  # the branch Argo CD follows
+    push: Literal["direct", "branch"] = "direct"  # branch: promote/<model>-v<N>-<env> for review, no sync
+    push_attempts: int = Field(3, ge=1, le=20)  # a push rejected as non-fast-forward is rebuilt and retried
+    author_name: str = "mlops-bot"
+    author_email: str = "mlops-bot@localhost"
+    timeout_s: float = Field(600.0, gt=0)  # a sync not Synced and Healthy by then fails
+    argocd: ArgoCDCfg = ArgoCDCfg()
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("repo_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if "://" in value and urlsplit(value).password:
+            raise ValueError(
+                "the URL holds a password or token: give it in GITOPS_TOKEN (and GITOPS_USERNAME) instead"
+            )
+        return value
+
+    def namespace_of(self, environment: str) -> str:
+        return self.namespace.replace("{environment}", environment)
+
+
 class Settings(Section):
     workspace: str = "var"
     logging: LoggingCfg = LoggingCfg()
@@ -465,6 +538,7 @@ class Settings(Section):
     fairness: FairnessCfg = FairnessCfg()
     model_card: ModelCardCfg = ModelCardCfg()
     lineage: LineageCfg = LineageCfg()
+    gitops: GitOpsCfg = GitOpsCfg()
 
     @model_validator(mode="after")
     def _derived_names_are_new(self) -> Settings:

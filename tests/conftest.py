@@ -33,13 +33,14 @@ def require_service(name: str, host: str, port: int) -> None:
         pytest.skip(message)
 
 
-def require_binary(name: str, package: str) -> str:
-    """The path of a Debian-packaged program a test runs; skip without it, unless MLOPS_REQUIRE_SERVICES: fail."""
+def require_binary(name: str, package: str, install: str = "") -> str:
+    """The path of a program a test runs (a Debian package, unless `install` says where it comes from); skip
+    without it, unless MLOPS_REQUIRE_SERVICES: fail."""
     import shutil
 
     found = shutil.which(name)
     if found is None:
-        message = f"{name} is not installed (apt-get install {package}; .ci/run installs it)"
+        message = f"{name} is not installed ({install or f'apt-get install {package}; .ci/run installs it'})"
         if os.environ.get("MLOPS_REQUIRE_SERVICES"):
             pytest.fail(f"{message} and MLOPS_REQUIRE_SERVICES is set")
         pytest.skip(message)

@@ -16,7 +16,7 @@ from typing import Any
 
 from common.cli import base_parser, execute, run_step
 from common.errors import MissingInputError
-from common.serving import local_server
+from common.serving import local_server, serve_local
 from common.serving.versions import by_alias, local_endpoint, server_spec
 from common.settings import Settings
 from common.step import StepResult
@@ -40,21 +40,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         done = deploy(cfg, ws, target["storage_uri"], target["version"])
         return _result(cfg, target, {**done, "changed": True})
     spec = server_spec(cfg, ws, target, cfg.serving.alias)
-    current = local_server.state(ws)
-    # a canary beside the same champion (UC2's experiment) is left running: replacing it would end the experiment
-    served = {k: v for k, v in current["spec"].items() if k != "canary"} if current else None
-    if served == json.loads(json.dumps(spec)) and local_server.answers_as(current["spec"], current["pid"]):
-        beside = current["spec"].get("canary", {}).get("version_spec", {}).get("version")
-        log.info(
-            "version %s is already served on port %s%s: nothing to do",
-            target["version"],
-            current["port"],
-            f" (with version {beside} as its canary)" if beside else "",
-        )
-        return _result(cfg, target, {"changed": False, "pid": current["pid"], "smoke": _smoke(cfg, ws)})
-    local_server.check_port(spec, current)
-    pid = local_server.replace(ws, spec, cfg.serving.ready_timeout_s)
-    return _result(cfg, target, {"changed": True, "pid": pid, "smoke": _smoke(cfg, ws)})
+    done = serve_local.ensure(ws, spec, cfg.serving.ready_timeout_s)
+    return _result(cfg, target, {"changed": done["changed"], "pid": done["pid"], "smoke": _smoke(cfg, ws)})
 
 
 def _smoke(cfg: Settings, ws: Workspace) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Naming follows the OpenLineage spec where it has a rule (Postgres: postgres://host:port + db.schema.table; S3:
 s3://bucket + key; local files: file + path) and stable names of our own where it has none: a SQLite table
 (sqlite:// + file path, table), a DVC version (the registry file, version = data tag), a Feast feature view
-(feast://project, view), an MLflow model version (mlflow, model name, version = registry version; datasetType MODEL)
+(feast://project, view), a deployment repo's folder (the repo URL, path, version = commit), an MLflow model
+version (mlflow, model name, version = registry version; datasetType MODEL)
 and a served endpoint (its base URL, path)."""
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def dataset_of(uri: str) -> DatasetRef:
         parts = urlsplit(uri)
         base = f"{parts.scheme}://{parts.netloc}"
         return DatasetRef(base, parts.path or "/", "ENDPOINT", source=base)
+    if scheme.startswith("git+"):  # git+<repo url>#<path in the repo>@<commit>
+        repo, _, rest = uri.removeprefix("git+").partition("#")
+        path, _, commit = rest.rpartition("@")
+        return DatasetRef(repo, path, "FILE", version=commit or None, source=repo)
     if scheme == "kserve":  # kserve://<namespace>/<InferenceService>
         namespace, _, name = uri.removeprefix("kserve://").partition("/")
         return DatasetRef(f"kserve://{namespace}", name, "ENDPOINT", source=f"kserve://{namespace}")

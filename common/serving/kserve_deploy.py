@@ -9,18 +9,26 @@ from typing import Any
 import yaml
 
 from common.errors import MlopsError
+from common.serving.quantities import canonical
 from common.settings import Settings
 from common.workspace import Workspace, write_text
 
 log = logging.getLogger(__name__)
+DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 
 
 def manifest(
-    cfg: Settings, storage_uri: str, version: str, canary_percent: float | None = None
+    cfg: Settings,
+    storage_uri: str,
+    version: str,
+    canary_percent: float | None = None,
+    alias: str | None = None,
 ) -> dict[str, Any]:
-    """The camelCase InferenceService of the sklearn model at `storage_uri`. With `canary_percent` it is the
-    candidate's: KServe sends that share to the new revision and the rest to the last ready one (the stable
-    version), in Serverless mode only."""
+    """The camelCase InferenceService of the sklearn model at `storage_uri`, in the predictor.model.modelFormat
+    schema with what KServe's webhook would default written out (resources in canonical quantities, the
+    deployment mode, the service account and its token mount), so a GitOps diff against the live object stays
+    empty (kserve #2232, argo-cd #12463). With `canary_percent` it is the candidate's: KServe sends that share to
+    the new revision and the rest to the last ready one (the stable version), in Serverless mode only."""
     from kserve import (
         V1beta1InferenceService,
         V1beta1InferenceServiceSpec,
@@ -31,12 +39,21 @@ def manifest(
     )
     from kubernetes import client as k8s
 
+    resources = cfg.serving.resources
     predictor = V1beta1PredictorSpec(
-        service_account_name=cfg.serving.service_account or None,
+        service_account_name=cfg.serving.service_account or "default",
+        automount_service_account_token=False,
         canary_traffic_percent=None if canary_percent is None else round(canary_percent),
         # the SDK leaves the container name '' (invalid for Kubernetes): KServe's own default
         model=V1beta1ModelSpec(
-            name="kserve-container", model_format=V1beta1ModelFormat(name="sklearn"), storage_uri=storage_uri
+            name="kserve-container",
+            model_format=V1beta1ModelFormat(name="sklearn"),
+            protocol_version="v1",
+            storage_uri=storage_uri,
+            resources=k8s.V1ResourceRequirements(
+                requests={k: canonical(v) for k, v in resources.requests.items()},
+                limits={k: canonical(v) for k, v in resources.limits.items()},
+            ),
         ),
     )
     isvc = V1beta1InferenceService(
@@ -46,9 +63,12 @@ def manifest(
             name=cfg.training.registered_model,
             namespace=cfg.serving.namespace,
             labels={"app.kubernetes.io/part-of": "churn-mlops"},
-            annotations={"mlops/model-version": version, "mlops/alias": cfg.serving.alias}
-            if canary_percent is None
-            else {"mlops/model-version": version, "mlops/alias": cfg.ab_testing.candidate_alias},
+            annotations={
+                DEPLOYMENT_MODE: cfg.serving.deployment_mode,
+                "mlops/model-version": version,
+                "mlops/alias": alias
+                or (cfg.serving.alias if canary_percent is None else cfg.ab_testing.candidate_alias),
+            },
         ),
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )

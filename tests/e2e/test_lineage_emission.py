@@ -19,6 +19,7 @@ from uc1_churn_prediction.run_pipeline import STEPS
 from uc2_ab_testing.run_pipeline import STEPS as UC2_STEPS
 from uc3_drift_retraining.run_pipeline import STEPS as UC3_STEPS
 from uc5_fairness_docs.run_pipeline import STEPS as UC5_STEPS
+from uc6_gitops_deployment.run_pipeline import STEPS as UC6_STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 DELIVER_STEP = "uc4_01_emit_lineage_openlineage"
@@ -135,11 +136,42 @@ def test_run_all_leaves_a_schema_valid_lineage_of_every_run(lineage: tuple) -> N
         QUERY_STEP,
         "uc1_churn_prediction",
         "uc4_data_lineage",
+        "uc6_gitops_deployment",
+        *UC6_STEPS,  # the champion promoted through git and the local server synced to it
         "run_all",
     }
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
     for event in events:
         assert event_errors(event) == [], (event["job"]["name"], event["eventType"])
+
+
+def test_run_all_ends_with_the_champion_deployed_through_git(lineage: tuple) -> None:
+    import subprocess
+
+    ws, events = lineage
+    repo = ws / "gitops" / "deploy.git"
+    head = subprocess.run(
+        ["git", f"--git-dir={repo}", "log", "-1", "--format=%H%n%s", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    assert head[1] == "deploy(churn-predictor): promote v1 to staging"
+    synced = json.loads((ws / "state" / "steps.json").read_text())[UC6_STEPS[1]]["outputs"]
+    assert (synced["version"], synced["revision"], synced["sync"], synced["health"]) == (
+        "1",
+        head[0],
+        "Synced",
+        "Healthy",
+    )
+    (written,) = _datasets(events, UC6_STEPS[0], "outputs")
+    assert (written["namespace"], written["name"]) == (repo.as_uri(), "overlays/staging")
+    assert written["facets"]["version"]["datasetVersion"] == head[0]
+    (read, model) = _datasets(events, UC6_STEPS[1], "inputs")
+    assert _ids([read]) == _ids([written]) and (model["namespace"], model["name"]) == (
+        "mlflow",
+        "churn-predictor",
+    )
 
 
 def _answers(ws: Path) -> dict[str, Any]:

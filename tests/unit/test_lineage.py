@@ -77,6 +77,26 @@ from common.workspace import Workspace
             "kserve://default/churn-predictor",
             DatasetRef("kserve://default", "churn-predictor", "ENDPOINT", None, "kserve://default"),
         ),
+        (
+            "git+file:///w/gitops/deploy.git#overlays/staging@3f1c2e9a",
+            DatasetRef(
+                "file:///w/gitops/deploy.git",
+                "overlays/staging",
+                "FILE",
+                "3f1c2e9a",
+                "file:///w/gitops/deploy.git",
+            ),
+        ),
+        (
+            "git+ssh://git@git.example.com/ml/deploy.git#overlays/production@9a8b7c6d",
+            DatasetRef(
+                "ssh://git@git.example.com/ml/deploy.git",
+                "overlays/production",
+                "FILE",
+                "9a8b7c6d",
+                "ssh://git@git.example.com/ml/deploy.git",
+            ),
+        ),
         ("gopher://x/y", DatasetRef("unknown", "gopher://x/y", "FILE")),
     ],
 )

@@ -1,0 +1,3 @@
+"""UC6: GitOps deployment."""
+
+USE_CASE = "uc6"

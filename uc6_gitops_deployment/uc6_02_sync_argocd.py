@@ -1,0 +1,86 @@
+"""Step 02: make gitops.environment run what the head of the deployment repo says. With gitops.argocd.url, Argo
+CD's API: a hard refresh, a sync to that revision (an operation already running is waited out), then polling until
+it runs the revision Synced and Healthy within gitops.timeout_s (the token: ARGOCD_AUTH_TOKEN). Without it, the
+local reconciler: the local model server serves the overlay's version, started or replaced through the shared
+serving code. Either way, anything short of Synced and Healthy at the revision exits 1 with the last status.
+
+  --rollback  git revert of the environment's last promotion, pushed, then synced; the alias that named the
+              reverted version moves back to the version deployed again
+  --status    what git says is deployed against what runs; changes nothing"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from common.cli import base_parser, execute, run_step
+from common.gitops.rollback import rollback
+from common.gitops.sync import status, sync
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace
+from uc6_gitops_deployment import USE_CASE
+
+STEP = Path(__file__).stem
+log = logging.getLogger(f"uc6_gitops_deployment.{STEP}")
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    if cfg.gitops.push == "branch":
+        reason = "gitops.push is branch: the promotion waits for review on its branch, nothing is synced"
+        return StepResult(step=STEP, outputs={"reason": reason}, status="skipped")
+    done = sync(cfg, ws)
+    log.info(
+        "%s: v%s at %s is %s and %s",
+        done["app"],
+        done["version"],
+        done["revision"][:12],
+        done["sync"],
+        done["health"],
+    )
+    return _result(cfg, done)
+
+
+def run_rollback(cfg: Settings, ws: Workspace) -> StepResult:
+    """Revert the last promotion, then sync like run()."""
+    reverted = rollback(cfg, ws)
+    done = sync(cfg, ws)
+    return _result(cfg, {**done, "rollback": reverted})
+
+
+def _result(cfg: Settings, done: dict[str, Any]) -> StepResult:
+    """Read: the overlay at the synced revision and the version it names; written: where it now serves."""
+    from common.serving.versions import local_endpoint
+
+    model = cfg.training.registered_model
+    namespace = cfg.gitops.namespace_of(cfg.gitops.environment)
+    served = f"kserve://{namespace}/{model}" if done["mode"] == "argocd" else local_endpoint(cfg)
+    return StepResult(
+        step=STEP,
+        outputs={**done, "endpoint": served},
+        datasets_read=[
+            f"git+{done['url']}#{done['overlay']}@{done['revision']}",
+            f"models:/{model}/{done['version']}",
+        ],
+        datasets_written=[served],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or STEP)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--rollback", action="store_true", help="revert the last promotion, push, sync")
+    which.add_argument("--status", action="store_true", help="what git deploys against what runs")
+    args = parser.parse_args(argv)
+
+    def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
+        if args.status:
+            return {"step": STEP, "status": "ok", "outputs": status(cfg, ws)}
+        return run_step(STEP, run_rollback if args.rollback else run, cfg, ws).to_dict()
+
+    return execute(STEP, USE_CASE, args, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

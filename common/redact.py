@@ -8,6 +8,8 @@ import re
 _secrets: set[str] = set()
 # scheme://user:password@host -> scheme://user:***@host, for any URL in any text
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?P<tail>@)")
+# https://token@host -> https://***@host: over http(s) a lone user part is often a token (ssh's git@ is not)
+_HTTP_USER = re.compile(r"(?P<head>\bhttps?://)(?P<user>[^:/@\s]+)(?P<tail>@)")
 
 
 def register_secret(value: str | None) -> None:
@@ -22,6 +24,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes some libraries (kfp) put i
 def redact(text: str) -> str:
     text = _ANSI.sub("", text)
     text = _URL_PASSWORD.sub(r"\g<head>***\g<tail>", text)
+    text = _HTTP_USER.sub(r"\g<head>***\g<tail>", text)
     for secret in _secrets:
         text = text.replace(secret, "***")
     return text

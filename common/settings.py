@@ -473,7 +473,7 @@ class ArgoCDCfg(Section):
     """UC6 with Argo CD: its API syncs the Application; empty url: the local reconciler serves the repo."""
 
     url: str = ""  # e.g. https://argocd.example.com; the token comes from ARGOCD_AUTH_TOKEN only
-    app: str = ""  # the Application; empty: <registered model>-<environment>
+    app: str = ""  # the Application; empty: <registered model>-<environment>; {environment} is replaced
     namespace: str = "argocd"  # where the Application objects live
     project: str = "default"
     destination_server: str = "https://kubernetes.default.svc"
@@ -506,14 +506,26 @@ class GitOpsCfg(Section):
 
     @field_validator("repo_url")
     @classmethod
-    def _no_password_in_url(cls, value: str) -> str:
+    def _no_credentials_in_url(cls, value: str) -> str:
+        """The URL is logged, recorded and written into the Application: no token may ride in it (an https
+        user part is often one); ssh's user (git@) is not a secret."""
         from urllib.parse import urlsplit
 
-        if "://" in value and urlsplit(value).password:
+        parts = urlsplit(value) if "://" in value else None
+        if parts and (parts.password or (parts.username and parts.scheme in ("http", "https"))):
             raise ValueError(
-                "the URL holds a password or token: give it in GITOPS_TOKEN (and GITOPS_USERNAME) instead"
+                "the URL holds credentials: give them in GITOPS_USERNAME and GITOPS_TOKEN instead"
             )
         return value
+
+    @model_validator(mode="after")
+    def _argocd_needs_a_reachable_repo(self) -> GitOpsCfg:
+        if self.argocd.url and not (self.repo_url or self.argocd.repo_url):
+            raise ValueError(
+                "gitops.argocd.url is set but gitops.repo_url is empty: Argo CD cannot read the workspace's "
+                "local repo; set gitops.repo_url (GITOPS_REPO_URL) to a repo it can reach"
+            )
+        return self
 
     def namespace_of(self, environment: str) -> str:
         return self.namespace.replace("{environment}", environment)

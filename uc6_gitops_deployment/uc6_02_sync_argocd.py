@@ -5,16 +5,19 @@ local reconciler: the local model server serves the overlay's version, started o
 serving code. Either way, anything short of Synced and Healthy at the revision exits 1 with the last status.
 
   --rollback  git revert of the environment's last promotion, pushed, then synced; the alias that named the
-              reverted version moves back to the version deployed again
+              reverted version moves back to the version deployed again (with gitops.push: branch, a review
+              branch rollback/<model>-v<N>-<env>, not synced)
   --status    what git says is deployed against what runs; changes nothing"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
 from common.cli import base_parser, execute, run_step
+from common.gitops.argocd import SyncFailedError
 from common.gitops.rollback import rollback
 from common.gitops.sync import status, sync
 from common.settings import Settings
@@ -42,11 +45,24 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     return _result(cfg, done)
 
 
-def run_rollback(cfg: Settings, ws: Workspace) -> StepResult:
-    """Revert the last promotion, then sync like run()."""
-    reverted = rollback(cfg, ws)
-    done = sync(cfg, ws)
-    return _result(cfg, {**done, "rollback": reverted})
+def run_rollback(cfg: Settings, ws: Workspace, done: dict[str, Any] | None = None) -> StepResult:
+    """Revert the last promotion, then sync like run(). `done` keeps the revert across the runner's retries of
+    a transient failure after the push, so a retry never reverts a second promotion."""
+    done = {} if done is None else done
+    if "rollback" not in done:
+        done["rollback"] = rollback(cfg, ws)
+    rolled = done["rollback"]
+    if cfg.gitops.push == "branch":
+        reason = f"gitops.push is branch: the rollback waits for review on {rolled['ref']}, nothing is synced"
+        return StepResult(step=STEP, outputs={"rollback": rolled, "reason": reason}, status="skipped")
+    try:
+        synced = sync(cfg, ws)
+    except SyncFailedError as exc:
+        again = f"{STEP}.py without --rollback"
+        raise SyncFailedError(
+            f"{exc} (the rollback {rolled['commit'][:12]} is pushed: run {again} to sync again)"
+        ) from exc
+    return _result(cfg, {**synced, "rollback": rolled})
 
 
 def _result(cfg: Settings, done: dict[str, Any]) -> StepResult:
@@ -77,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         if args.status:
             return {"step": STEP, "status": "ok", "outputs": status(cfg, ws)}
-        return run_step(STEP, run_rollback if args.rollback else run, cfg, ws).to_dict()
+        fn = functools.partial(run_rollback, done={}) if args.rollback else run
+        return run_step(STEP, fn, cfg, ws).to_dict()
 
     return execute(STEP, USE_CASE, args, body)
 

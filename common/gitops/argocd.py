@@ -39,9 +39,10 @@ class Verdict:
         return f"{text}: {self.message}" if self.message else text
 
 
-def judge(app: dict[str, Any], revision: str) -> Verdict:
-    """Done when the app runs `revision` Synced and Healthy after a Succeeded operation; failed when the
-    operation for that revision Failed (or Errored) or the synced revision is Degraded; else waiting."""
+def judge(app: dict[str, Any], revision: str, stale: str = "") -> Verdict:
+    """Done when the app runs `revision` Synced and Healthy after a Succeeded operation; failed when an
+    operation for that revision Failed (or Errored) or the synced revision is Degraded; else waiting. `stale`:
+    the start time of an operation that ended before our sync request, whose failure is not this sync's."""
     status = app.get("status") or {}
     sync, health = status.get("sync") or {}, status.get("health") or {}
     operation = status.get("operationState") or {}
@@ -52,7 +53,8 @@ def judge(app: dict[str, Any], revision: str) -> Verdict:
     at = sync.get("revision", "")
     message = health.get("message") or operation.get("message") or ""
     state = "waiting"
-    if phase in ("Failed", "Error") and operated == revision:
+    ours = not stale or operation.get("startedAt") != stale
+    if phase in ("Failed", "Error") and operated == revision and ours:
         state, message = "failed", operation.get("message") or message
     elif at == revision and sync.get("status") == "Synced":
         if health.get("status") == "Healthy" and phase == "Succeeded":
@@ -62,29 +64,45 @@ def judge(app: dict[str, Any], revision: str) -> Verdict:
     return Verdict(state, sync.get("status", ""), health.get("status", ""), at, phase, message)
 
 
-def refresh_params() -> dict[str, str]:
-    """GET /api/v1/applications/{name} with these makes Argo CD read the repo again before answering."""
-    return {"refresh": "hard"}
+def started(app: dict[str, Any]) -> str:
+    """When the app's last operation started ("" when it has none)."""
+    return ((app.get("status") or {}).get("operationState") or {}).get("startedAt", "")
 
 
-def sync_body(revision: str, options: list[str]) -> dict[str, Any]:
-    """POST /api/v1/applications/{name}/sync: that revision, pruning what git no longer has."""
-    return {"revision": revision, "prune": True, "syncOptions": {"items": options}}
+def refresh_params(namespace: str) -> dict[str, str]:
+    """GET /api/v1/applications/{name} with these makes Argo CD read the repo again before answering (the
+    Application's namespace named, for Argo CD's applications in any namespace)."""
+    return {"refresh": "hard", "appNamespace": namespace}
+
+
+def sync_body(target: str, options: list[str], namespace: str) -> dict[str, Any]:
+    """POST /api/v1/applications/{name}/sync, pruning what git no longer has. The revision is the branch the
+    Application follows: while auto-sync is on, Argo CD refuses any other ("Cannot sync to <sha>: auto-sync
+    currently set to main"); the pushed commit is what the wait then checks for."""
+    return {"revision": target, "prune": True, "syncOptions": {"items": options}, "appNamespace": namespace}
 
 
 class ArgoCD:
     """The calls UC6 makes; the session is passed in (its TLS and proxy settings are the caller's)."""
 
-    def __init__(self, url: str, token: str, session: requests.Session, timeout_s: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        session: requests.Session,
+        namespace: str = "argocd",
+        timeout_s: float = 30,
+    ) -> None:
         self.url, self.session, self.timeout_s = url.rstrip("/"), session, timeout_s
+        self.namespace = namespace  # where the Application object lives
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def get(self, app: str, refresh: bool = False) -> dict[str, Any]:
-        params = refresh_params() if refresh else {}
+        params = refresh_params(self.namespace) if refresh else {"appNamespace": self.namespace}
         return self._call("GET", app, f"/api/v1/applications/{app}", params=params)
 
     def sync(self, app: str, revision: str, options: list[str]) -> dict[str, Any]:
-        body = sync_body(revision, options)
+        body = sync_body(revision, options, self.namespace)
         return self._call("POST", app, f"/api/v1/applications/{app}/sync", json=body)
 
     def _call(self, method: str, app: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -121,34 +139,65 @@ def _error(resp: requests.Response) -> str:
     return str(body.get("message") or body.get("error") or body)[:300]
 
 
+def _synced_at(verdict: Verdict, revision: str) -> bool:
+    return verdict.revision == revision and verdict.sync == "Synced"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to sync: the pushed commit, and the branch the Application follows."""
+
+    revision: str
+    branch: str
+    options: tuple[str, ...] = ()
+
+
 def sync_and_wait(
     argo: ArgoCD,
     app: str,
-    revision: str,
-    options: list[str],
+    target: Target,
     timeout_s: float,
     poll_s: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[Verdict, dict[str, Any]]:
-    """Refresh, sync to `revision` (waiting out an operation already running), then poll until judged."""
+    """Refresh; unless the app already runs the revision in sync, request a sync (waiting out an operation in
+    progress); then poll until judged or out of time."""
     deadline = clock() + timeout_s
     doc = argo.get(app, refresh=True)
-    verdict = judge(doc, revision)
-    while verdict.state == "waiting" and verdict.revision != revision and clock() < deadline:
-        try:
-            argo.sync(app, revision, options)
-            break
-        except SyncFailedError as exc:
-            if BUSY not in str(exc):
-                raise
-            log.info("%s: %s; waiting %.0fs", app, BUSY, poll_s)
-            sleep(poll_s)
-            doc = argo.get(app)
-            verdict = judge(doc, revision)
+    stale = ""
+    if not _synced_at(judge(doc, target.revision), target.revision):
+        stale = started(doc)  # a failure before our request (a passing one, say) is not this sync's outcome
+        doc = _request(argo, app, target, deadline, poll_s, clock, sleep) or doc
+    verdict = judge(doc, target.revision, stale)
     while verdict.state == "waiting" and clock() < deadline:
         sleep(poll_s)
         doc = argo.get(app)
-        verdict = judge(doc, revision)
+        verdict = judge(doc, target.revision, stale)
         log.info("%s: %s", app, verdict.describe())
     return verdict, doc
+
+
+def _request(
+    argo: ArgoCD,
+    app: str,
+    target: Target,
+    deadline: float,
+    poll_s: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Any] | None:
+    """POST the sync; while another operation runs, wait and look again. None once requested; the app's
+    document when auto-sync got it to the revision first, or time ran out."""
+    while True:
+        try:
+            argo.sync(app, target.branch, list(target.options))
+            return None
+        except SyncFailedError as exc:
+            if BUSY not in str(exc):
+                raise
+        log.info("%s: %s; waiting %.0fs", app, BUSY, poll_s)
+        sleep(poll_s)
+        doc = argo.get(app)
+        if _synced_at(judge(doc, target.revision), target.revision) or clock() >= deadline:
+            return doc

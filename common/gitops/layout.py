@@ -44,12 +44,14 @@ def overlay_path(environment: str, name: str = "") -> str:
     return f"overlays/{environment}/{name}".rstrip("/")
 
 
-def app_path(app: str) -> str:
-    return f"argocd/{app}.yaml"
+def app_path(cfg: Settings, environment: str) -> str:
+    """One Application file per environment, whatever the Applications are called."""
+    return f"argocd/{cfg.training.registered_model}-{environment}.yaml"
 
 
 def app_name(cfg: Settings, environment: str) -> str:
-    return cfg.gitops.argocd.app or f"{cfg.training.registered_model}-{environment}"
+    name = cfg.gitops.argocd.app or f"{cfg.training.registered_model}-{{environment}}"
+    return name.replace("{environment}", environment)
 
 
 def base_files(cfg: Settings, release: Release) -> dict[str, str]:
@@ -94,7 +96,7 @@ def overlay_files(cfg: Settings, release: Release, environment: str, repo_url: s
     return {
         overlay_path(environment, PATCH_FILE): _yaml(patch),
         overlay_path(environment, KUSTOMIZATION): _yaml(kustomization),
-        app_path(app_name(cfg, environment)): _yaml(application(cfg, environment, repo_url)),
+        app_path(cfg, environment): _yaml(application(cfg, environment, repo_url)),
     }
 
 
@@ -125,12 +127,13 @@ def application(cfg: Settings, environment: str, repo_url: str) -> dict[str, Any
                 "automated": {"prune": True, "selfHeal": True},
                 "syncOptions": ["CreateNamespace=true"],
             },
-            # the fallback where server-side diff is off: what KServe's webhook may rewrite in its own form
+            # the fallback where server-side diff is off: the serving runtime KServe picks for the model format.
+            # Not resources: written in canonical form they do not differ, and ignoring them would hide a change
             "ignoreDifferences": [
                 {
                     "group": "serving.kserve.io",
                     "kind": "InferenceService",
-                    "jqPathExpressions": [".spec.predictor.model.resources", ".spec.predictor.model.runtime"],
+                    "jqPathExpressions": [".spec.predictor.model.runtime"],
                 }
             ],
         },

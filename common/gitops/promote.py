@@ -115,6 +115,15 @@ def promote(cfg: Settings, ws: Workspace, release: Release, gate: dict[str, str]
         if not commits:
             log.info("%s v%s is already what %s deploys: no commit", release.model, release.version, env)
             return {"changed": False, "commit": repo.head(), "ref": ref, "attempts": attempt, "url": repo.url}
+        if g.push == "branch" and repo.remote_tree(ref) == repo.repo.head.commit.tree.hexsha:
+            log.info("the review branch %s holds this change already: nothing pushed", ref)
+            return {
+                "changed": False,
+                "commit": repo.remote_head(ref),
+                "ref": ref,
+                "attempts": attempt,
+                "url": repo.url,
+            }
         try:
             repo.push(ref, force=g.push == "branch")
         except PushRaceError as exc:

@@ -5,6 +5,7 @@ GITOPS_SSH_KEY for ssh) and never reach a log or the remote's URL."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -132,25 +133,39 @@ class DeployRepo:
 
     def head(self) -> str | None:
         """The remote branch's commit, or None while the repo is empty."""
+        return self.remote_head(self.branch)
+
+    def remote_head(self, branch: str) -> str | None:
+        """A remote branch's commit, or None when nothing was pushed to it."""
+        return self._rev(f"refs/remotes/origin/{branch}^{{commit}}")
+
+    def remote_tree(self, branch: str) -> str | None:
+        """The tree of a remote branch (None when there is no such branch)."""
+        return self._rev(f"refs/remotes/origin/{branch}^{{tree}}")
+
+    def _rev(self, spec: str) -> str | None:
         from git.exc import GitCommandError
 
         try:
-            return self.repo.git.rev_parse(
-                "--verify", "--quiet", f"refs/remotes/{self.remote_ref}^{{commit}}"
-            )
-        except GitCommandError:  # no such ref: nothing was pushed to the branch yet
+            return self.repo.git.rev_parse("--verify", "--quiet", spec)
+        except GitCommandError:  # no such ref
             return None
 
     def reset(self) -> None:
-        """Fetch, then make the work tree exactly the remote branch (or empty, for a new repo)."""
+        """Fetch, then make the work tree exactly the remote branch (or empty, for a new repo), whatever a run
+        killed half-way left in it: staged files, a revert in progress."""
+        from git.exc import GitCommandError
+
         self._fetch(self.repo)
         head = self.head()
+        with contextlib.suppress(GitCommandError):  # no revert in progress
+            self.repo.git.revert("--quit")
         if head is None:  # an unborn branch with an empty index: the first commit has no parent
             self.repo.git.update_ref("-d", f"refs/heads/{self.branch}")
             self.repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
             self.repo.git.read_tree("--empty")
         else:
-            self.repo.git.checkout("-B", self.branch, head)
+            self.repo.git.checkout("-f", "-B", self.branch, head)
             self.repo.git.reset("--hard", head)
         self.repo.git.clean("-fdx")
 
@@ -175,7 +190,9 @@ class DeployRepo:
         except KeyError:
             return None
 
-    def commit(self, message: str, trailers: dict[str, str], author: tuple[str, str]) -> str:
+    def commit(
+        self, message: str, trailers: dict[str, str] | list[tuple[str, str]], author: tuple[str, str]
+    ) -> str:
         from git import Actor
 
         actor = Actor(*author)

@@ -1,6 +1,7 @@
-"""Rollback the GitOps way: `git revert` of the environment's last promotion that is not reverted yet, pushed like
-a promotion (Argo CD refuses its own rollback while auto-sync is on). The registry follows: the alias that named
-the reverted version moves back to the version git now deploys, and the reverted one is tagged."""
+"""Rollback the GitOps way: `git revert` of the environment's last promotion that is not reverted yet (with the
+same-version updates made on top of it), pushed like a promotion (Argo CD refuses its own rollback while auto-sync
+is on). The registry follows first: the alias that named the reverted version moves back to the version git will
+deploy, so a rollback whose push fails is finished by the next promotion rather than undone by it."""
 
 from __future__ import annotations
 
@@ -20,85 +21,94 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def last_promotion(repo: DeployRepo, environment: str) -> Commit:
-    """The newest commit that changed the environment's release and was not reverted since."""
+def to_revert(repo: DeployRepo, environment: str) -> tuple[list[Commit], Release, Release]:
+    """The commits to revert, newest first: back to the newest not-reverted one that changed the environment's
+    version (an update of the same version on top of it goes too); the release they brought and the one before."""
     reverted: set[str] = set()
+    chosen: list[Commit] = []
     for commit in repo.history(overlay_path(environment, PATCH_FILE)):
         trailers = commit.trailers_dict
         if "Reverts" in trailers:
             reverted.update(trailers["Reverts"])
-        elif commit.hexsha not in reverted:
-            return commit
+            continue
+        if commit.hexsha in reverted:
+            continue
+        chosen.append(commit)
+        now = deployed(repo, commit.hexsha, environment)
+        before = deployed(repo, f"{commit.hexsha}^", environment) if commit.parents else None
+        if before is None:
+            version = now[0].version if now else "?"
+            raise ConfigError(
+                f"{commit.hexsha[:12]} ({commit.summary}) is the first promotion to {environment}: there is no "
+                f"earlier version to roll back to, so v{version} stays deployed"
+            )
+        if now is None or now[0].version != before[0].version:
+            latest = deployed(repo, chosen[0].hexsha, environment)
+            return chosen, (latest or now or before)[0], before[0]
     raise MissingInputError(
         f"nothing was promoted to {environment} in {repo.url}: there is nothing to roll back"
     )
 
 
 def rollback(cfg: Settings, ws: Workspace) -> dict[str, Any]:
-    """Revert, commit with trailers of the version deployed again, push (rebuilt on a moved head)."""
+    """Revert, commit with trailers of the version deployed again, push (rebuilt on a moved head); in branch
+    mode to a review branch, leaving the registry alone until it is merged."""
     g, env = cfg.gitops, cfg.gitops.environment
     repo = open_repo(cfg, ws)
     last: PushRaceError | None = None
     for attempt in range(1, g.push_attempts + 1):
         repo.reset()
-        target = last_promotion(repo, env)
-        undone, back = _versions(repo, target, env)
-        sha = _revert(repo, target, undone, back, env, (g.author_name, g.author_email))
+        commits, undone, back = to_revert(repo, env)
+        sha = _revert(repo, commits, undone, back, env, (g.author_name, g.author_email))
+        rolled = {
+            "commit": sha,
+            "reverted": [c.hexsha for c in commits],
+            "model": back.model,
+            "from_version": undone.version,
+            "to_version": back.version,
+            "ref": g.branch if g.push == "direct" else f"rollback/{back.model}-v{undone.version}-{env}",
+        }
+        if g.push == "direct":
+            follow_in_registry(cfg, ws, rolled)
         try:
-            repo.push(g.branch)
+            repo.push(rolled["ref"], force=g.push == "branch")
         except PushRaceError as exc:
             last = exc
             log.warning("attempt %d/%d: %s; reverting again on the new head", attempt, g.push_attempts, exc)
             continue
         log.info("rolled %s back from v%s to v%s: %s", env, undone.version, back.version, sha[:12])
-        _follow_in_registry(cfg, ws, undone, back, env, sha)
-        return {
-            "commit": sha,
-            "reverted": target.hexsha,
-            "from_version": undone.version,
-            "to_version": back.version,
-        }
+        return rolled
     raise GitOpsError(f"gave up after {g.push_attempts} attempts: {last}")
 
 
-def _versions(repo: DeployRepo, target: Commit, env: str) -> tuple[Release, Release]:
-    """The release the target commit brought and the one before it."""
-    now = deployed(repo, target.hexsha, env)
-    before = deployed(repo, f"{target.hexsha}^", env) if target.parents else None
-    if now is None or before is None:
-        version = now[0].version if now else "?"
-        raise ConfigError(
-            f"{target.hexsha[:12]} ({target.summary}) is the first promotion to {env}: there is no earlier "
-            f"version to roll back to, so v{version} stays deployed"
-        )
-    return now[0], before[0]
-
-
 def _revert(
-    repo: DeployRepo, target: Commit, undone: Release, back: Release, env: str, author: tuple[str, str]
+    repo: DeployRepo, commits: list[Commit], undone: Release, back: Release, env: str, author: tuple[str, str]
 ) -> str:
     from git.exc import GitCommandError
 
     try:
-        repo.repo.git.revert(target.hexsha, no_commit=True)
+        repo.repo.git.revert(*[c.hexsha for c in commits], no_commit=True)
     except GitCommandError as exc:
         repo.repo.git.revert("--abort")
-        raise GitOpsError(f"{target.hexsha[:12]} cannot be reverted cleanly: {exc.stderr.strip()}") from exc
+        raise GitOpsError(
+            f"{commits[-1].hexsha[:12]} cannot be reverted cleanly: {exc.stderr.strip()}"
+        ) from exc
     subject = f"deploy({back.model}): roll back {env} from v{undone.version} to v{back.version}"
-    body = f'Revert "{target.summary}"\n\nThis reverts commit {target.hexsha}.'
-    trailers = {**release_trailers(back, env), "Reverts": target.hexsha}
+    body = "\n".join(f'Revert "{c.summary}"\nThis reverts commit {c.hexsha}.' for c in commits)
+    trailers = [*release_trailers(back, env).items(), *(("Reverts", c.hexsha) for c in commits)]
     return repo.commit(f"{subject}\n\n{body}", trailers, author)
 
 
-def _follow_in_registry(
-    cfg: Settings, ws: Workspace, undone: Release, back: Release, env: str, sha: str
-) -> None:
-    """Without this the next promotion of the alias would deploy the reverted version again."""
+def follow_in_registry(cfg: Settings, ws: Workspace, rolled: dict[str, Any]) -> None:
+    """The reverted version is tagged, and the alias that named it names the version deployed again: without
+    this the next promotion of the alias would deploy the reverted version again. Idempotent."""
     from common.model.registry import client_for, tracking_uri
 
+    model, undone, back = rolled["model"], rolled["from_version"], rolled["to_version"]
     client = client_for(tracking_uri(cfg, ws))
-    client.set_model_version_tag(undone.model, undone.version, "rolled_back", f"{env}: reverted by {sha}")
-    aliases = client.get_registered_model(undone.model).aliases
-    if str(aliases.get(cfg.gitops.alias)) == undone.version:
-        client.set_registered_model_alias(undone.model, cfg.gitops.alias, back.version)
-        log.info("the %s alias moves back to v%s with the deployment", cfg.gitops.alias, back.version)
+    note = f"{cfg.gitops.environment}: promotion {rolled['reverted'][-1][:12]} reverted"
+    client.set_model_version_tag(model, undone, "rolled_back", note)
+    aliases = client.get_registered_model(model).aliases
+    if str(aliases.get(cfg.gitops.alias)) == undone:
+        client.set_registered_model_alias(model, cfg.gitops.alias, back)
+        log.info("the %s alias moves back to v%s with the deployment", cfg.gitops.alias, back)

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from common.errors import ConfigError, MissingInputError
-from common.gitops.argocd import ArgoCD, SyncFailedError, Verdict, judge, sync_and_wait
+from common.gitops.argocd import ArgoCD, SyncFailedError, Target, Verdict, judge, sync_and_wait
 from common.gitops.layout import Release, app_name, app_path, overlay_path
 from common.gitops.promote import deployed, open_repo
 from common.gitops.reconcile import observe, reconcile
@@ -17,7 +17,7 @@ from common.settings import Settings
 from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
-SYNC_OPTIONS = ["CreateNamespace=true"]
+SYNC_OPTIONS = ("CreateNamespace=true",)
 
 
 def head_release(cfg: Settings, repo: DeployRepo) -> tuple[str, Release]:
@@ -46,7 +46,7 @@ def argocd_client(cfg: Settings) -> ArgoCD:
     register_secret(token)
     session = requests.Session()
     session.verify = cfg.gitops.argocd.verify_tls
-    return ArgoCD(cfg.gitops.argocd.url, token, session)
+    return ArgoCD(cfg.gitops.argocd.url, token, session, cfg.gitops.argocd.namespace)
 
 
 def sync(cfg: Settings, ws: Workspace) -> dict[str, Any]:
@@ -55,9 +55,9 @@ def sync(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     revision, release = head_release(cfg, repo)
     app = app_name(cfg, cfg.gitops.environment)
     if cfg.gitops.argocd.url:
-        argo = argocd_client(cfg)
+        target = Target(revision, cfg.gitops.branch, SYNC_OPTIONS)
         timeout, poll = cfg.gitops.timeout_s, cfg.gitops.argocd.poll_s
-        verdict, _ = sync_and_wait(argo, app, revision, SYNC_OPTIONS, timeout, poll)
+        verdict, _ = sync_and_wait(argocd_client(cfg), app, target, timeout, poll)
     else:
         verdict = judge(reconcile(cfg, ws, release, revision, app), revision)
     if verdict.state != "done":
@@ -74,11 +74,11 @@ def status(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     revision, release = head_release(cfg, repo)
     app = app_name(cfg, cfg.gitops.environment)
     if cfg.gitops.argocd.url:
-        verdict = judge(argocd_client(cfg).get(app, refresh=True), revision)
+        verdict = judge(argocd_client(cfg).get(app), revision)
     else:
         verdict = judge(observe(cfg, ws, release, revision, app), revision)
     env = cfg.gitops.environment
-    commits = list(repo.history(overlay_path(env), app_path(app)))[:5]
+    commits = list(repo.history(overlay_path(env), app_path(cfg, env)))[:5]
     return {
         **_outputs(cfg, repo, app, revision, release, verdict),
         "in_sync": verdict.state == "done",

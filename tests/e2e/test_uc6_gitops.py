@@ -146,6 +146,7 @@ def test_a_second_version_promoted_then_rolled_back_by_a_revert(
     assert [s["status"] for s in rolled_back["pipeline"]["steps"]] == ["ok", "ok"]
     done = rolled_back["rollback"]["outputs"]
     assert (done["rollback"]["from_version"], done["rollback"]["to_version"]) == ("2", "1")
+    assert done["rollback"]["reverted"] == [_git(repo, "rev-parse", "main~1")]
     subjects = _git(repo, "log", "--format=%s", "main").splitlines()
     assert subjects[:2] == [
         "deploy(churn-predictor): roll back staging from v2 to v1",
@@ -157,7 +158,10 @@ def test_a_second_version_promoted_then_rolled_back_by_a_revert(
     assert _serving(ws)["version"] == "1" and done["version"] == "1"
     client = _client(ws)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
-    assert client.get_model_version(MODEL, "2").tags["rolled_back"].startswith("staging: reverted by")
+    assert (
+        client.get_model_version(MODEL, "2").tags["rolled_back"]
+        == f"staging: promotion {promotion[:12]} reverted"
+    )
 
 
 def test_status_says_what_git_deploys_and_what_serves(rolled_back: dict[str, Any]) -> None:
@@ -234,6 +238,8 @@ def test_branch_mode_pushes_a_review_branch_and_the_sync_leaves_it(promoted: dic
     branch = f"promote/{MODEL}-v{pushed['version']}-staging"
     assert pushed["ref"] == branch and _git(review, "rev-parse", branch) == pushed["commit"]
     assert _git(review, "branch", "--list", "main") == ""  # nothing on the branch Argo CD follows
+    again = _run(ws, PROMOTE, *url)["outputs"]  # the nightly run again: the review branch is left as it is
+    assert again["changed"] is False and _git(review, "rev-parse", branch) == pushed["commit"]
     skipped = _run(ws, SYNC, *url)
     assert skipped["status"] == "skipped" and "waits for review" in skipped["outputs"]["reason"]
 

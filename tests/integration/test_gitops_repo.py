@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from common.errors import ConfigError
 from common.gitops.repo import DeployRepo, GitOpsError, PushRaceError, git_env, local_remote
-from common.gitops.rollback import last_promotion
+from common.gitops.rollback import to_revert
 
 AUTHOR = ("mlops-bot", "mlops-bot@localhost")
 
@@ -70,18 +71,58 @@ def test_a_branch_that_moved_since_the_fetch_is_a_race(tmp_path: Path) -> None:
         ours.push("main")
 
 
-def test_rollback_takes_the_newest_promotion_not_reverted_yet(tmp_path: Path) -> None:
-    repo = DeployRepo(_bare(tmp_path / "deploy.git"), tmp_path / "clone", "main")
-    patch = "overlays/staging/inferenceservice-patch.yaml"
-    shas = []
-    for version in ("1", "2", "3"):
-        shas.append(_commit(repo, patch, f"v: {version}\n", {"Model-Version": version}))
-        repo.push("main")
-    revert = _commit(repo, patch, "v: 2\n", {"Model-Version": "2", "Reverts": shas[2]})
-    repo.push("main")
+def _release(repo: DeployRepo, cfg: Any, version: str, alias: str = "champion", trailers: Any = None) -> str:
+    """Commit and push the overlay of `version` as step 01 writes it (the base too, the first time)."""
+    from common.gitops.layout import Release, base_files, overlay_files
+
+    release = Release(
+        "churn-predictor", version, alias, f"s3://mlops/m/{version}", f"run{version}", "data-v1"
+    )
     repo.reset()
-    assert last_promotion(repo, "staging").hexsha == shas[1]
+    repo.write({**base_files(cfg, release), **overlay_files(cfg, release, "staging", repo.url)})
+    sha = repo.commit(
+        f"deploy(churn-predictor): v{version} ({alias})", trailers or {"Model-Version": version}, AUTHOR
+    )
+    repo.push("main")
+    return sha
+
+
+def test_rollback_takes_the_newest_promotion_not_reverted_yet(tmp_path: Path) -> None:
+    from common.config import load_config
+
+    cfg = load_config(environ={})
+    repo = DeployRepo(_bare(tmp_path / "deploy.git"), tmp_path / "clone", "main")
+    shas = [_release(repo, cfg, v) for v in ("1", "2", "3")]
+    revert = _release(repo, cfg, "2", trailers={"Model-Version": "2", "Reverts": shas[2]})
+    repo.reset()
+    commits, undone, back = to_revert(repo, "staging")
+    assert [c.hexsha for c in commits] == [shas[1]] and (undone.version, back.version) == ("2", "1")
     assert revert == repo.head()
+
+
+def test_a_same_version_update_is_reverted_with_its_promotion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v2 promoted as challenger, then updated as champion: the rollback takes both, back to v1 in one revert."""
+    from common.config import load_config
+    from common.gitops.promote import open_repo
+    from common.gitops.rollback import rollback
+    from common.workspace import Workspace
+
+    monkeypatch.setattr("common.gitops.rollback.follow_in_registry", lambda cfg, ws, rolled: None)
+    cfg = load_config(overrides=[f"workspace={tmp_path / 'ws'}"], environ={})
+    ws = Workspace(cfg.workspace)
+    repo = open_repo(cfg, ws)
+    first = _release(repo, cfg, "1")
+    shas = [_release(repo, cfg, "2", "challenger"), _release(repo, cfg, "2", "champion")]
+    rolled = rollback(cfg, ws)
+    assert rolled["reverted"] == shas[::-1] and (rolled["from_version"], rolled["to_version"]) == ("2", "1")
+    repo.reset()
+    assert repo.repo.git.diff(first, "HEAD", "--", "overlays") == ""
+    trailers = repo.repo.commit("HEAD").trailers_dict
+    assert trailers["Reverts"] == shas[::-1] and trailers["Model-Version"] == ["1"]
+    with pytest.raises(ConfigError, match="is the first promotion to staging"):
+        rollback(cfg, ws)
 
 
 def test_https_credentials_reach_git_through_the_environment_only(
@@ -183,7 +224,12 @@ def test_the_argocd_sync_reaches_the_pushed_revision_or_fails_with_the_last_stat
     from tests.unit.test_argocd import DOCS, Replay
 
     cfg, ws, sha = _promoted_repo(
-        tmp_path, ["gitops.argocd.url=https://argocd.example.com", "gitops.argocd.poll_s=0.01"]
+        tmp_path,
+        [
+            "gitops.argocd.url=https://argocd.example.com",
+            "gitops.argocd.repo_url=https://git.example.com/ml/deploy.git",  # as Argo CD reaches what we push
+            "gitops.argocd.poll_s=0.01",
+        ],
     )
 
     def at(doc: str, revision: str) -> dict[str, Any]:
@@ -204,7 +250,7 @@ def test_the_argocd_sync_reaches_the_pushed_revision_or_fails_with_the_last_stat
     replay = client([(200, DOCS["out_of_sync"]), (200, {}), (200, at("synced_healthy", sha))])
     done = gitops_sync.sync(cfg, ws)
     assert (done["mode"], done["revision"], done["version"], done["sync"]) == ("argocd", sha, "7", "Synced")
-    assert json.loads(replay.sent[1].body)["revision"] == sha  # the pushed commit, synced by its SHA
+    assert json.loads(replay.sent[1].body)["revision"] == "main"  # the branch it follows; done on the SHA
     client([(200, DOCS["out_of_sync"]), (200, {}), (200, at("degraded", sha))])
     with pytest.raises(SyncFailedError) as caught:
         gitops_sync.sync(cfg, ws)
@@ -216,3 +262,70 @@ def test_the_argocd_sync_reaches_the_pushed_revision_or_fails_with_the_last_stat
         gitops_sync.sync(cfg, ws)
     assert "was not done within 0.2s" in str(caught.value)
     assert f"sync Synced at {DOCS['old_revision']['status']['sync']['revision'][:12]}" in str(caught.value)
+
+
+def test_a_retry_after_the_revert_was_pushed_never_reverts_a_second_promotion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from common.errors import ServiceUnavailableError
+    from common.gitops.layout import Release, overlay_files
+    from common.gitops.promote import open_repo
+    from common.retry import call_with_retry
+    from uc6_gitops_deployment import uc6_02_sync_argocd as step
+
+    cfg, ws, _ = _promoted_repo(tmp_path, [])
+    repo = open_repo(cfg, ws)
+    for version in ("8", "9"):
+        repo.reset()
+        release = Release("churn-predictor", version, "champion", f"s3://mlops/m/{version}", "r", "data-v3")
+        repo.write(overlay_files(cfg, release, "staging", repo.url))
+        repo.commit(
+            f"deploy(churn-predictor): promote v{version} to staging", {"Model-Version": version}, AUTHOR
+        )
+        repo.push("main")
+    calls = []
+
+    def flaky_sync(cfg: Any, ws: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ServiceUnavailableError("the model registry cannot be reached")
+        return {
+            "mode": "argocd",
+            "url": repo.url,
+            "overlay": "overlays/staging",
+            "revision": "r",
+            "version": "8",
+        }
+
+    monkeypatch.setattr(step, "sync", flaky_sync)
+    monkeypatch.setattr("common.gitops.rollback.follow_in_registry", lambda cfg, ws, rolled: None)
+    done: dict[str, Any] = {}
+    result = call_with_retry(
+        lambda: step.run_rollback(cfg, ws, done), cfg.retry.model_copy(update={"initial_wait_s": 0}), "t"
+    )
+    assert len(calls) == 2 and result.outputs["rollback"]["from_version"] == "9"
+    repo.reset()
+    subjects = [c.summary for c in repo.repo.iter_commits("origin/main")]
+    assert subjects[0] == "deploy(churn-predictor): roll back staging from v9 to v8"
+    assert sum("roll back" in s for s in subjects) == 1
+
+
+def test_a_clone_left_dirty_by_a_killed_run_is_reset_to_the_remote(tmp_path: Path) -> None:
+    from common.config import load_config
+
+    cfg = load_config(environ={})
+    url = _bare(tmp_path / "deploy.git")
+    repo = DeployRepo(url, tmp_path / "clone", "main")
+    first = _release(repo, cfg, "1")
+    _release(repo, cfg, "2")
+    repo.reset()
+    patch = tmp_path / "clone" / "overlays" / "staging" / "inferenceservice-patch.yaml"
+    patch.write_text("half: written\n")  # killed between write and commit, with a revert begun
+    repo.repo.index.add([str(patch)])
+    repo.repo.git.revert(first, no_commit=True, with_exceptions=False)
+    other = DeployRepo(url, tmp_path / "other", "main")
+    head = _release(other, cfg, "3")  # the remote moves on meanwhile
+    repo.reset()
+    assert repo.head() == head and repo.repo.head.commit.hexsha == head
+    assert not repo.repo.is_dirty(untracked_files=True)
+    assert not (tmp_path / "clone" / ".git" / "REVERT_HEAD").exists()

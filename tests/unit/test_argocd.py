@@ -14,13 +14,22 @@ import requests
 from requests.adapters import BaseAdapter
 
 from common.errors import EXIT_CONFIG, ConfigError, exit_code_for
-from common.gitops.argocd import ArgoCD, judge, refresh_params, sync_and_wait, sync_body
+from common.gitops.argocd import (
+    ArgoCD,
+    SyncFailedError,
+    Target,
+    judge,
+    refresh_params,
+    sync_and_wait,
+    sync_body,
+)
 
 DOCS = json.loads((Path(__file__).parents[1] / "fixtures" / "argocd" / "applications.json").read_text())
 REV = DOCS["revision"]
 URL = "https://argocd.example.com"
 APP = "churn-predictor-staging"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.secret-token"
+TARGET = Target(REV, "main", ("CreateNamespace=true",))
 
 
 @pytest.mark.parametrize(
@@ -55,11 +64,12 @@ def test_an_old_operation_that_failed_is_not_this_revisions() -> None:
 
 
 def test_the_request_bodies() -> None:
-    assert refresh_params() == {"refresh": "hard"}
-    assert sync_body(REV, ["CreateNamespace=true"]) == {
-        "revision": REV,
+    assert refresh_params("argocd") == {"refresh": "hard", "appNamespace": "argocd"}
+    assert sync_body("main", ["CreateNamespace=true"], "argocd") == {
+        "revision": "main",
         "prune": True,
         "syncOptions": {"items": ["CreateNamespace=true"]},
+        "appNamespace": "argocd",
     }
 
 
@@ -113,31 +123,32 @@ def test_refresh_sync_waiting_out_a_running_operation_then_polling_to_done() -> 
         ]
     )
     clock = Clock()
-    verdict, _ = sync_and_wait(argo, APP, REV, ["CreateNamespace=true"], 60, 5, clock, clock.sleep)
+    verdict, _ = sync_and_wait(argo, APP, TARGET, 60, 5, clock, clock.sleep)
     assert verdict.state == "done"
     methods = [(r.method, r.path_url) for r in replay.sent]
     assert methods == [
-        ("GET", f"/api/v1/applications/{APP}?refresh=hard"),
+        ("GET", f"/api/v1/applications/{APP}?refresh=hard&appNamespace=argocd"),
         ("POST", f"/api/v1/applications/{APP}/sync"),
-        ("GET", f"/api/v1/applications/{APP}"),
+        ("GET", f"/api/v1/applications/{APP}?appNamespace=argocd"),
         ("POST", f"/api/v1/applications/{APP}/sync"),
-        ("GET", f"/api/v1/applications/{APP}"),
-        ("GET", f"/api/v1/applications/{APP}"),
+        ("GET", f"/api/v1/applications/{APP}?appNamespace=argocd"),
+        ("GET", f"/api/v1/applications/{APP}?appNamespace=argocd"),
     ]
-    assert json.loads(replay.sent[3].body) == sync_body(REV, ["CreateNamespace=true"])
+    # the branch the Application follows (auto-sync refuses a SHA); done is judged on the pushed SHA
+    assert json.loads(replay.sent[3].body) == sync_body("main", ["CreateNamespace=true"], "argocd")
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in replay.sent)
 
 
 def test_an_app_already_at_the_revision_is_not_synced_again() -> None:
     argo, replay = _client([(200, DOCS["synced_healthy"])])
-    verdict, _ = sync_and_wait(argo, APP, REV, [], 60, 5)
+    verdict, _ = sync_and_wait(argo, APP, TARGET, 60, 5)
     assert verdict.state == "done" and [r.method for r in replay.sent] == ["GET"]
 
 
 def test_a_revision_never_reached_ends_waiting_with_the_last_status() -> None:
     argo, _ = _client([(200, DOCS["out_of_sync"]), (200, {})] + [(200, DOCS["old_revision"])] * 20)
     clock = Clock()
-    verdict, _ = sync_and_wait(argo, APP, REV, [], 30, 5, clock, clock.sleep)
+    verdict, _ = sync_and_wait(argo, APP, TARGET, 30, 5, clock, clock.sleep)
     assert verdict.state == "waiting" and verdict.revision != REV and clock.now >= 30
 
 
@@ -165,3 +176,38 @@ def test_a_server_error_is_transient() -> None:
     with pytest.raises(Exception) as caught:
         argo.get(APP)
     assert is_transient(caught.value) and "HTTP 503" in str(caught.value)
+
+
+def test_an_app_at_the_revision_but_out_of_sync_is_synced_again() -> None:
+    drifted = json.loads(json.dumps(DOCS["synced_healthy"]))
+    drifted["status"]["sync"]["status"] = "OutOfSync"  # someone changed the live object; selfHeal is off
+    argo, replay = _client([(200, drifted), (200, {}), (200, DOCS["synced_healthy"])])
+    clock = Clock()
+    verdict, _ = sync_and_wait(argo, APP, TARGET, 60, 5, clock, clock.sleep)
+    assert verdict.state == "done" and [r.method for r in replay.sent] == ["GET", "POST", "GET"]
+
+
+def test_a_failed_operation_before_the_request_is_retried_not_taken_for_this_syncs_outcome() -> None:
+    """Auto-sync met a passing error on this revision; our sync runs again, and the old failure, still shown
+    by the first look after the request, does not count."""
+    retried = json.loads(json.dumps(DOCS["synced_healthy"]))
+    retried["status"]["operationState"]["startedAt"] = "2026-11-28T10:05:00Z"
+    argo, replay = _client(
+        [(200, DOCS["operation_failed"]), (200, {}), (200, DOCS["operation_failed"]), (200, retried)]
+    )
+    clock = Clock()
+    verdict, _ = sync_and_wait(argo, APP, TARGET, 60, 5, clock, clock.sleep)
+    assert verdict.state == "done" and [r.method for r in replay.sent] == ["GET", "POST", "GET", "GET"]
+    again = json.loads(json.dumps(DOCS["operation_failed"]))
+    again["status"]["operationState"]["startedAt"] = "2026-11-28T10:05:00Z"  # our sync failed too
+    argo, _ = _client([(200, DOCS["operation_failed"]), (200, {}), (200, again)])
+    verdict, _ = sync_and_wait(argo, APP, TARGET, 60, 5, clock, clock.sleep)
+    assert verdict.state == "failed" and "storageUri is invalid" in verdict.message
+
+
+def test_a_refused_sync_request_says_what_argo_cd_said() -> None:
+    argo, _ = _client([(200, DOCS["out_of_sync"]), (400, DOCS["auto_sync_refuses_sha"])])
+    with pytest.raises(
+        SyncFailedError, match=r"HTTP 400 Cannot sync to \w+: auto-sync currently set to main"
+    ):
+        sync_and_wait(argo, APP, TARGET, 60, 5)

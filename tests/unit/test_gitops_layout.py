@@ -135,7 +135,9 @@ def test_the_application_syncs_itself_and_diffs_through_the_webhook() -> None:
     }
     (ignored,) = spec["ignoreDifferences"]
     assert (ignored["group"], ignored["kind"]) == ("serving.kserve.io", "InferenceService")
-    assert ".spec.predictor.model.resources" in ignored["jqPathExpressions"]
+    assert ignored["jqPathExpressions"] == [
+        ".spec.predictor.model.runtime"
+    ]  # never resources: a change shows
     other = load_config(overrides=["gitops.argocd.repo_url=ssh://git@git.internal/deploy.git"], environ={})
     assert (
         application(other, "staging", URL)["spec"]["source"]["repoURL"] == "ssh://git@git.internal/deploy.git"
@@ -153,6 +155,8 @@ def test_merge_patch_follows_rfc_7386() -> None:
     ("override", "named"),
     [
         ("gitops.repo_url=https://bot:s3cret@git.example.com/deploy.git", "gitops.repo_url"),
+        ("gitops.repo_url=https://ghp_s3cret@git.example.com/deploy.git", "gitops.repo_url"),
+        ("gitops.argocd.url=https://argocd.example.com", "gitops.repo_url"),
         ("gitops.environment=Prod_1", "gitops.environment"),
         ("serving.resources.limits={cpu: lots}", "serving.resources.limits"),
     ],
@@ -161,3 +165,23 @@ def test_bad_gitops_config_names_the_key(override: str, named: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(overrides=[override], environ={})
     assert named in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_an_ssh_user_is_no_secret_and_each_environment_has_its_application_file() -> None:
+    cfg = load_config(
+        overrides=[
+            "gitops.repo_url=ssh://git@git.example.com/ml/deploy.git",
+            "gitops.argocd.app=churn-{environment}",
+        ],
+        environ={},
+    )
+    staging = overlay_files(cfg, RELEASE, "staging", URL)
+    production = overlay_files(cfg, RELEASE, "production", URL)
+    assert (
+        "argocd/churn-predictor-staging.yaml" in staging
+        and "argocd/churn-predictor-production.yaml" in production
+    )
+    assert (
+        yaml.safe_load(production["argocd/churn-predictor-production.yaml"])["metadata"]["name"]
+        == "churn-production"
+    )

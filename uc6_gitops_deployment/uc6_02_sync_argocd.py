@@ -30,8 +30,8 @@ log = logging.getLogger(f"uc6_gitops_deployment.{STEP}")
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
-    if cfg.gitops.push == "branch":
-        reason = "gitops.push is branch: the promotion waits for review on its branch, nothing is synced"
+    reason = _why_not(cfg)
+    if reason:
         return StepResult(step=STEP, outputs={"reason": reason}, status="skipped")
     done = sync(cfg, ws)
     log.info(
@@ -43,6 +43,18 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         done["health"],
     )
     return _result(cfg, done)
+
+
+def _why_not(cfg: Settings) -> str:
+    """Why this configuration syncs nothing ("" when it does)."""
+    if cfg.gitops.push == "branch":
+        return "gitops.push is branch: the promotion waits for review on its branch, nothing is synced"
+    if cfg.serving.mode == "kserve" and not cfg.gitops.argocd.url:
+        return (
+            "serving.mode is kserve and gitops.argocd.url is empty: the local reconciler serves on this machine "
+            "only; set gitops.argocd.url, or apply the overlay yourself (kubectl apply -k overlays/<env>)"
+        )
+    return ""
 
 
 def run_rollback(cfg: Settings, ws: Workspace, done: dict[str, Any] | None = None) -> StepResult:

@@ -265,3 +265,8 @@ def test_a_manifest_the_registry_does_not_back_fails_the_sync_and_leaves_the_ser
     assert _serving(ws)["version"] == "1"  # what served before still serves
     status = _run(ws, SYNC, "--status")["outputs"]
     assert status["in_sync"] is False and status["health"] == "Degraded"
+
+
+def test_kserve_serving_without_argo_cd_syncs_nothing_and_says_why(promoted: dict[str, Any]) -> None:
+    skipped = _run(promoted["ws"], SYNC, "--set", "serving.mode=kserve")
+    assert skipped["status"] == "skipped" and "gitops.argocd.url is empty" in skipped["outputs"]["reason"]

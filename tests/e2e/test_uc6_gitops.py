@@ -48,6 +48,13 @@ def _serving(ws: Path) -> dict[str, Any]:
         return json.loads(resp.read())
 
 
+def _clone(promoted: dict[str, Any], name: str) -> Path:
+    """A colleague's clone of the deployment repo."""
+    folder = promoted["ws"].parent / name
+    subprocess.run(["git", "clone", "-q", str(promoted["repo"]), str(folder)], check=True)
+    return folder
+
+
 def _register_again(ws: Path, alias: str) -> str:
     """Version 1's artifact registered as a new version (with its gate tags), given `alias`."""
     client = _client(ws)
@@ -186,8 +193,7 @@ def test_a_push_that_lost_a_race_is_rebuilt_and_retried(
 ) -> None:
     """A post-commit hook in the step's clone pushes another commit to the remote between render and push."""
     ws, repo = promoted["ws"], promoted["repo"]
-    other = ws.parent / "other-clone"
-    subprocess.run(["git", "clone", "-q", str(repo), str(other)], check=True)
+    other = _clone(promoted, "other-clone")
     hook = ws / "gitops" / "checkout" / ".git" / "hooks" / "post-commit"
     hook.write_text(
         "#!/bin/sh\n"
@@ -248,9 +254,8 @@ def test_a_manifest_the_registry_does_not_back_fails_the_sync_and_leaves_the_ser
     promoted: dict[str, Any], rolled_back: dict[str, Any]
 ) -> None:
     """Someone edits the overlay by hand: its storageUri is not where the registry keeps the version."""
-    ws, repo = promoted["ws"], promoted["repo"]
-    editor = ws.parent / "editor-clone"
-    subprocess.run(["git", "clone", "-q", str(repo), str(editor)], check=True)
+    ws = promoted["ws"]
+    editor = _clone(promoted, "editor-clone")
     patch = editor / "overlays" / "staging" / "inferenceservice-patch.yaml"
     body = yaml.safe_load(patch.read_text())
     body["spec"]["predictor"]["model"]["storageUri"] = "s3://elsewhere/model"

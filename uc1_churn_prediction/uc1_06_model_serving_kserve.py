@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -92,16 +93,35 @@ def _served_at(cfg: Settings, done: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or STEP)
-    parser.add_argument("--stop", action="store_true", help="stop the local model server and exit")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--stop", action="store_true", help="stop the local model server and exit")
+    which.add_argument("--foreground", action="store_true", help="serve in this process (containers)")
     args = parser.parse_args(argv)
+    command: list[str] = []
 
     def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         if args.stop:
             stopped = local_server.stop(ws)
             return {"step": STEP, "status": "ok", "stopped": stopped["version"] if stopped else None}
+        if args.foreground:
+            command.extend(_foreground_command(cfg, ws))
+            return {"step": STEP, "status": "ok", "exec": command}
         return run_step(STEP, run, cfg, ws).to_dict()
 
-    return execute(STEP, USE_CASE, args, body)
+    code = execute(STEP, USE_CASE, args, body)
+    if code == 0 and command:  # after execute: the use case's lock is released, not inherited by the server
+        os.execv(command[0], command)
+    return code
+
+
+def _foreground_command(cfg: Settings, ws: Workspace) -> list[str]:
+    target = by_alias(cfg, ws, cfg.serving.alias)
+    if target is None:
+        raise MissingInputError(
+            f"no version of {cfg.training.registered_model} has the alias {cfg.serving.alias}"
+        )
+    spec = server_spec(cfg, ws, target, cfg.serving.alias)
+    return local_server.command(local_server.write_spec(ws, spec), spec)
 
 
 if __name__ == "__main__":

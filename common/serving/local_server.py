@@ -107,15 +107,25 @@ def check_port(spec: dict[str, Any], current: dict[str, Any] | None) -> None:
     )
 
 
+def write_spec(ws: Workspace, spec: dict[str, Any]) -> Path:
+    """The spec file the server process reads."""
+    canary = f"+v{spec['canary']['version_spec']['version']}" if spec.get("canary") else ""
+    spec_file = ws.dir("serving") / f"spec-v{spec['version']}{canary}.json"
+    write_text(spec_file, json.dumps(spec, indent=2))
+    return spec_file
+
+
+def command(spec_file: Path, spec: dict[str, Any]) -> list[str]:
+    """The server's command line."""
+    return [sys.executable, "-m", SERVER_MODULE, "--spec", str(spec_file), "--http_port", str(spec["port"])]
+
+
 def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     """Start `python -m common.serving.server` detached, so it outlives this step, with an environment that
     nothing deletes under it."""
     folder = ws.dir("serving")
-    canary = f"+v{spec['canary']['version_spec']['version']}" if spec.get("canary") else ""
-    spec_file = folder / f"spec-v{spec['version']}{canary}.json"
-    write_text(spec_file, json.dumps(spec, indent=2))
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_ONLY}
-    cmd = [sys.executable, "-m", SERVER_MODULE, "--spec", str(spec_file), "--http_port", str(spec["port"])]
+    cmd = command(write_spec(ws, spec), spec)
     with (folder / "server.log").open("ab") as out:
         proc = subprocess.Popen(
             cmd,

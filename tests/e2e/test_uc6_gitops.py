@@ -7,6 +7,7 @@ and branch mode each in a repo of their own. The fixtures play the story once; t
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import urllib.request
@@ -275,3 +276,34 @@ def test_a_manifest_the_registry_does_not_back_fails_the_sync_and_leaves_the_ser
 def test_kserve_serving_without_argo_cd_syncs_nothing_and_says_why(promoted: dict[str, Any]) -> None:
     skipped = _run(promoted["ws"], SYNC, "--set", "serving.mode=kserve")
     assert skipped["status"] == "skipped" and "gitops.argocd.url is empty" in skipped["outputs"]["reason"]
+
+
+def test_step_06_in_the_foreground_becomes_the_server_as_a_container_runs_it(
+    promoted: dict[str, Any],
+) -> None:
+    """deploy/k8s's Deployment runs step 06 --foreground: the server must answer as that very process."""
+    import sys
+    import time
+
+    from tests.conftest import E2E_ENV, ROOT, free_port
+
+    port = free_port()
+    env = {**os.environ, **E2E_ENV, "MLOPS_WORKSPACE": str(promoted["ws"]), "MLOPS__SERVING__PORT": str(port)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    step = [sys.executable, "uc1_churn_prediction/uc1_06_model_serving_kserve.py", "--foreground"]
+    proc = subprocess.Popen(step, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        about: dict[str, Any] = {}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None and not about.get("ready"):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/{MODEL}", timeout=2) as resp:
+                    about = json.loads(resp.read())
+            except OSError:
+                time.sleep(0.5)
+        assert about.get("ready") and about["pid"] == proc.pid, about
+        champion = _client(promoted["ws"]).get_model_version_by_alias(MODEL, "champion").version
+        assert about["version"] == str(champion)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -469,6 +469,13 @@ class LineageCfg(Section):
         return self
 
 
+class BatchCfg(Section):
+    """UC1 step 07: every customer of the newest validated data scored, into the warehouse and the object store."""
+
+    alias: str = "champion"  # the version that scores
+    table: str = "churn_predictions"  # in the warehouse: id, probability, prediction, versions, scored_at
+
+
 class ArgoCDCfg(Section):
     """UC6 with Argo CD: its API syncs the Application; empty url: the local reconciler serves the repo."""
 
@@ -551,6 +558,7 @@ class Settings(Section):
     model_card: ModelCardCfg = ModelCardCfg()
     lineage: LineageCfg = LineageCfg()
     gitops: GitOpsCfg = GitOpsCfg()
+    batch: BatchCfg = BatchCfg()
 
     @model_validator(mode="after")
     def _derived_names_are_new(self) -> Settings:

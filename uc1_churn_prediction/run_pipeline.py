@@ -1,6 +1,6 @@
 """UC1 churn prediction: run the steps in order in one process (01 extract, 02 version, 03 validate,
-04 features, 05 train + gate, 06 serve), each with transient-only retries; the first permanent failure stops the
-pipeline and sets the exit code."""
+04 features, 05 train + gate, 06 serve, 07 batch scores), each with transient-only retries; the first permanent
+failure stops the pipeline and sets the exit code."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ STEPS = [
     "uc1_04_feature_engineering_feast",
     "uc1_05_model_training_kubeflow",
     "uc1_06_model_serving_kserve",
+    "uc1_07_batch_scoring_mlflow",
 ]
 
 

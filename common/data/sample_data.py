@@ -7,12 +7,13 @@ python -m common.data.sample_data --feedback     # churn labels for the customer
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from common.data.warehouse import copy_frame
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -119,7 +120,7 @@ def load(
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
                 df.head(0).to_sql(table, conn, if_exists=mode, index=False)
-                _copy(conn, table, df)
+                copy_frame(conn, table, df)
             else:
                 df.to_sql(table, conn, if_exists=mode, index=False, chunksize=20_000)
         written += len(df)
@@ -129,17 +130,6 @@ def load(
             f'CREATE INDEX IF NOT EXISTS "ix_{table}_customer_id" ON "{table}" (customer_id)'
         )
     return written
-
-
-def _copy(conn: object, table: str, df: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    df.to_csv(buf, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S%z")
-    columns = ", ".join(f'"{c}"' for c in df.columns)
-    with (
-        conn.connection.driver_connection.cursor() as cur,
-        cur.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy,
-    ):
-        copy.write(buf.getvalue())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,8 @@ from common.settings import WarehouseCfg
 from common.workspace import Workspace
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    import pandas as pd
+    from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +71,17 @@ def reaching(url: str) -> Iterator[None]:
             raise
         cause = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         raise ServiceUnavailableError(f"warehouse {safe_url(url)} is unreachable: {cause}") from exc
+
+
+def copy_frame(conn: Connection, table: str, df: pd.DataFrame) -> None:
+    """Append `df` to `table` with PostgreSQL's COPY (psycopg 3), the fastest way in: its columns by name."""
+    import io
+
+    buf = io.StringIO()
+    df.to_csv(buf, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S.%f%z")
+    columns = ", ".join(f'"{c}"' for c in df.columns)
+    with (
+        conn.connection.driver_connection.cursor() as cur,
+        cur.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy,
+    ):
+        copy.write(buf.getvalue())

@@ -58,7 +58,8 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
     for _ in range(2):
         proc = run_script(PIPELINE, workspace=workspace)
         assert proc.returncode == 0, proc.stderr
-        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok"] * 6
+        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok"] * len(STEPS)
+    assert _batch_rows(workspace) == {("data-v1", "1"): 2000}  # step 07 ran twice: replaced, not duplicated
     listed = run_script(STEP2, "--list-versions", workspace=workspace)
     assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1"]
     state = json.loads((workspace / "state" / "steps.json").read_text())
@@ -73,6 +74,25 @@ def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> 
     assert len(pd.read_parquet(exported["path"])) == 2000
     listed = run_script(STEP2, "--list-versions", workspace=workspace)
     assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1", "data-v2"]
+    assert {k: v for k, v in _batch_rows(workspace).items() if k[0] == "data-v2"} == {
+        ("data-v2", _client_champion(workspace)): 700
+    }  # the new data scored by the champion of the day, beside the first data's scores
+
+
+def _batch_rows(workspace: Path) -> dict[tuple[str, str], int]:
+    """Step 07's rows in the warehouse, by data and model version."""
+    import sqlite3
+
+    with sqlite3.connect(workspace / "warehouse" / "warehouse.db") as conn:
+        query = "SELECT data_version, model_version, count(*) FROM churn_predictions GROUP BY 1, 2"
+        return {(d, m): n for d, m, n in conn.execute(query)}
+
+
+def _client_champion(workspace: Path) -> str:
+    from common.model.registry import client_for
+
+    client = client_for(f"sqlite:///{workspace / 'mlflow' / 'mlflow.db'}")
+    return str(client.get_model_version_by_alias("churn-predictor", "champion").version)
 
 
 def test_corrupted_table_exits_3_naming_each_problem(workspace: Path) -> None:

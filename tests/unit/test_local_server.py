@@ -26,10 +26,22 @@ def test_no_record_means_no_server(tmp_path: Path) -> None:
     assert local_server.state(Workspace(tmp_path)) is None
 
 
-def _sleeper(*args: str) -> subprocess.Popen[bytes]:
-    """A process whose command line looks like our server's, with these arguments."""
-    code = "import time; time.sleep(60)"
-    return subprocess.Popen([sys.executable, "-c", code, "-m", local_server.SERVER_MODULE, *args])
+def _sleeper(
+    *args: str, module: str = local_server.SERVER_MODULE, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A process whose command line looks like our server's, with these arguments. Returned once it runs:
+    the kernel shows a new program's command line only a moment after the exec that Popen waits for."""
+    code = "import time; print('up', flush=True); time.sleep(60)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "-m", module, *args], stdout=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+    return proc
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.communicate()  # reaps it and closes its pipe
 
 
 def test_a_server_of_another_workspace_is_not_ours(tmp_path: Path) -> None:
@@ -44,17 +56,17 @@ def test_a_server_of_another_workspace_is_not_ours(tmp_path: Path) -> None:
             assert (found and found["pid"]) == expected
     finally:
         for proc in (theirs, ours):
-            proc.kill()
-            proc.wait()
+            _end(proc)
 
 
 def test_a_server_started_before_the_move_is_still_ours_to_replace(tmp_path: Path) -> None:
     """The old server module named its spec in the environment: that workspace's record still stops it."""
     ws, other = Workspace(tmp_path / "ws"), Workspace(tmp_path / "other")
-    code = "import time; time.sleep(60)"
     procs = {
-        folder: subprocess.Popen(
-            [sys.executable, "-c", code, "-m", local_server.LEGACY_MODULE, "--http_port", "1"],
+        folder: _sleeper(
+            "--http_port",
+            "1",
+            module=local_server.LEGACY_MODULE,
             env={**os.environ, "MLOPS_SERVING_SPEC": str(folder.dir("serving") / "spec-v1.json")},
         )
         for folder in (ws, other)
@@ -67,8 +79,7 @@ def test_a_server_started_before_the_move_is_still_ours_to_replace(tmp_path: Pat
             assert (found and found["pid"]) == expected
     finally:
         for proc in procs.values():
-            proc.kill()
-            proc.wait()
+            _end(proc)
 
 
 def test_a_listening_port_names_its_holder() -> None:
@@ -117,8 +128,7 @@ def test_readiness_counts_only_the_answer_of_the_process_just_started(impostor: 
         local_server.wait_ready(spec, proc, timeout_s=5)
         assert local_server.answers_as(spec, proc.pid) and not local_server.answers_as(spec, 1)
     finally:
-        proc.kill()
-        proc.wait()
+        _end(proc)
 
 
 def test_a_server_that_exits_is_reported_with_its_exit_code(impostor: Impostor) -> None:

@@ -29,6 +29,21 @@ USE_CASES = [
 
 
 def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
+    from common import history
+    from common.pipeline_metrics import publish
+
+    with history.recorded(ws, "run_all", "run_all") as entry:
+        report = _run(cfg, ws)
+        entry.figures = {uc["use_case"]: uc["status"] for uc in report["use_cases"]}
+        entry.status, entry.exit_code = report["run_all"], report["exit_code"]
+    report["reports"] = str(ws.root / "reports" / "index.html")  # rebuilt as the run was recorded
+    publish(cfg, ws, "run_all", [])
+    sys.stderr.write(render_table(report))
+    return report
+
+
+def _run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
+    from common.decisions import decisions
     from common.lineage.emitter import lineage_for
 
     lineage = lineage_for(cfg.lineage, ws)
@@ -60,8 +75,8 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         "lineage": _pictures(ws) if not code else [],
         "documents": _documents(ws) if not code else [],
         "deployed": _deployed(ws) if not code else None,
+        "decisions": decisions(ws, results),
     }
-    sys.stderr.write(render_table(report))
     return report
 
 
@@ -137,6 +152,11 @@ def render_table(report: dict[str, Any]) -> str:
         lines += [f"  {p}" for p in report["documents"]]
     if report.get("lineage"):
         lines += ["", "lineage (open offline):", *(f"  {p}" for p in report["lineage"])]
+    lines += ["", "what each use case decided:"]
+    for said in report.get("decisions", []):
+        look = f"\n        look: {said['look']}" if said["look"] else ""
+        lines.append(f"  {said['use_case']:<5} {said['decision']}{look}")
+    lines += ["", f"every report and the run history (open offline): {report['reports']}"]
     return "\n".join(lines) + "\n\n"
 
 

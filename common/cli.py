@@ -7,13 +7,14 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from common.config import load_config
-from common.errors import EXIT_OK, ConfigError, MlopsError, exit_code_for
+from common.errors import EXIT_OK, ConfigError, LockHeldError, MlopsError, exit_code_for
 from common.lock import run_lock
 from common.log import setup_logging
 from common.redact import redact
@@ -74,6 +75,8 @@ def execute(
             summary = body(cfg, ws)
     except Exception as exc:  # the shell of a cron script: every failure becomes an exit code
         code = exit_code_for(exc)
+        if isinstance(exc, LockHeldError):  # the run never started: its history says why
+            _record_locked(ws, name, exc)
         if isinstance(exc, MlopsError):
             log.error("%s failed (exit %d): %s", name, code, exc)
         else:
@@ -102,22 +105,31 @@ def stdout_to_stderr() -> Iterator[None]:
 def run_step(name: str, fn: StepFn, cfg: Settings, ws: Workspace) -> StepResult:
     """Run one step with transient-only retries, time it and record its result in the workspace; its lineage
     (START, then COMPLETE with the datasets it recorded, or FAIL) goes out whatever the step does."""
+    from common import history
     from common.lineage.emitter import lineage_for
 
     lineage = lineage_for(cfg.lineage, ws)
     run = lineage.start(name, "STEP")
     start = time.monotonic()
     log.info("step %s: start", name)
-    try:
-        result = call_with_retry(lambda: fn(cfg, ws), cfg.retry, name)
-    except Exception as exc:  # reported as the run's FAIL, then raised on unchanged
-        lineage.fail(run, redact(str(exc)) or type(exc).__name__)
-        raise
-    result.duration_s = round(time.monotonic() - start, 3)
-    ws.record(result)
-    lineage.complete(run, result)
+    with history.recorded(ws, "step", name) as entry:
+        try:
+            result = call_with_retry(lambda: fn(cfg, ws), cfg.retry, name)
+        except Exception as exc:  # reported as the run's FAIL, then raised on unchanged
+            lineage.fail(run, redact(str(exc)) or type(exc).__name__)
+            raise
+        result.duration_s = round(time.monotonic() - start, 3)
+        ws.record(result)
+        lineage.complete(run, result)
+        entry.status, entry.figures = result.status, history.figures_of(_key_figures(result))
     log.info("step %s: done in %.1fs", name, result.duration_s)
     return result
+
+
+def _key_figures(result: StepResult) -> dict[str, Any]:
+    """What a history line keeps of a step: which versions it was about and what it decided, then its metrics."""
+    keys = ("version", "model_version", "tag", "data_version", "decision", "reason", "environment", "commit")
+    return {**{k: result.outputs[k] for k in keys if k in result.outputs}, **result.metrics}
 
 
 def step_main(name: str, lock_name: str, fn: StepFn, argv: list[str] | None, description: str) -> int:
@@ -141,6 +153,16 @@ def version_step_main(
     if args.alias:
         args.overrides.append(f"{section}.alias={args.alias}")
     return execute(name, lock_name, args, lambda cfg, ws: run_step(name, fn, cfg, ws).to_dict())
+
+
+def _record_locked(ws: Workspace, name: str, exc: LockHeldError) -> None:
+    from common import history
+
+    kind = "run_all" if name == "run_all" else "step" if re.match(r"uc\d+_\d+_", name) else "pipeline"
+    now = history.now()
+    entry = {"kind": kind, "name": name, "started_at": now, "ended_at": now, "duration_s": 0.0, "figures": {}}
+    history.append(ws, {**entry, "status": "locked", "exit_code": exc.exit_code, "error": redact(str(exc))})
+    history.rebuild_page(ws)
 
 
 def _summary(data: dict[str, Any]) -> None:

@@ -29,17 +29,29 @@ class Outcome:
 def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> list[Outcome]:
     """Import and run each step module's run(); the steps after a failure are reported as not run. The
     pipeline is a lineage run of its own (job `package`), the parent of its steps' runs."""
+    from common import history
     from common.lineage.emitter import lineage_for
+    from common.pipeline_metrics import publish
 
     lineage = lineage_for(cfg.lineage, ws)
     run = lineage.start(package, "PIPELINE")
-    with lineage.parent(run):
-        outcomes = _run_steps(package, steps, cfg, ws)
-    failed = next((o for o in outcomes if o.status == "failed"), None)
-    if failed is None:
-        lineage.complete(run)
-    else:
-        lineage.fail(run, f"step {failed.step} failed: {failed.error}")
+    with history.recorded(ws, "pipeline", package) as entry:
+        with lineage.parent(run):
+            outcomes = _run_steps(package, steps, cfg, ws)
+        failed = next((o for o in outcomes if o.status == "failed"), None)
+        if failed is None:
+            lineage.complete(run)
+        else:
+            lineage.fail(run, f"step {failed.step} failed: {failed.error}")
+            entry.status, entry.exit_code, entry.error = (
+                "failed",
+                failed.exit_code,
+                f"{failed.step}: {failed.error}",
+            )
+        entry.figures = {
+            s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed", "not run")
+        }
+    publish(cfg, ws, package, steps)  # once the history has the run
     return outcomes
 
 

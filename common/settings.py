@@ -538,6 +538,14 @@ class GitOpsCfg(Section):
         return self.namespace.replace("{environment}", environment)
 
 
+class MonitoringCfg(Section):
+    """Pipeline figures for Prometheus (deploy/monitoring/): a textfile per pipeline, or a Pushgateway."""
+
+    pushgateway_url: str = (
+        ""  # set: pushed there, grouped by pipeline; empty: <workspace>/metrics/pipeline_*.prom
+    )
+
+
 class Settings(Section):
     workspace: str = "var"
     logging: LoggingCfg = LoggingCfg()
@@ -559,6 +567,7 @@ class Settings(Section):
     lineage: LineageCfg = LineageCfg()
     gitops: GitOpsCfg = GitOpsCfg()
     batch: BatchCfg = BatchCfg()
+    monitoring: MonitoringCfg = MonitoringCfg()
 
     @model_validator(mode="after")
     def _derived_names_are_new(self) -> Settings:

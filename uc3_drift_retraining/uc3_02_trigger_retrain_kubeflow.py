@@ -75,8 +75,9 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "decision_id": out["decision_id"],
         },
         metrics=trained.metrics,
+        # the chain's own runs above record what the new version came from, its training run as the version's
+        # one writer: claimed here too, the model's provenance would end at the drift report, not at the data
         datasets_read=[Path(out["report"]).as_uri()],
-        datasets_written=[f"models:/{cfg.training.registered_model}/{version}"],
     )
 
 

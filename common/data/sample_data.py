@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write drift.feedback_table labels for the customers logged in the last drift window, and exit",
     )
+    parser.add_argument(
+        "--out",
+        metavar="FILE.parquet",
+        help="also write the same customers to this Parquet file (to replay them)",
+    )
     args = parser.parse_args(argv)
 
     def body(cfg, ws):
@@ -175,12 +180,18 @@ def main(argv: list[str] | None = None) -> int:
             replace=not args.append,
             bias=args.bias or cfg.sample_data.bias,
         )
+        if args.out:
+            from common.workspace import write_bytes
+
+            frame = generate(rows, seed, args.drift, args.id_offset, args.bias or cfg.sample_data.bias)
+            write_bytes(args.out, frame.to_parquet(index=False))
         return {
             "step": "sample_data",
             "status": "ok",
             "table": cfg.dataset.table,
             "rows": n,
             "drift": args.drift,
+            "out": args.out,
         }
 
     return execute("sample_data", None, args, body)

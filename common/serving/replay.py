@@ -5,6 +5,10 @@ version, probability, the customer's label, status, latency) in responses.jsonl 
 objectives that need labels read it.
 
     python -m common.serving.replay --experiment EXPERIMENT.json
+
+It also replays a customers file at a server, as a user sends traffic (answers go to responses.jsonl beside it):
+
+    python -m common.serving.replay --data var/drifted.parquet --endpoint URL --rate 200 --duration 10
 """
 
 from __future__ import annotations
@@ -135,14 +139,65 @@ def read_responses(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def plain(data: str, endpoint: str, rate: float, duration_s: float, label: str = "churn") -> dict[str, Any]:
+    """The experiment a replay of a customers file at an endpoint is: every column but the label and the event
+    time is a field, the first column is the id."""
+    import pyarrow.parquet as pq
+
+    columns = pq.read_schema(data).names
+    fields = [c for c in columns[1:] if c not in (label, "event_timestamp")]
+    replay = {
+        "rate": rate,
+        "duration_s": duration_s,
+        "data_path": data,
+        "id_column": columns[0],
+        "fields": fields,
+    }
+    return {"endpoint": endpoint, "replay": {**replay, "label": label if label in columns else None}}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--experiment", required=True)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--experiment", help="a canary experiment's experiment.json (UC2 step 02 starts this)")
+    which.add_argument("--data", metavar="FILE.parquet", help="replay these customers at --endpoint")
+    parser.add_argument("--endpoint", help="the :predict URL (with --data)")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+    parser.add_argument("--label", default="churn", help="the file's label column, recorded, not sent")
     args = parser.parse_args(argv)
-    path = Path(args.experiment)
-    load = Load(json.loads(path.read_text()), path.parent)
+    if args.data and not args.endpoint:
+        parser.error("--data needs --endpoint, the model server's :predict URL")
+    path = Path(args.experiment or args.data)
+    experiment = json.loads(path.read_text()) if args.experiment else plain(**_plain_args(args))
+    load = Load(experiment, path.parent)
     signal.signal(signal.SIGTERM, lambda *_: load.stop.set())  # step 03 ends it: flush, then exit
-    return load.run()
+    before = len(read_responses(path.parent))  # the file is appended to: an earlier replay's answers stay
+    code = load.run()
+    if args.data:  # a user's replay: what the server answered, in one line
+        answers = read_responses(path.parent)[before:]
+        by_status = {
+            str(s): sum(a["status"] == s for a in answers) for s in sorted({a["status"] for a in answers})
+        }
+        versions = sorted({str(a["version"]) for a in answers if a["version"]})
+        print(
+            json.dumps(
+                {"sent": len(answers), "status": by_status, "versions": versions, "responses": str(load.out)}
+            )
+        )
+    return code
+
+
+def _plain_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "data": args.data,
+        "endpoint": args.endpoint,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "label": args.label,
+    }
 
 
 if __name__ == "__main__":

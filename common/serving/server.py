@@ -26,7 +26,6 @@ from common.serving.contract import (
     customer_columns,
     id_array,
     parse_instances,
-    predictions,
 )
 from common.settings import DatasetCfg, FeaturesCfg
 
@@ -87,15 +86,11 @@ class ChurnModel(kserve.Model):
         super().stop()
 
     async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
+        from common.serving.version_metrics import answer_measured
+
         if response_headers is not None:
             response_headers[VERSION_HEADER] = self.version
-        if isinstance(payload, InferRequest):
-            return self._infer_v2(payload)
-        ids, proba = self._score(payload)
-        return {
-            "predictions": predictions(ids, proba, self.threshold, self.ds.id_column),
-            "model_version": self.version,
-        }
+        return answer_measured(self, payload, self.name, self.version)
 
     def _score(self, payload: Any) -> tuple[list[int | str], np.ndarray]:
         start = time.perf_counter()

@@ -136,6 +136,13 @@ def test_a_run_while_another_holds_the_lock_exits_75(workspace: Path) -> None:
             assert "another run holds the uc1 lock" in proc.stderr and "pid " in proc.stderr
     with run_lock(workspace / "locks", "run_all"):
         assert run_script("run_all.py", workspace=workspace).returncode == EXIT_LOCKED
+    runs = [json.loads(line) for line in (workspace / "state" / "history.jsonl").read_text().splitlines()]
+    assert [(r["kind"], r["status"], r["exit_code"]) for r in runs] == [
+        ("step", "locked", EXIT_LOCKED),
+        ("pipeline", "locked", EXIT_LOCKED),
+        ("run_all", "locked", EXIT_LOCKED),
+    ]  # a cron run that never started says why in the history
+    assert "another run holds the uc1 lock" in runs[0]["error"]
 
 
 def test_bad_set_exits_2_naming_the_key(workspace: Path) -> None:
@@ -157,6 +164,15 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
         )
     report = summary_of(proc)
     assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"
+    decided = {d["use_case"]: d["decision"] for d in report["decisions"]}
+    assert decided["uc1"].startswith("served v1; scored data-v1 into churn_predictions")
+    assert decided["uc2"] == "no challenger (the challenger is version 1, the champion itself)"
+    assert decided["uc6"] == "deployed v1 to staging through git (Synced, Healthy)"
+    assert "what each use case decided:" in proc.stderr and f"uc1   {decided['uc1']}" in proc.stderr
+    assert f"every report and the run history (open offline): {report['reports']}" in proc.stderr
+    runs = [json.loads(line) for line in (workspace / "state" / "history.jsonl").read_text().splitlines()]
+    assert runs[-1]["kind"] == "run_all" and runs[-1]["figures"] == {uc: "ok" for uc in decided}
+    assert sum(r["kind"] == "pipeline" for r in runs) == 6 and sum(r["kind"] == "step" for r in runs) >= 18
     assert f"the champion answers at {report['endpoint']}" in proc.stderr
     # ...and it does, over HTTP, to the printed request: an id-only instance completed from the online store
     (sample,) = report["sample"]["instances"]

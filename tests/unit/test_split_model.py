@@ -12,7 +12,8 @@ import pytest
 from kserve.errors import InvalidInput
 
 from common.serving.routing import CANDIDATE, arm
-from common.serving.split import SplitModel, ab_metrics
+from common.serving.split import SplitModel
+from common.serving.version_metrics import version_metrics as ab_metrics
 from common.settings import DatasetCfg
 
 

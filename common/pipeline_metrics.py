@@ -1,0 +1,102 @@
+"""What a pipeline run leaves for Prometheus: its duration, status and end time, its failures so far, the rows its
+steps handled, and the champion's version and holdout metrics. A textfile-collector file per pipeline
+(<workspace>/metrics/pipeline_<name>.prom), or a push to the Pushgateway (monitoring.pushgateway_url) grouped by
+pipeline, so one pipeline's push never replaces another's."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from common.errors import MissingInputError
+from common.settings import Settings
+from common.workspace import Workspace
+
+log = logging.getLogger(__name__)
+JOB = "mlops_pipeline"
+
+
+def registry_for(
+    name: str, runs: list[dict[str, Any]], rows: dict[str, int], champion: dict[str, Any] | None
+) -> Any:
+    """The figures of pipeline `name` from its recorded runs (the last one is this run): pure, no I/O."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry, last = CollectorRegistry(), runs[-1]
+    labels = {"pipeline": name}
+
+    def gauge(metric: str, doc: str, value: float, **extra: str) -> None:
+        names = [*labels, *extra]
+        Gauge(metric, doc, names, registry=registry).labels(**labels, **extra).set(value)
+
+    gauge("mlops_pipeline_last_duration_seconds", "How long the last run took", last["duration_s"])
+    gauge("mlops_pipeline_last_success", "1 when the last run succeeded", int(last["status"] == "ok"))
+    gauge("mlops_pipeline_last_exit_code", "The last run's exit code", last["exit_code"])
+    ended = datetime.fromisoformat(last["ended_at"]).timestamp()
+    gauge("mlops_pipeline_last_run_timestamp_seconds", "When the last run ended", ended)
+    failed = sum(r["status"] not in ("ok", "locked") for r in runs)
+    gauge("mlops_pipeline_failed_runs", "Runs that failed, of the recorded history", failed)
+    if rows:
+        steps = Gauge(
+            "mlops_pipeline_step_rows", "Rows a step handled", ["pipeline", "step"], registry=registry
+        )
+        for step, n in rows.items():
+            steps.labels(name, step).set(n)
+    if champion is not None:
+        model = {"model_name": champion["name"]}
+        Gauge("mlops_model_champion_version", "The champion's version", [*model], registry=registry).labels(
+            **model
+        ).set(int(champion["version"]))
+        metric = Gauge(
+            "mlops_model_metric",
+            "The champion's holdout metrics",
+            [*model, "version", "metric"],
+            registry=registry,
+        )
+        for key, value in champion["metrics"].items():
+            metric.labels(champion["name"], champion["version"], key).set(value)
+    return registry
+
+
+def publish(cfg: Settings, ws: Workspace, name: str, steps: list[str]) -> str | None:
+    """Write or push the figures of the run of `name` just recorded; a Pushgateway that does not answer is a
+    warning (the run is done), never the run's failure. Returns where they went."""
+    from prometheus_client import push_to_gateway, write_to_textfile
+
+    from common import history
+
+    runs = [r for r in history.read(ws) if r["name"] == name]
+    if not runs:
+        return None
+    registry = registry_for(name, runs, _rows(ws, steps), _champion(cfg, ws))
+    url = cfg.monitoring.pushgateway_url
+    if not url:
+        path = ws.dir("metrics") / f"pipeline_{name}.prom"
+        write_to_textfile(str(path), registry)  # a temporary file renamed into place
+        return str(path)
+    try:
+        push_to_gateway(url, job=JOB, grouping_key={"pipeline": name}, registry=registry, timeout=10)
+    except OSError as exc:
+        log.warning("pipeline metrics not pushed to %s (monitoring.pushgateway_url): %s", url, exc)
+        return None
+    return f"{url.rstrip('/')}/metrics/job/{JOB}/pipeline/{name}"
+
+
+def _rows(ws: Workspace, steps: list[str]) -> dict[str, int]:
+    found = {step: ws.result(step) for step in steps}
+    return {
+        s: int(r.metrics["rows"]) for s, r in found.items() if r and isinstance(r.metrics.get("rows"), int)
+    }
+
+
+def _champion(cfg: Settings, ws: Workspace) -> dict[str, Any] | None:
+    """The champion as the registry has it; none yet (or no registry yet) leaves its figures out."""
+    if not cfg.mlflow.tracking_uri and not (ws.root / "mlflow" / "mlflow.db").exists():
+        return None  # nothing trained in this workspace: no need to create a registry to find that out
+    from common.model.lookup import model_version
+
+    try:
+        return model_version(cfg, ws, "champion")
+    except MissingInputError:
+        return None

@@ -1,0 +1,94 @@
+"""Prometheus metrics by model version, in the model server process: requests, errors (not a client's bad input),
+latency, and how the model behaves (probabilities, positives). One version served alone counts them as a canary
+split does, so the dashboards and UC2's experiment read the same series (`mlops_ab_*`) either way."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+from kserve import InferRequest, InferResponse
+from kserve.errors import InvalidInput
+
+from common.serving.contract import predictions
+
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)  # the objectives' limits
+PROBABILITY_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
+
+
+@cache
+def version_metrics() -> SimpleNamespace:
+    from prometheus_client import Counter, Histogram
+
+    labels = ["model_name", "version"]
+    return SimpleNamespace(
+        requests=Counter("mlops_ab_requests", "Requests answered or failed, by version", labels),
+        errors=Counter("mlops_ab_errors", "Requests the version failed (server errors)", labels),
+        latency=Histogram(
+            "mlops_ab_request_seconds", "Time to answer, by version", labels, buckets=LATENCY_BUCKETS
+        ),
+        probability=Histogram(
+            "mlops_ab_churn_probability", "Churn probabilities returned", labels, buckets=PROBABILITY_BUCKETS
+        ),
+        predictions=Counter("mlops_ab_predictions", "Customers scored", labels),
+        positives=Counter("mlops_ab_positive_predictions", "Customers predicted to churn", labels),
+    )
+
+
+def answer_measured(model: Any, payload: Any, name: str, version: str) -> Any:
+    """`model`'s answer to the request (a ChurnModel: v1 JSON or an Open Inference Protocol request), counted
+    under (name, version)."""
+    metrics, labels = version_metrics(), (name, version)
+    metrics.errors.labels(
+        *labels
+    )  # a series from the first request on, so an error ratio reads 0, not nothing
+    start = time.perf_counter()
+    try:
+        if isinstance(payload, InferRequest):
+            answer: Any = model._infer_v2(payload)
+            proba = _v2_probabilities(answer)
+        else:
+            ids, proba = model._score(payload)
+            answer = {
+                "predictions": predictions(ids, proba, model.threshold, model.ds.id_column),
+                "model_version": version,
+            }
+    except InvalidInput:  # the client's bad input, not the version's fault
+        metrics.requests.labels(*labels).inc()
+        raise
+    except Exception:
+        metrics.requests.labels(*labels).inc()
+        metrics.errors.labels(*labels).inc()
+        raise
+    finally:
+        metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+    _observe(metrics, labels, proba, model.threshold)
+    return answer
+
+
+def _observe(m: SimpleNamespace, labels: tuple[str, str], proba: Any, threshold: float) -> None:
+    m.requests.labels(*labels).inc()
+    m.predictions.labels(*labels).inc(len(proba))
+    m.positives.labels(*labels).inc(int(sum(p >= threshold for p in proba)))
+    histogram = m.probability.labels(*labels)
+    for p in proba:
+        histogram.observe(float(p))
+
+
+def _v2_probabilities(answer: InferResponse) -> list[float]:
+    output = next(o for o in answer.outputs if o.name == "churn_probability")
+    return list(output.data)

@@ -1,0 +1,66 @@
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from common import history
+from common.errors import DataValidationError
+from common.workspace import Workspace
+
+
+def test_a_run_is_recorded_with_its_status_figures_and_duration(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    with history.recorded(ws, "step", "uc1_01_x") as entry:
+        entry.figures = history.figures_of(
+            {"rows": 10, "auc": 0.912345678, "frame": [1, 2], "tag": "data-v1"}
+        )
+    (run,) = history.read(ws)
+    assert (run["kind"], run["name"], run["status"], run["exit_code"]) == ("step", "uc1_01_x", "ok", 0)
+    assert run["figures"] == {"rows": 10, "auc": 0.9123, "tag": "data-v1"}  # lists are not figures
+    assert run["duration_s"] >= 0 and run["ended_at"] >= run["started_at"]
+    assert (tmp_path / "reports" / "index.html").is_file()  # the page follows every record
+
+
+def test_a_failed_run_is_recorded_with_the_exit_code_its_error_maps_to(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    with pytest.raises(DataValidationError), history.recorded(ws, "pipeline", "uc1_churn_prediction"):
+        raise DataValidationError("customers: 3 rows have age < 0")
+    (run,) = history.read(ws)
+    assert (run["status"], run["exit_code"]) == ("failed", 3) and "age < 0" in run["error"]
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "age &lt; 0" in page and "<td>failed</td>" in page
+
+
+def test_a_line_a_killed_writer_tore_is_skipped_and_the_next_run_starts_afresh(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    history.append(ws, {"name": "a"})
+    with history.history_file(ws).open("a") as out:
+        out.write('{"name": "b", "sta')
+    history.append(ws, {"name": "c"})
+    assert [r["name"] for r in history.read(ws)] == ["a", "c"]
+
+
+def _writer(root: str, who: int) -> None:
+    for i in range(200):
+        history.append(Workspace(root), {"who": who, "i": i, "pad": "x" * 2000})
+
+
+def test_concurrent_writers_never_interleave_their_lines(tmp_path: Path) -> None:
+    procs = [multiprocessing.Process(target=_writer, args=(str(tmp_path), w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    lines = history.history_file(Workspace(tmp_path)).read_text().splitlines()
+    assert len(lines) == 800 and all(json.loads(line)["pad"] == "x" * 2000 for line in lines)
+
+
+def test_the_newest_runs_are_read_from_the_end_of_a_long_history(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    with history.history_file(ws).open("w") as out:
+        for i in range(5000):
+            out.write(json.dumps({"name": f"run-{i}", "error": "x" * (i % 700)}) + "\n")
+    newest = history.read(ws, 100)
+    assert [r["name"] for r in newest] == [f"run-{i}" for i in range(4900, 5000)]
+    assert len(history.read(ws)) == 5000 and history.read(ws, 10_000)[0]["name"] == "run-0"

@@ -1,0 +1,43 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common.report.page import build
+from common.serving import replay
+from common.workspace import Workspace
+
+
+def test_an_empty_workspace_says_what_to_run_for_each_report(tmp_path: Path) -> None:
+    text = build(Workspace(tmp_path)).read_text()
+    assert "nothing yet: run uc1_churn_prediction/uc1_03_data_validation_ge.py" in text
+    assert "nothing yet: run uc6_gitops_deployment/run_pipeline.py" in text and "no runs yet" in text
+    assert "<script" not in text and "http" not in text  # offline: nothing fetched
+
+
+def test_reports_are_linked_relatively_newest_first_and_escaped(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    older, newer = (ws.dir("reports", "fairness", v) / "fairness.html" for v in ("m-v1", "m-v2"))
+    for n, page in enumerate((older, newer)):
+        page.write_text("x")
+        os.utime(page, (1000 + n, 1000 + n))
+    picture = ws.dir("reports", "lineage") / "impact_<b>.html"
+    picture.write_text("x")
+    text = build(ws).read_text()
+    assert "href='fairness/m-v2/fairness.html'" in text and "m-v1" not in text
+    assert "impact &lt;b&gt;" in text and "<b>" not in text
+
+
+def test_the_page_cli_rebuilds_it_in_the_configured_workspace(tmp_path: Path) -> None:
+    env = {**os.environ, "MLOPS_WORKSPACE": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "common.report"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "reports" / "index.html").is_file() and str(tmp_path / "reports") in proc.stdout
+
+
+def test_a_replay_of_a_file_needs_the_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        replay.main(["--data", "customers.parquet"])
+    assert exc.value.code == 2 and "--data needs --endpoint" in capsys.readouterr().err

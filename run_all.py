@@ -162,7 +162,7 @@ def render_table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__ or "run_all").parse_args(argv)
-    return execute("run_all", "run_all", args, run)
+    return execute("run_all", "run_all", args, run, recorded_as=("run_all", "run_all"))
 
 
 if __name__ == "__main__":

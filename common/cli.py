@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -55,8 +54,10 @@ def execute(
     lock_name: str | None,
     args: argparse.Namespace,
     body: Callable[[Settings, Workspace], dict[str, Any]],
+    recorded_as: tuple[str, str] | None = None,
 ) -> int:
-    """Load config, set up logging, hold the lock, run `body`; print its JSON summary; return the exit code."""
+    """Load config, set up logging, hold the lock, run `body`; print its JSON summary; return the exit code.
+    A run refused by a held lock goes to the run history as `recorded_as` (kind, name; default: a step)."""
     disable_telemetry()
     try:
         cfg = load_config(args.config, args.overrides)
@@ -68,15 +69,12 @@ def execute(
     log_file = setup_logging(cfg.logging.level, ws.dir("logs"), name)
     log.info("%s: workspace %s, log %s", name, ws.root, log_file)
     try:
-        with (
-            stdout_to_stderr(),
-            run_lock(ws.dir("locks"), lock_name) if lock_name else contextlib.nullcontext(),
-        ):
+        with stdout_to_stderr(), contextlib.ExitStack() as held:
+            if lock_name:
+                _hold(held, ws, lock_name, recorded_as or ("step", name))
             summary = body(cfg, ws)
     except Exception as exc:  # the shell of a cron script: every failure becomes an exit code
         code = exit_code_for(exc)
-        if isinstance(exc, LockHeldError):  # the run never started: its history says why
-            _record_locked(ws, name, exc)
         if isinstance(exc, MlopsError):
             log.error("%s failed (exit %d): %s", name, code, exc)
         else:
@@ -155,14 +153,16 @@ def version_step_main(
     return execute(name, lock_name, args, lambda cfg, ws: run_step(name, fn, cfg, ws).to_dict())
 
 
-def _record_locked(ws: Workspace, name: str, exc: LockHeldError) -> None:
-    from common import history
+def _hold(held: contextlib.ExitStack, ws: Workspace, lock_name: str, recorded_as: tuple[str, str]) -> None:
+    """Take the run's lock; a held one means the run never started, and its history says why. (A lock held
+    further in, such as UC1's inside UC3's retrain, fails a run that did start: that run records itself.)"""
+    try:
+        held.enter_context(run_lock(ws.dir("locks"), lock_name))
+    except LockHeldError as exc:
+        from common import history
 
-    kind = "run_all" if name == "run_all" else "step" if re.match(r"uc\d+_\d+_", name) else "pipeline"
-    now = history.now()
-    entry = {"kind": kind, "name": name, "started_at": now, "ended_at": now, "duration_s": 0.0, "figures": {}}
-    history.append(ws, {**entry, "status": "locked", "exit_code": exc.exit_code, "error": redact(str(exc))})
-    history.rebuild_page(ws)
+        history.record_refused(ws, *recorded_as, exc)
+        raise
 
 
 def _summary(data: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from common.report.sections import file_path
 from common.workspace import Workspace
 
 Decider = Callable[[Workspace], tuple[str, str]]
@@ -65,7 +66,7 @@ def _uc6(ws: Workspace) -> tuple[str, str]:
             promoted.get("url")
         )
     url = str(synced.get("url", ""))
-    look = f"git --git-dir {url.removeprefix('file://')} log" if url.startswith("file://") else url
+    look = f"git --git-dir {file_path(url)} log" if url.startswith("file://") else url
     what = f"deployed v{synced.get('version')} to {synced.get('environment')} through git"
     return f"{what} ({synced.get('sync')}, {synced.get('health')})", look
 

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ class Entry:
 
 
 def history_file(ws: Workspace) -> Path:
+    """<workspace>/state/history.jsonl."""
     return ws.dir("state") / "history.jsonl"
 
 
@@ -55,8 +56,19 @@ def recorded(ws: Workspace, kind: str, name: str) -> Iterator[Entry]:
     finally:
         duration = round(time.monotonic() - clock, 3)
         times = {"started_at": started, "ended_at": now(), "duration_s": duration}
-        append(ws, {"kind": kind, "name": name, **times, **_fields(entry)})
+        _safely(lambda: append(ws, {"kind": kind, "name": name, **times, **_fields(entry)}))
         rebuild_page(ws)
+
+
+def record_refused(ws: Workspace, kind: str, name: str, exc: Exception) -> None:
+    """A run that never started (its lock was held): a line with status `locked` and no duration."""
+    from common.redact import redact
+
+    at = now()
+    line = {"kind": kind, "name": name, "started_at": at, "ended_at": at, "duration_s": 0.0, "figures": {}}
+    code = exit_code_for(exc)
+    _safely(lambda: append(ws, {**line, "status": "locked", "exit_code": code, "error": redact(str(exc))}))
+    rebuild_page(ws)
 
 
 def append(ws: Workspace, record: dict[str, Any]) -> None:
@@ -73,16 +85,21 @@ def append(ws: Workspace, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def read(ws: Workspace, limit: int | None = None) -> list[dict[str, Any]]:
-    """The recorded runs, oldest first (the last `limit` of them, read from the file's end, so a page of the
-    newest runs costs the same after years of cron); a line a killed writer tore is skipped."""
+def read(ws: Workspace, limit: int | None = None, name: str | None = None) -> list[dict[str, Any]]:
+    """The recorded runs (of `name`, when given), oldest first: the last `limit` of them, read from the file's
+    end, so a page of the newest runs costs the same after years of cron. A line a killed writer tore is skipped."""
     try:
         with history_file(ws).open("rb") as source:
             lines = _tail(source, limit) if limit else source.read().decode(errors="replace").splitlines()
     except FileNotFoundError:
         return []
     runs = []
+    wanted = (
+        f'"name": {json.dumps(name)}' if name else ""
+    )  # as append() writes it: only those lines are parsed
     for line in reversed(lines):  # newest first, so only the lines wanted are parsed
+        if wanted not in line:
+            continue
         with contextlib.suppress(json.JSONDecodeError):
             runs.append(json.loads(line))
         if limit and len(runs) == limit:
@@ -119,10 +136,16 @@ def rebuild_page(ws: Workspace) -> None:
     """The reports page after a run; a page that cannot be written is a warning, never the run's failure."""
     from common.report.page import build
 
+    _safely(lambda: build(ws))
+
+
+def _safely(action: Callable[[], object]) -> None:
+    """History and page are a record of the run, not part of it: whatever stops them (a full disk, a report
+    name that is not UTF-8) is logged, and neither hides the run's own outcome nor fails it."""
     try:
-        build(ws)
-    except OSError as exc:
-        log.warning("the reports page in %s was not rebuilt: %s", ws.dir("reports"), exc)
+        action()
+    except Exception as exc:  # any failure here is reported, never raised
+        log.warning("the run history or reports page was not updated: %s: %s", type(exc).__name__, exc)
 
 
 def _fields(entry: Entry) -> dict[str, Any]:
@@ -135,4 +158,5 @@ def _fields(entry: Entry) -> dict[str, Any]:
 
 
 def now() -> str:
+    """The time now, as the history writes it (UTC, seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,7 +1,7 @@
 """What a pipeline run leaves for Prometheus: its duration, status and end time, its failures so far, the rows its
-steps handled, and the champion's version and holdout metrics. A textfile-collector file per pipeline
-(<workspace>/metrics/pipeline_<name>.prom), or a push to the Pushgateway (monitoring.pushgateway_url) grouped by
-pipeline, so one pipeline's push never replaces another's."""
+steps handled; and the champion's version and holdout metrics, once for the workspace. A textfile-collector file
+per pipeline (<workspace>/metrics/pipeline_<name>.prom, the champion's pipeline_champion.prom), or a push to the
+Pushgateway (monitoring.pushgateway_url) grouped the same way, so one pipeline's push never replaces another's."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
 JOB = "mlops_pipeline"
+CHAMPION = "champion"  # the group (and file) of the champion's figures, apart from any one pipeline's
 
 
-def registry_for(
-    name: str, runs: list[dict[str, Any]], rows: dict[str, int], champion: dict[str, Any] | None
-) -> Any:
+def registry_for(name: str, runs: list[dict[str, Any]], rows: dict[str, int]) -> Any:
     """The figures of pipeline `name` from its recorded runs (the last one is this run): pure, no I/O."""
     from prometheus_client import CollectorRegistry, Gauge
 
@@ -43,44 +42,58 @@ def registry_for(
         )
         for step, n in rows.items():
             steps.labels(name, step).set(n)
-    if champion is not None:
-        model = {"model_name": champion["name"]}
-        Gauge("mlops_model_champion_version", "The champion's version", [*model], registry=registry).labels(
-            **model
-        ).set(int(champion["version"]))
-        metric = Gauge(
-            "mlops_model_metric",
-            "The champion's holdout metrics",
-            [*model, "version", "metric"],
-            registry=registry,
-        )
-        for key, value in champion["metrics"].items():
-            metric.labels(champion["name"], champion["version"], key).set(value)
+    return registry
+
+
+def champion_registry(champion: dict[str, Any]) -> Any:
+    """The champion's version and holdout metrics: one set for the workspace, whichever pipeline saw it last, so a
+    dashboard never reads an older champion from another pipeline's figures."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry, model = CollectorRegistry(), {"model_name": champion["name"]}
+    version = Gauge("mlops_model_champion_version", "The champion's version", [*model], registry=registry)
+    version.labels(**model).set(int(champion["version"]))
+    metric = Gauge(
+        "mlops_model_metric",
+        "The champion's holdout metrics",
+        [*model, "version", "metric"],
+        registry=registry,
+    )
+    for key, value in champion["metrics"].items():
+        metric.labels(champion["name"], champion["version"], key).set(value)
     return registry
 
 
 def publish(cfg: Settings, ws: Workspace, name: str, steps: list[str]) -> str | None:
-    """Write or push the figures of the run of `name` just recorded; a Pushgateway that does not answer is a
-    warning (the run is done), never the run's failure. Returns where they went."""
-    from prometheus_client import push_to_gateway, write_to_textfile
-
+    """Write or push the figures of the run of `name` just recorded, and the champion's. They are a record of
+    the run, not part of it: a Pushgateway that does not answer or a file that cannot be written is a warning,
+    never the run's failure. Returns where the pipeline's figures went."""
     from common import history
 
-    runs = [r for r in history.read(ws) if r["name"] == name]
+    runs = history.read(ws, name=name)
     if not runs:
         return None
-    registry = registry_for(name, runs, _rows(ws, steps), _champion(cfg, ws))
+    where = _send(cfg, ws, registry_for(name, runs, _rows(ws, steps)), name)
+    champion = _champion(cfg, ws)
+    if champion is not None:
+        _send(cfg, ws, champion_registry(champion), CHAMPION)
+    return where
+
+
+def _send(cfg: Settings, ws: Workspace, registry: Any, group: str) -> str | None:
+    from prometheus_client import push_to_gateway, write_to_textfile
+
     url = cfg.monitoring.pushgateway_url
-    if not url:
-        path = ws.dir("metrics") / f"pipeline_{name}.prom"
-        write_to_textfile(str(path), registry)  # a temporary file renamed into place
-        return str(path)
     try:
-        push_to_gateway(url, job=JOB, grouping_key={"pipeline": name}, registry=registry, timeout=10)
+        if not url:
+            path = ws.dir("metrics") / f"pipeline_{group}.prom"
+            write_to_textfile(str(path), registry)  # a temporary file renamed into place
+            return str(path)
+        push_to_gateway(url, job=JOB, grouping_key={"pipeline": group}, registry=registry, timeout=10)
     except OSError as exc:
-        log.warning("pipeline metrics not pushed to %s (monitoring.pushgateway_url): %s", url, exc)
+        log.warning("%s figures not written to %s: %s", group, url or ws.dir("metrics"), exc)
         return None
-    return f"{url.rstrip('/')}/metrics/job/{JOB}/pipeline/{name}"
+    return f"{url.rstrip('/')}/metrics/job/{JOB}/pipeline/{group}"
 
 
 def _rows(ws: Workspace, steps: list[str]) -> dict[str, int]:

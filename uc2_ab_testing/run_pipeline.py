@@ -22,7 +22,8 @@ def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
 
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__ or USE_CASE).parse_args(argv)
-    return execute(f"{USE_CASE}_pipeline", USE_CASE, args, lambda cfg, ws: summary(USE_CASE, run(cfg, ws)))
+    body = lambda cfg, ws: summary(USE_CASE, run(cfg, ws))  # noqa: E731
+    return execute(f"{USE_CASE}_pipeline", USE_CASE, args, body, recorded_as=("pipeline", "uc2_ab_testing"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common.report.sections import Section, collect
-from common.workspace import Workspace, write_text
+from common.workspace import Workspace, write_bytes
 
 HISTORY_ROWS = 100
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
@@ -26,11 +26,13 @@ def build(ws: Workspace) -> Path:
 
     folder = ws.dir("reports")
     page = folder / "index.html"
-    write_text(page, render(ws.root, folder, collect(ws), history.read(ws, HISTORY_ROWS)))
+    text = render(ws.root, folder, collect(ws), history.read(ws, HISTORY_ROWS))
+    write_bytes(page, text.encode(errors="replace"))  # a file name that is not UTF-8 must not stop the page
     return page
 
 
 def render(root: Path, folder: Path, sections: list[Section], runs: list[dict[str, Any]]) -> str:
+    """The page's HTML: the sections' links relative to `folder`, then the runs, newest first."""
     body = "".join(_section(s, folder) for s in sections) + _history(runs)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>MLOps reports</title><style>{STYLE}</style>"

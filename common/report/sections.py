@@ -22,6 +22,14 @@ class Section:
     empty: str = ""  # what to run when there is nothing yet
 
 
+def file_path(uri: str) -> Path:
+    """The path of a file:// URI, decoded (a space is %20 in it)."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    return Path(url2pathname(urlsplit(uri).path))
+
+
 def newest(folder: Path, pattern: str) -> Path | None:
     found = [p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")]
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
@@ -97,7 +105,7 @@ def _batch(ws: Workspace) -> Section:
         )
         parquet = str(done.get("parquet", ""))
         if parquet.startswith("file://"):
-            _linked(section, ("the scores (Parquet)", Path(parquet.removeprefix("file://"))))
+            _linked(section, ("the scores (Parquet)", file_path(parquet)))
     return section
 
 

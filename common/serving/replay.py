@@ -139,18 +139,23 @@ def read_responses(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def plain(data: str, endpoint: str, rate: float, duration_s: float, label: str = "churn") -> dict[str, Any]:
+def plain(
+    data: str, endpoint: str, rate: float, duration_s: float, label: str = "churn", id_column: str = ""
+) -> dict[str, Any]:
     """The experiment a replay of a customers file at an endpoint is: every column but the label and the event
     time is a field, the first column is the id."""
     import pyarrow.parquet as pq
 
     columns = pq.read_schema(data).names
-    fields = [c for c in columns[1:] if c not in (label, "event_timestamp")]
+    key = id_column or columns[0]
+    if key not in columns:
+        raise SystemExit(f"replay: {data} has no column {key!r} (--id-column); it has {', '.join(columns)}")
+    fields = [c for c in columns if c not in (key, label, "event_timestamp")]
     replay = {
         "rate": rate,
         "duration_s": duration_s,
         "data_path": data,
-        "id_column": columns[0],
+        "id_column": key,
         "fields": fields,
     }
     return {"endpoint": endpoint, "replay": {**replay, "label": label if label in columns else None}}
@@ -167,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
     parser.add_argument("--label", default="churn", help="the file's label column, recorded, not sent")
+    parser.add_argument("--id-column", default="", help="the customers' id column (default: the first one)")
     args = parser.parse_args(argv)
     if args.data and not args.endpoint:
         parser.error("--data needs --endpoint, the model server's :predict URL")
@@ -197,6 +203,7 @@ def _plain_args(args: argparse.Namespace) -> dict[str, Any]:
         "rate": args.rate,
         "duration_s": args.duration,
         "label": args.label,
+        "id_column": args.id_column,
     }
 
 

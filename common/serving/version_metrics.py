@@ -9,7 +9,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from kserve import InferRequest, InferResponse
+from kserve import InferRequest, InferResponse  # only the server process imports this module
 from kserve.errors import InvalidInput
 
 from common.serving.contract import predictions

@@ -137,10 +137,10 @@ def test_a_run_while_another_holds_the_lock_exits_75(workspace: Path) -> None:
     with run_lock(workspace / "locks", "run_all"):
         assert run_script("run_all.py", workspace=workspace).returncode == EXIT_LOCKED
     runs = [json.loads(line) for line in (workspace / "state" / "history.jsonl").read_text().splitlines()]
-    assert [(r["kind"], r["status"], r["exit_code"]) for r in runs] == [
-        ("step", "locked", EXIT_LOCKED),
-        ("pipeline", "locked", EXIT_LOCKED),
-        ("run_all", "locked", EXIT_LOCKED),
+    assert [(r["kind"], r["name"], r["status"], r["exit_code"]) for r in runs] == [
+        ("step", Path(STEP1).stem, "locked", EXIT_LOCKED),
+        ("pipeline", "uc1_churn_prediction", "locked", EXIT_LOCKED),  # the name its runs are recorded under
+        ("run_all", "run_all", "locked", EXIT_LOCKED),
     ]  # a cron run that never started says why in the history
     assert "another run holds the uc1 lock" in runs[0]["error"]
 

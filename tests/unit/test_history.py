@@ -64,3 +64,31 @@ def test_the_newest_runs_are_read_from_the_end_of_a_long_history(tmp_path: Path)
     newest = history.read(ws, 100)
     assert [r["name"] for r in newest] == [f"run-{i}" for i in range(4900, 5000)]
     assert len(history.read(ws)) == 5000 and history.read(ws, 10_000)[0]["name"] == "run-0"
+
+
+def test_a_page_that_cannot_be_written_never_fails_the_run_nor_hides_its_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws = Workspace(tmp_path)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "index.html").mkdir()  # a folder where the page goes: the rename fails
+    with history.recorded(ws, "step", "uc1_01_x"):
+        pass
+    with pytest.raises(DataValidationError, match="3 rows"), history.recorded(ws, "step", "uc1_01_x"):
+        raise DataValidationError("3 rows have age < 0")
+    assert [r["status"] for r in history.read(ws)] == ["ok", "failed"]
+    assert "the run history or reports page was not updated" in caplog.text
+
+
+def test_a_name_that_is_not_utf8_still_gives_a_page(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    with pytest.raises(RuntimeError), history.recorded(ws, "step", "uc1_01_x"):
+        raise RuntimeError("cannot read caf\udce9.csv")
+    assert "cannot read caf?.csv" in (tmp_path / "reports" / "index.html").read_text()
+
+
+def test_the_runs_of_one_name_are_read_alone(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    for name in ("uc1_churn_prediction", "uc1", "uc1_churn_prediction", "run_all"):
+        history.append(ws, {"name": name})
+    assert [r["name"] for r in history.read(ws, name="uc1_churn_prediction")] == ["uc1_churn_prediction"] * 2

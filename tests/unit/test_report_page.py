@@ -8,6 +8,7 @@ import pytest
 from common.report.page import build
 from common.serving import replay
 from common.workspace import Workspace
+from tests.conftest import ROOT
 
 
 def test_an_empty_workspace_says_what_to_run_for_each_report(tmp_path: Path) -> None:
@@ -32,7 +33,14 @@ def test_reports_are_linked_relatively_newest_first_and_escaped(tmp_path: Path) 
 
 def test_the_page_cli_rebuilds_it_in_the_configured_workspace(tmp_path: Path) -> None:
     env = {**os.environ, "MLOPS_WORKSPACE": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "common.report"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "common.report"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "reports" / "index.html").is_file() and str(tmp_path / "reports") in proc.stdout
 

@@ -138,15 +138,6 @@ def render_table(report: dict[str, Any]) -> str:
             f"the champion answers at {report['endpoint']}; try:",
             f"  {sample_curl(report['endpoint'], report.get('sample'))}",
         ]
-    deployed = report.get("deployed")
-    if deployed:
-        url = deployed["url"]
-        history = f"git --git-dir {url.removeprefix('file://')} log" if url.startswith("file://") else url
-        lines += [
-            "",
-            f"deployed through git: v{deployed['version']} in {deployed['environment']} at "
-            f"{deployed['revision'][:12]} ({deployed['sync']}, {deployed['health']}); history: {history}",
-        ]
     if report.get("documents"):
         lines += ["", "the champion's fairness report and model card (open offline):"]
         lines += [f"  {p}" for p in report["documents"]]

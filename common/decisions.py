@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from common.report.sections import file_path
-from common.workspace import Workspace
+from common.workspace import Workspace, file_path
 
 Decider = Callable[[Workspace], tuple[str, str]]
 
@@ -68,7 +67,8 @@ def _uc6(ws: Workspace) -> tuple[str, str]:
     url = str(synced.get("url", ""))
     look = f"git --git-dir {file_path(url)} log" if url.startswith("file://") else url
     what = f"deployed v{synced.get('version')} to {synced.get('environment')} through git"
-    return f"{what} ({synced.get('sync')}, {synced.get('health')})", look
+    at = str(synced.get("revision", ""))[:12]
+    return f"{what} at {at} ({synced.get('sync')}, {synced.get('health')})", look
 
 
 DECIDERS: dict[str, Decider] = {"uc1": _uc1, "uc2": _uc2, "uc3": _uc3, "uc4": _uc4, "uc5": _uc5, "uc6": _uc6}

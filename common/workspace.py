@@ -93,3 +93,11 @@ def write_bytes(dest: str | Path, data: bytes) -> None:
 
 def write_text(dest: str | Path, text: str) -> None:
     write_bytes(dest, text.encode())
+
+
+def file_path(uri: str) -> Path:
+    """The path of a file:// URI, decoded (a space is %20 in it)."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    return Path(url2pathname(urlsplit(uri).path))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.workspace import Workspace
+from common.workspace import Workspace, file_path
 
 
 @dataclass
@@ -20,14 +20,6 @@ class Section:
     images: list[Path] = field(default_factory=list)
     table: list[list[str]] = field(default_factory=list)  # a header row, then rows
     empty: str = ""  # what to run when there is nothing yet
-
-
-def file_path(uri: str) -> Path:
-    """The path of a file:// URI, decoded (a space is %20 in it)."""
-    from urllib.parse import urlsplit
-    from urllib.request import url2pathname
-
-    return Path(url2pathname(urlsplit(uri).path))
 
 
 def newest(folder: Path, pattern: str) -> Path | None:

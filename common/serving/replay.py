@@ -149,7 +149,7 @@ def plain(
     columns = pq.read_schema(data).names
     key = id_column or columns[0]
     if key not in columns:
-        raise SystemExit(f"replay: {data} has no column {key!r} (--id-column); it has {', '.join(columns)}")
+        raise ValueError(f"{data} has no column {key!r} (--id-column); it has {', '.join(columns)}")
     fields = [c for c in columns if c not in (key, label, "event_timestamp")]
     replay = {
         "rate": rate,
@@ -177,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.data and not args.endpoint:
         parser.error("--data needs --endpoint, the model server's :predict URL")
     path = Path(args.experiment or args.data)
-    experiment = json.loads(path.read_text()) if args.experiment else plain(**_plain_args(args))
+    try:
+        experiment = json.loads(path.read_text()) if args.experiment else plain(**_plain_args(args))
+    except (OSError, ValueError) as exc:  # a file that is not there, not Parquet, or without the id column
+        parser.error(str(exc))
     load = Load(experiment, path.parent)
     signal.signal(signal.SIGTERM, lambda *_: load.stop.set())  # step 03 ends it: flush, then exit
     before = len(read_responses(path.parent))  # the file is appended to: an earlier replay's answers stay

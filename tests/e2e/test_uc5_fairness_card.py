@@ -51,7 +51,7 @@ def test_run_all_leaves_the_champions_fairness_report_and_card(docs: dict[str, A
     assert fairness["version"] == card["version"] == "1" and fairness["status"] in ("passed", "warn")
     assert Path(fairness["html"]).is_file() and Path(card["html"]).is_file()
     assert fairness["html"] in docs["stderr"] and card["html"] in docs["stderr"]  # run_all says where to look
-    assert "deployed through git: v1 in staging at" in docs["stderr"]  # and what UC6 deployed, last
+    assert "uc6   deployed v1 to staging through git at" in docs["stderr"]  # and what UC6 deployed, last
     tags = _client(docs["ws"]).get_model_version(MODEL, "1").tags
     assert tags["fairness"] == fairness["status"] and tags["model_card"] == card["mlflow"]
 

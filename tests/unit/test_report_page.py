@@ -49,3 +49,20 @@ def test_a_replay_of_a_file_needs_the_endpoint(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as exc:
         replay.main(["--data", "customers.parquet"])
     assert exc.value.code == 2 and "--data needs --endpoint" in capsys.readouterr().err
+
+
+def test_a_replay_names_the_id_column_a_file_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    data = tmp_path / "customers.parquet"
+    pd.DataFrame({"customer_id": [1], "age": [30], "churn": [0]}).to_parquet(data)
+    with pytest.raises(SystemExit) as exc:
+        replay.main(["--data", str(data), "--endpoint", "http://127.0.0.1:1/x", "--id-column", "cust"])
+    said = capsys.readouterr().err
+    assert (
+        exc.value.code == 2 and "has no column 'cust' (--id-column); it has customer_id, age, churn" in said
+    )
+    experiment = replay.plain(str(data), "http://127.0.0.1:1/x", 10.0, 1.0)
+    assert experiment["replay"]["id_column"] == "customer_id" and experiment["replay"]["fields"] == ["age"]

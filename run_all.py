@@ -4,20 +4,26 @@ Use cases that are not built yet are not listed here (and not faked): today UC1,
 answering on localhost; UC2, the challenger's canary experiment when there is a challenger; UC3, drift of what the
 server saw against the champion's training data, retraining a challenger when it drifted; UC5, the champion's
 fairness report and model card; UC4, the lineage of it all with the impact and provenance answers; and last UC6,
-the champion promoted through the deployment repo and the local server synced to what git says."""
+the champion promoted through the deployment repo and the local server synced to what git says.
+
+Before the first use case starts, every use case's config check runs (a bad key fails in a second, naming it).
+The summary lists every use case every time: ran, skipped (and why) or not run (after which failure)."""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from typing import Any
 
 from common.cli import base_parser, execute
+from common.errors import ConfigError
 from common.lock import run_lock
-from common.pipeline import exit_code, summary
+from common.pipeline import not_run, summary
 from common.settings import Settings
 from common.workspace import Workspace
 
+log = logging.getLogger("run_all")
 USE_CASES = [
     ("uc1", "uc1_churn_prediction.run_pipeline"),
     ("uc2", "uc2_ab_testing.run_pipeline"),  # the challenger against the champion; skipped when there is none
@@ -36,6 +42,7 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         report = _run(cfg, ws)
         entry.figures = {uc["use_case"]: uc["status"] for uc in report["use_cases"]}
         entry.status, entry.exit_code = report["run_all"], report["exit_code"]
+        entry.error = report.get("error", "")[:500]
     report["reports"] = str(ws.root / "reports" / "index.html")  # rebuilt as the run was recorded
     publish(cfg, ws, "run_all", [])
     sys.stderr.write(render_table(report))
@@ -43,31 +50,57 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
 
 
 def _run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
-    from common.decisions import decisions
     from common.lineage.emitter import lineage_for
 
+    try:
+        preflight(cfg)
+    except ConfigError as exc:  # nothing has started: every use case is listed, none run
+        log.error("run_all: the config check failed, nothing run: %s", exc)
+        reason = f"the config check failed: {str(exc).splitlines()[0]}"
+        results = [not_run(use_case, reason) for use_case, _ in USE_CASES]
+        return _report(cfg, ws, results, exc.exit_code, str(exc))
     lineage = lineage_for(cfg.lineage, ws)
     root = lineage.start("run_all", "PIPELINE")  # the root run of every use case's lineage
     results = []
     try:
         with lineage.parent(root):
             for use_case, module in USE_CASES:
+                failed = next((r for r in results if r["exit_code"]), None)
+                if failed is not None:
+                    results.append(not_run(use_case, f"after {failed['use_case']} failed"))
+                    continue
                 with run_lock(ws.dir("locks"), use_case):  # a use case's own cron job must not run beside us
                     outcomes = importlib.import_module(module).run(cfg, ws)
                 results.append(summary(use_case, outcomes))
-                if exit_code(outcomes):
-                    break
     except Exception as exc:  # a held lock, say: the root run ends as FAIL, then the error goes on as before
         lineage.fail(root, str(exc) or type(exc).__name__)
         raise
     code = next((r["exit_code"] for r in results if r["exit_code"]), 0)
     if code:
-        lineage.fail(root, f"use case {results[-1]['use_case']} failed (exit {code})")
+        failed = next(r for r in results if r["exit_code"])
+        lineage.fail(root, f"use case {failed['use_case']} failed (exit {code})")
     else:
         lineage.complete(root)
+    return _report(cfg, ws, results, code)
+
+
+def preflight(cfg: Settings) -> None:
+    """Every use case's own config check (its package's `check`), before any of them starts."""
+    for _, module in USE_CASES:
+        check = getattr(importlib.import_module(module.rpartition(".")[0]), "check", None)
+        if check is not None:
+            check(cfg)
+
+
+def _report(
+    cfg: Settings, ws: Workspace, results: list[dict[str, Any]], code: int, error: str = ""
+) -> dict[str, Any]:
+    from common.decisions import decisions
+
     report = {
         "run_all": "failed" if code else "ok",
         "exit_code": code,
+        **({"error": error} if error else {}),
         "workspace": str(ws.root),
         "use_cases": results,
         "endpoint": _endpoint(ws) if not code else None,
@@ -125,6 +158,8 @@ def render_table(report: dict[str, Any]) -> str:
     """A human summary: one line per step with status and duration."""
     lines = [f"\nrun_all: {report['run_all']} (exit {report['exit_code']}), workspace {report['workspace']}"]
     for uc in report["use_cases"]:
+        if uc["status"] == "not run":
+            lines.append(f"  {uc['use_case']:<5} not run: {uc['reason']}")
         for step in uc["steps"]:
             error = f"  {step['error'].splitlines()[0]}" if step["error"] else ""
             error = error or (f"  {step['reason']}" if step.get("reason") else "")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from common.config import load_config
-from common.errors import EXIT_OK, ConfigError, LockHeldError, MlopsError, exit_code_for
+from common.errors import EXIT_OK, ConfigError, LockHeldError, MlopsError, exit_code_for, exit_status
 from common.lock import run_lock
 from common.log import setup_logging
 from common.redact import redact
@@ -59,6 +59,17 @@ def execute(
     """Load config, set up logging, hold the lock, run `body`; print its JSON summary; return the exit code.
     A run refused by a held lock goes to the run history as `recorded_as` (kind, name; default: a step)."""
     disable_telemetry()
+    with own_argv():
+        return _execute(name, lock_name, args, body, recorded_as)
+
+
+def _execute(
+    name: str,
+    lock_name: str | None,
+    args: argparse.Namespace,
+    body: Callable[[Settings, Workspace], dict[str, Any]],
+    recorded_as: tuple[str, str] | None,
+) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
@@ -73,6 +84,13 @@ def execute(
             if lock_name:
                 _hold(held, ws, lock_name, recorded_as or ("step", name))
             summary = body(cfg, ws)
+    except SystemExit as exc:  # a library that calls sys.exit: its code, and still one summary line
+        code = exit_status(exc)
+        log.error("%s: exited with code %s (SystemExit raised inside the run)", name, exc.code)
+        _summary(
+            {"step": name, "status": "failed" if code else "ok", "exit_code": code, "error": f"exit {code}"}
+        )
+        return code
     except Exception as exc:  # the shell of a cron script: every failure becomes an exit code
         code = exit_code_for(exc)
         if isinstance(exc, MlopsError):
@@ -83,6 +101,19 @@ def execute(
         return code
     _summary(summary)
     return summary.get("exit_code", EXIT_OK)
+
+
+@contextlib.contextmanager
+def own_argv() -> Iterator[None]:
+    """Our arguments are parsed by now: hide them for the run. kserve 0.21 parses sys.argv when it is imported
+    (and reads our --config as an abbreviation of its --configure_logging); nothing imported during a run may
+    mistake our command line for its own."""
+    saved = sys.argv
+    sys.argv = saved[:1]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 @contextlib.contextmanager

@@ -123,7 +123,9 @@ def _describe(exc: ValidationError) -> str:
         if any(w in loc.lower() for w in _SECRET_WORDS):
             shown = "***"
         got = f" (got {redact(repr(shown))})" if "input" in err and not isinstance(shown, dict) else ""
-        lines.append(f"{loc}: {err['msg']}{got}")
+        message = err["msg"].removeprefix("Value error, ")
+        # a check across sections (a model validator) has no location: its message names the keys itself
+        lines.append(f"{loc}: {message}{got}" if loc else message)
     return "invalid config:\n  " + "\n  ".join(lines)
 
 

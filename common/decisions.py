@@ -17,9 +17,15 @@ def _out(ws: Workspace, step: str) -> dict[str, Any]:
 
 
 def _uc1(ws: Workspace) -> tuple[str, str]:
-    served, batch = _out(ws, "uc1_06_model_serving_kserve"), _out(ws, "uc1_07_batch_scoring_mlflow")
+    trained, served = _out(ws, "uc1_05_model_training_kubeflow"), _out(ws, "uc1_06_model_serving_kserve")
+    batch = _out(ws, "uc1_07_batch_scoring_mlflow")
+    said = (
+        f"trained v{trained.get('version')} ({', '.join(trained.get('aliases') or [])})"
+        if trained["_status"] == "ok"
+        else f"no new training ({trained.get('reason')})"
+    )
     scored = f"; scored {batch['data_version']} into {batch['table']}" if batch["_status"] == "ok" else ""
-    return f"served v{served.get('version')}{scored}", str(served.get("endpoint", ""))
+    return f"{said}; served v{served.get('version')}{scored}", str(served.get("endpoint", ""))
 
 
 def _uc2(ws: Workspace) -> tuple[str, str]:
@@ -47,9 +53,8 @@ def _uc3(ws: Workspace) -> tuple[str, str]:
 
 def _uc5(ws: Workspace) -> tuple[str, str]:
     card, fairness = _out(ws, "uc5_02_generate_model_card"), _out(ws, "uc5_01_fairness_analysis_fairlearn")
-    return f"card written for v{card.get('version')} (fairness {fairness.get('status')})", str(
-        card.get("html", "")
-    )
+    verdict = fairness.get("verdict") or f"not analysed: {fairness.get('reason')}"
+    return f"card written for v{card.get('version')} (fairness {verdict})", str(card.get("html", ""))
 
 
 def _uc4(ws: Workspace) -> tuple[str, str]:
@@ -75,12 +80,15 @@ DECIDERS: dict[str, Decider] = {"uc1": _uc1, "uc2": _uc2, "uc3": _uc3, "uc4": _u
 
 
 def decisions(ws: Workspace, results: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One line per use case of this run: a failed one says its error, the others what they decided."""
+    """One line per use case of this run: a failed one says its error, one not run why, the others what they
+    decided."""
     lines = []
     for result in results:
         use_case = str(result["use_case"])
         failed = next((s for s in result["steps"] if s["status"] == "failed"), None)
-        if failed:
+        if result["status"] == "not run":
+            decision, look = f"not run: {result['reason']}", ""
+        elif failed:
             said = (failed["error"] or "no message").splitlines()[0]
             decision, look = f"failed at {failed['step']}: {said}", ""
         else:

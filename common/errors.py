@@ -54,6 +54,13 @@ def exit_code_for(exc: BaseException) -> int:
     return exc.exit_code if isinstance(exc, MlopsError) else EXIT_ERROR
 
 
+def exit_status(exc: SystemExit) -> int:
+    """The process status a SystemExit gives, as Python computes it: None is 0, a message is 1."""
+    if exc.code is None:
+        return EXIT_OK
+    return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+
+
 class FairnessFailedError(MlopsError):
     """The model failed the fairness thresholds under fairness.enforce: block; the message lists each one."""
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from common.errors import exit_code_for
+from common.errors import exit_code_for, exit_status
 from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ def recorded(ws: Workspace, kind: str, name: str) -> Iterator[Entry]:
     entry, started, clock = Entry(), now(), time.monotonic()
     try:
         yield entry
+    except SystemExit as exc:  # a sys.exit inside the run: its own status, as the process would end
+        entry.exit_code = exit_status(exc)
+        entry.status = "failed" if entry.exit_code else entry.status
+        entry.error = f"SystemExit: exit {entry.exit_code}" if entry.exit_code else ""
+        raise
     except BaseException as exc:  # recorded whatever ends the run, Ctrl-C included, then raised unchanged
         entry.status, entry.error = "failed", redact(str(exc) or type(exc).__name__)[:500]
         entry.exit_code = exit_code_for(exc) if isinstance(exc, Exception) else 130

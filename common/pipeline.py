@@ -33,6 +33,9 @@ def run_pipeline(package: str, steps: list[str], cfg: Settings, ws: Workspace) -
     from common.lineage.emitter import lineage_for
     from common.pipeline_metrics import publish
 
+    check = getattr(importlib.import_module(package), "check", None)
+    if check is not None:  # the use case's own config check, before anything runs (ConfigError: exit 2)
+        check(cfg)
     lineage = lineage_for(cfg.lineage, ws)
     run = lineage.start(package, "PIPELINE")
     with history.recorded(ws, "pipeline", package) as entry:
@@ -83,9 +86,18 @@ def exit_code(outcomes: list[Outcome]) -> int:
 
 
 def summary(use_case: str, outcomes: list[Outcome]) -> dict[str, object]:
+    """A use case's run: failed, skipped (every step skipped: the first one's reason says why) or ok."""
+    code = exit_code(outcomes)
+    skipped = bool(outcomes) and all(o.status == "skipped" for o in outcomes)
     return {
         "use_case": use_case,
-        "status": "failed" if exit_code(outcomes) else "ok",
-        "exit_code": exit_code(outcomes),
+        "status": "failed" if code else "skipped" if skipped else "ok",
+        "exit_code": code,
+        "reason": outcomes[0].reason if skipped else "",
         "steps": [asdict(o) for o in outcomes],
     }
+
+
+def not_run(use_case: str, reason: str) -> dict[str, object]:
+    """A use case run_all did not start, and why (an earlier one failed, or the config check did)."""
+    return {"use_case": use_case, "status": "not run", "exit_code": 0, "reason": reason, "steps": []}

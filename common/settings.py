@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from common import defaults
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -95,8 +97,15 @@ class DatasetCfg(Section):
     timestamp: str | None = "event_timestamp"  # null: every row is stamped with the extraction time (UTC)
     numeric: list[str] = []
     categorical: list[str] = []
+    # columns kept with every row but never model inputs: a sensitive attribute UC5 groups by, say
+    attributes: list[str] = []
     parse_numbers: dict[str, Literal["blank_as_null"]] = {}  # numeric columns stored as text
     expectations: ExpectationsCfg = ExpectationsCfg()
+
+    @property
+    def inputs(self) -> list[str]:
+        """The table's columns the model reads (derived features come from these)."""
+        return [*self.numeric, *self.categorical]
 
     @property
     def event_time(self) -> str:
@@ -106,7 +115,14 @@ class DatasetCfg(Section):
     @property
     def columns(self) -> list[str]:
         """Every column of the extract, in order."""
-        return [self.id_column, self.event_time, *self.numeric, *self.categorical, self.target]
+        return [
+            self.id_column,
+            self.event_time,
+            *self.numeric,
+            *self.categorical,
+            *self.attributes,
+            self.target,
+        ]
 
     @property
     def source_columns(self) -> list[str]:
@@ -244,7 +260,9 @@ class FeaturesCfg(Section):
     )  # materialize_incremental starts at now - ttl: older rows would be dropped
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_connection: str = "127.0.0.1:6379"
-    derived: list[DerivedFeature] = []
+    derived: list[DerivedFeature] = Field(
+        default_factory=lambda: [DerivedFeature.model_validate(d) for d in defaults.SAMPLE_DERIVED]
+    )
 
 
 class CandidateCfg(Section):
@@ -262,12 +280,19 @@ class CandidateCfg(Section):
 
 
 class GateCfg(Section):
-    thresholds: dict[Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"], float] = {}
+    thresholds: dict[Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"], float] = Field(
+        default_factory=lambda: dict(defaults.GATE_FLOORS)
+    )
     primary_metric: Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"] = "roc_auc"
     regression_tolerance: float = Field(0.01, ge=0)  # how far below the champion a challenger may fall
     promotion_margin: float = Field(0.005, ge=0)  # how far above the champion it must be to take over
     max_latency_ms: float = Field(50.0, gt=0)  # single-row predict_proba, median
     promote: bool = True  # false: a pass is registered as challenger only (UC3's retrain leaves it to UC2)
+    # the key that governs `promote`, as the gate's reasons name it: UC3's retrain sets promote from
+    # drift.retrain_promotes (set by the code that runs the training, never in a config file)
+    promote_key: Literal["training.gate.promote", "drift.retrain_promotes"] = Field(
+        "training.gate.promote", json_schema_extra={"internal": True}
+    )
 
 
 class TrainingCfg(Section):
@@ -280,8 +305,20 @@ class TrainingCfg(Section):
     threshold_margin: float = Field(
         0.02, ge=0, lt=0.5
     )  # auto: headroom over the gate's precision/recall floors
-    candidates: list[CandidateCfg] = []
+    candidates: list[CandidateCfg] = Field(
+        default_factory=lambda: [CandidateCfg.model_validate(c) for c in defaults.CANDIDATES]
+    )
     gate: GateCfg = GateCfg()
+
+    @field_validator("candidates")
+    @classmethod
+    def _something_to_train(cls, value: list[CandidateCfg]) -> list[CandidateCfg]:
+        if not value:
+            raise ValueError("empty: give at least one model to train (config.yaml lists three)")
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must differ, got {names}")
+        return value
 
 
 class MlflowCfg(Section):
@@ -390,7 +427,8 @@ class DriftCfg(Section):
     alias: str = "champion"  # the version whose training data is the reference
     current: Literal["inference_log", "latest_extract"] = "inference_log"
     window_hours: float = Field(24.0, gt=0)  # inference_log: the rows logged in the last this many hours
-    share_threshold: float = Field(0.3, gt=0, le=1)  # retrain when at least this share of columns drifted
+    share_threshold: float = Field(0.3, gt=0, le=1)  # retrain when at least this share of columns drifted...
+    prediction_drift: bool = True  # ...or when the churn probability drifted from the champion's holdout
     max_performance_drop: float = Field(0.05, ge=0, le=1)  # ...or ROC AUC / recall on labels fell this much
     min_rows: int = Field(500, ge=1)  # fewer current rows: insufficient_data
     min_labelled_rows: int = Field(100, ge=1)  # fewer labelled rows: performance is not judged
@@ -412,7 +450,9 @@ class FairnessCfg(Section):
     alias: str = "champion"  # the version analysed (uc5_01 --version N / --alias NAME for another)
     version: str = ""  # set: this version number instead of the alias
     data: Literal["holdout", "latest_extract"] = "holdout"  # the training run's holdout, or the newest data
-    sensitive_features: list[str] = ["gender", "age_group", "region"]  # dataset categories or derived bins
+    # any low-cardinality column (text, bool, a 0/1 flag; dataset.attributes too) or a derived bin or flag
+    sensitive_features: list[str] = Field(default_factory=lambda: list(defaults.SAMPLE_SENSITIVE))
+    max_groups: int = Field(20, ge=2)  # a sensitive feature with more distinct values is not a group label
     min_group_size: int = Field(30, ge=1)  # smaller groups are marked and left out of the disparities
     bootstrap_rounds: int = Field(200, ge=10)
     seed: int = 42
@@ -442,14 +482,23 @@ class Risk(Section):
 class ModelCardCfg(Section):
     """UC5: what only people know about the model; everything else on the card comes from the registry."""
 
-    overview: str = "Predicts which customers are likely to churn, from their account and usage."
-    intended_use: list[str] = []
-    users: list[str] = []
-    owners: list[Owner] = []
+    overview: str = (
+        "Predicts which customers are likely to churn in the coming months, from their account and usage."
+    )
+    # the sample model's texts; a config with its own dataset starts them empty (common/defaults.py)
+    intended_use: list[str] = Field(default_factory=lambda: list(defaults.SAMPLE_CARD["intended_use"]))
+    users: list[str] = Field(default_factory=lambda: list(defaults.SAMPLE_CARD["users"]))
+    owners: list[Owner] = Field(
+        default_factory=lambda: [Owner.model_validate(o) for o in defaults.SAMPLE_CARD["owners"]]
+    )
     license: str = "proprietary"  # an SPDX identifier, or proprietary
-    limitations: list[str] = []
-    tradeoffs: list[str] = []
-    ethical_considerations: list[Risk] = []
+    limitations: list[str] = Field(default_factory=lambda: list(defaults.SAMPLE_CARD["limitations"]))
+    tradeoffs: list[str] = Field(default_factory=lambda: list(defaults.SAMPLE_CARD["tradeoffs"]))
+    ethical_considerations: list[Risk] = Field(
+        default_factory=lambda: [
+            Risk.model_validate(r) for r in defaults.SAMPLE_CARD["ethical_considerations"]
+        ]
+    )
 
 
 class LineageCfg(Section):
@@ -554,7 +603,8 @@ class Settings(Section):
     sample_data: SampleDataCfg = SampleDataCfg()
     object_store: ObjectStoreCfg = ObjectStoreCfg()
     dvc: DvcCfg = DvcCfg()
-    dataset: DatasetCfg = DatasetCfg()
+    # the sample table; a config that gives `dataset:` describes its own table whole (defaults.own_table)
+    dataset: DatasetCfg = Field(default_factory=lambda: DatasetCfg.model_validate(defaults.SAMPLE_DATASET))
     features: FeaturesCfg = FeaturesCfg()
     training: TrainingCfg = TrainingCfg()
     mlflow: MlflowCfg = MlflowCfg()
@@ -568,6 +618,47 @@ class Settings(Section):
     gitops: GitOpsCfg = GitOpsCfg()
     batch: BatchCfg = BatchCfg()
     monitoring: MonitoringCfg = MonitoringCfg()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_table(cls, data: Any) -> Any:
+        return defaults.own_table(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _the_model_has_inputs(self) -> Settings:
+        ds = self.dataset
+        if not ds.inputs:
+            raise ValueError(
+                "dataset.numeric and dataset.categorical are both empty: the model has no inputs (a config that "
+                "gives dataset: describes its table whole; keys it leaves out are empty, not the sample table's)"
+            )
+        both = sorted(set(ds.attributes) & set(ds.inputs))
+        if both:
+            raise ValueError(
+                f"dataset.attributes {both} are model inputs too (dataset.numeric, dataset.categorical)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _derived_read_known_columns(self) -> Settings:
+        from common.features.expressions import compile_expression
+
+        known = set(self.dataset.inputs)
+        for feature in self.features.derived:
+            reads = (
+                [feature.column]
+                if feature.bins is not None
+                else compile_expression(feature.expr or feature.flag)[1]
+            )
+            unknown = sorted(set(reads) - known)
+            if unknown:
+                raise ValueError(
+                    f"features.derived {feature.name} reads {unknown}: not in dataset.numeric or dataset.categorical "
+                    "nor an earlier derived feature (config.yaml's derived features are the sample table's: give "
+                    "your own table's, or [])"
+                )
+            known.add(feature.name)
+        return self
 
     @model_validator(mode="after")
     def _derived_names_are_new(self) -> Settings:

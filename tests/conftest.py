@@ -47,6 +47,25 @@ def require_binary(name: str, package: str, install: str = "") -> str:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_uris_stay_in_their_test() -> Iterator[None]:
+    """mlflow.set_tracking_uri / set_registry_uri are process-wide and exported to the environment: a test that
+    points them at its own (then dropped) database must not leave them for the next test."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"

@@ -1,5 +1,6 @@
 """UC2 A/B testing: put the challenger beside the champion (01), declare the experiment and start its load (02),
-then monitor it and promote or roll back (03). Skipped from step 01 on when there is no challenger."""
+then monitor it and promote or roll back (03), and after a promotion score every customer again by the new
+champion (04). Skipped from step 01 on when there is no challenger."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ STEPS = [
     "uc2_01_deploy_canary_kserve",
     "uc2_02_create_experiment_iter8",
     "uc2_03_monitor_experiment",
+    "uc2_04_refresh_scores_mlflow",
 ]
 
 

@@ -2,7 +2,8 @@
 sees now (the server's inference log of the last drift.window_hours, or the newest validated data), with
 Evidently: per-column drift, the drifted share, the churn probability against the champion's holdout predictions,
 and ROC AUC / recall on labels that arrived (drift.feedback_table). Decides `retrain`, `none` or
-`insufficient_data` with its reasons; writes the Evidently HTML reports and a JSON summary under
+`insufficient_data` with its reasons and the rules that fired (drift.share_threshold, drift.prediction_drift,
+drift.max_performance_drop, side by side); writes the Evidently HTML reports and a JSON summary under
 <workspace>/reports/drift/, and Prometheus metrics (textfile, or drift.pushgateway_url). Exits 0 whatever it
 decides: step 02 acts on the decision."""
 
@@ -50,6 +51,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         len(compared["columns"]),
         compared["performance"]["drops"],
         compared["performance"]["labelled"],
+        compared["prediction"],
     )
     verdict = decide(found, cfg.drift, hours_since_last(ws, now))
     summary = _summary(cfg, champion, current, reference, compared, verdict.to_dict(), now)
@@ -170,6 +172,7 @@ def _result(
         outputs={
             "decision": summary["decision"],
             "reasons": summary["reasons"],
+            "rules_fired": summary["rules_fired"],
             "decision_id": summary["decision_id"],
             "drifted": summary["drifted"],
             "model_version": champion["version"],

@@ -60,6 +60,11 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         raise
     trained = results[-1]
     version = str(trained.outputs["version"])
+    if trained.status == "skipped":  # the same data and config made a version already (UC1's nightly run)
+        record_retrain(
+            ws, {"decision_id": out["decision_id"], "status": "already_trained", "version": version}
+        )
+        return _skipped(f"no retrain needed: {trained.outputs['reason']}", out)
     _tag(cfg, ws, version, out)
     record_retrain(ws, {"decision_id": out["decision_id"], "status": "registered", "version": version})
     return StepResult(
@@ -92,7 +97,9 @@ def _skipped(reason: str, detected: dict[str, Any]) -> StepResult:
 
 def _challenger_only(cfg: Settings) -> Settings:
     """The config the chain retrains with: the gate may not move the champion unless drift.retrain_promotes."""
-    gate = cfg.training.gate.model_copy(update={"promote": cfg.drift.retrain_promotes})
+    gate = cfg.training.gate.model_copy(
+        update={"promote": cfg.drift.retrain_promotes, "promote_key": "drift.retrain_promotes"}
+    )
     return cfg.model_copy(update={"training": cfg.training.model_copy(update={"gate": gate})})
 
 

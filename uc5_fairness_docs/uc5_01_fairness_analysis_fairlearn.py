@@ -1,10 +1,12 @@
 """Step 01: how the champion (--version N or --alias NAME for another) treats groups of customers, on the holdout
 its training run logged (or the newest labelled data, fairness.data: latest_extract). Per sensitive feature
-(fairness.sensitive_features: dataset categories and derived bins such as age_group): fairlearn's MetricFrame per
+(fairness.sensitive_features: any low-cardinality column, a 0/1 flag or one of dataset.attributes too, and derived
+bins such as age_group): fairlearn's MetricFrame per
 group (count, selection rate, TPR, FPR, precision, accuracy) with 95 % bootstrap intervals, the demographic parity
 difference and ratio and the equalized odds difference, and what the What-If Tool showed: ROC and selection rate
 by group, the thresholds that would equalize TPR (information only) and the counterfactual flip rate. The verdict
-against fairness.thresholds is a version tag; under fairness.enforce: block a violation exits 4 naming each one.
+against fairness.thresholds (passed, warn or failed) is a version tag; under fairness.enforce: block a violation
+exits 4 naming each one. With no sensitive features configured it is skipped, saying which key to set.
 Writes <workspace>/reports/fairness/<model>-v<N>/ (fairness.json, fairness.html, PNGs) and logs them on the
 version's MLflow run."""
 
@@ -33,6 +35,10 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     from common.fairness.report import render
 
     check_features(cfg)
+    if not cfg.fairness.sensitive_features:
+        reason = "no fairness.sensitive_features: name the columns to group customers by to analyse fairness"
+        log.info("fairness not analysed: %s", reason)
+        return StepResult(step=STEP, status="skipped", outputs={"reason": reason})
     target = model_version(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
     model = _load(cfg, ws, target)
     rows, source = _rows(cfg, ws, target, model)
@@ -46,10 +52,11 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     report, page = folder / "fairness.json", folder / "fairness.html"
     write_text(report, json.dumps(result, indent=2))
     write_text(page, render(result, folder))
-    status = _status(result, cfg.fairness.enforce)
-    _record(cfg, ws, target, result, folder, status)
-    log.info("fairness of v%s: %s; %s", target["version"], status, "; ".join(result["violations"]) or "none")
-    if status == "failed":
+    verdict = result["verdict"]
+    _record(cfg, ws, target, result, folder, verdict)
+    found = "; ".join(result["violations"]) or "no violation"
+    log.info("fairness of v%s: %s (%s)", target["version"], verdict, found)
+    if verdict == "failed":
         raise FairnessFailedError(
             f"{target['name']} version {target['version']} failed fairness (fairness.enforce: block; report "
             f"{page}); tagged fairness=failed:\n  - " + "\n  - ".join(result["violations"])
@@ -59,8 +66,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         outputs={
             "model_name": target["name"],
             "version": target["version"],
-            "verdict": result["verdict"],
-            "status": status,
+            "verdict": verdict,
             "violations": result["violations"],
             "report": str(report),
             "html": str(page),
@@ -71,13 +77,6 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         datasets_read=[f"models:/{target['name']}/{target['version']}"],
         datasets_written=[report.as_uri()],
     )
-
-
-def _status(result: dict[str, Any], enforce: str) -> str:
-    """The version's fairness tag: passed, warn (violations reported) or failed (violations blocked)."""
-    if not result["violations"]:
-        return "passed"
-    return "failed" if enforce == "block" else "warn"
 
 
 def _load(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> Any:
@@ -110,14 +109,13 @@ def _rows(cfg: Settings, ws: Workspace, target: dict[str, Any], score: Any) -> t
 
     validated = ws.require(VALIDATE, f"fairness.data latest_extract needs validated data: run {VALIDATE}.py")
     df = pd.read_parquet(validated.outputs["path"])
-    rows = build_features(df, cfg.features, cfg.dataset).assign(
-        **{cfg.dataset.target: df[cfg.dataset.target]}
-    )
+    kept = [cfg.dataset.target, *cfg.dataset.attributes]  # the label, and the columns that are no inputs
+    rows = build_features(df, cfg.features, cfg.dataset).assign(**{c: df[c].to_numpy() for c in kept})
     return rows.assign(churn_probability=score(rows)), f"validated data {validated.outputs['tag']}"
 
 
 def _record(
-    cfg: Settings, ws: Workspace, target: dict[str, Any], result: dict[str, Any], folder: Path, status: str
+    cfg: Settings, ws: Workspace, target: dict[str, Any], result: dict[str, Any], folder: Path, verdict: str
 ) -> None:
     """The figures and files on the version's MLflow run, and the verdict as version tags."""
     from common.model.registry import client_for, tracking_uri
@@ -130,7 +128,7 @@ def _record(
                 client.log_metric(target["run_id"], f"fairness.{feature}.{key}", float(value))
     client.log_artifacts(target["run_id"], str(folder), "fairness")  # the same paths: a rerun replaces them
     tags = {
-        "fairness": status,
+        "fairness": verdict,
         "fairness.violations": json.dumps(result["violations"]),
         "fairness.report": str(folder / "fairness.html"),
     }

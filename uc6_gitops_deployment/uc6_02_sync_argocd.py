@@ -95,6 +95,21 @@ def _result(cfg: Settings, done: dict[str, Any]) -> StepResult:
     )
 
 
+def _scores_follow(cfg: Settings, ws: Workspace) -> None:
+    """After a rollback the alias names the version deployed again: the batch scores follow it. A failure here
+    is a warning, never the rollback's: it is done, and a rerun of --rollback would revert one more promotion."""
+    from common.chain.batch import refresh
+
+    try:
+        refresh(cfg, ws, STEP)
+    except Exception as exc:  # the scores are a follow-on; their failure must not read as a failed rollback
+        log.warning(
+            "the batch scores were not refreshed after the rollback (%s); run "
+            "uc1_churn_prediction/uc1_07_batch_scoring_mlflow.py",
+            exc,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or STEP)
     which = parser.add_mutually_exclusive_group()
@@ -105,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         if args.status:
             return {"step": STEP, "status": "ok", "outputs": status(cfg, ws)}
-        fn = functools.partial(run_rollback, done={}) if args.rollback else run
-        return run_step(STEP, fn, cfg, ws).to_dict()
+        if not args.rollback:
+            return run_step(STEP, run, cfg, ws).to_dict()
+        rolled = run_step(STEP, functools.partial(run_rollback, done={}), cfg, ws)
+        _scores_follow(cfg, ws)
+        return rolled.to_dict()
 
     return execute(STEP, USE_CASE, args, body)
 

@@ -7,4 +7,5 @@ VERSION = "uc1_02_data_versioning_dvc"
 VALIDATE = "uc1_03_data_validation_ge"
 FEATURES = "uc1_04_feature_engineering_feast"
 TRAIN = "uc1_05_model_training_kubeflow"
+BATCH = "uc1_07_batch_scoring_mlflow"  # not in ORDER: the scores follow the champion (chain.batch.refresh)
 ORDER = [EXTRACT, VERSION, VALIDATE, FEATURES, TRAIN]

@@ -1,7 +1,11 @@
 """The chain's extract step (UC1 step 01): extract the customers table from the warehouse (PostgreSQL or embedded
 SQLite) to Parquet in the object store, chunk by chunk, at raw/<table>_<UTC timestamp>.parquet with a `latest`
 pointer. The declared parsing (text ids, text labels, numbers stored as text, no timestamp column) happens here,
-once; a value it refuses exits 3 naming the column, the count and examples, and nothing is uploaded."""
+once; a value it refuses exits 3 naming the column, the count and examples, and nothing is uploaded.
+
+An extract is known by its content, not by when it was made: when the table holds the same rows as the newest
+extract (the extraction stamp of a table without a time column aside), that extract stands, nothing is uploaded,
+and the next step finds the same data version."""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from common.chain import EXTRACT
-from common.data.object_store import make_store
+from common.data.object_store import ObjectStore, make_store
 from common.data.schema import (
     Cast,
     IdType,
@@ -41,31 +45,43 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     url = warehouse_url(cfg.warehouse, ws)
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    store = make_store(cfg.object_store, ws)
+    latest_key = f"raw/{ds.table}_latest.json"
     with ws.scratch(f"{ds.table}.parquet") as tmp:
         rows, cast = _read_warehouse(url, cfg, tmp, now)
-        size, digest, facts = tmp.stat().st_size, _sha256(tmp), parquet_facts(tmp)
-        store = make_store(cfg.object_store, ws)
-        key = f"raw/{ds.table}_{stamp}.parquet"
-        uri = store.put_file(tmp, key)
-    pointer = {"key": key, "uri": uri, "rows": rows, "bytes": size, "sha256": digest, "extracted_at": stamp}
-    if cast.report():
-        log.info("parsing: %s", json.dumps(cast.report()))
-    latest = store.put_bytes(json.dumps(pointer, indent=2).encode(), f"raw/{ds.table}_latest.json")
-    log.info("extracted %d rows (%d bytes, sha256 %s) to %s", rows, size, digest[:12], uri)
+        facts = parquet_facts(tmp)
+        content = content_digest(tmp, None if ds.timestamp else ds.event_time)
+        pointer = _unchanged(store, latest_key, content)
+        if pointer is None:
+            new = {"rows": rows, "extracted_at": stamp, "content": content, "parsing": cast.report()}
+            pointer = _put(store, tmp, f"raw/{ds.table}_{stamp}.parquet", latest_key, new)
+        else:
+            log.info(
+                "table %s unchanged since the extract of %s (content %s): it stands, nothing uploaded",
+                ds.table,
+                pointer["extracted_at"],
+                content[:12],
+            )
+    if pointer["parsing"]:
+        log.info("parsing: %s", json.dumps(pointer["parsing"]))
     source = f"{safe_url(url)}#{ds.table}"
+    uri = pointer["uri"]
     return StepResult(
         step=STEP,
         outputs={
             "uri": uri,
-            "key": key,
-            "latest": latest,
-            "sha256": digest,
+            "key": pointer["key"],
+            "latest": store.uri(latest_key),
+            "sha256": pointer["sha256"],
+            "content": content,
+            "unchanged": pointer["extracted_at"] != stamp,
+            "extracted_at": pointer["extracted_at"],
             "source": source,
             "schema": {f.name: str(f.type) for f in cast.schema},
             "id_type": cast.id_type,
-            "parsing": cast.report(),
+            "parsing": pointer["parsing"],
         },
-        metrics={"rows": rows, "bytes": size},
+        metrics={"rows": rows, "bytes": pointer["bytes"]},
         datasets_read=[source],
         datasets_written=[uri],
         facts={
@@ -73,6 +89,53 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             uri: facts,
         },
     )
+
+
+def _put(store: ObjectStore, tmp: Path, key: str, latest_key: str, pointer: dict[str, Any]) -> dict[str, Any]:
+    """Upload a new extract, then point `latest` at it; returns the pointer."""
+    size, digest = tmp.stat().st_size, file_sha256(tmp)
+    pointer = {"key": key, "uri": store.put_file(tmp, key), "bytes": size, "sha256": digest, **pointer}
+    store.put_bytes(json.dumps(pointer, indent=2).encode(), latest_key)
+    log.info(
+        "extracted %d rows (%d bytes, sha256 %s) to %s", pointer["rows"], size, digest[:12], pointer["uri"]
+    )
+    return pointer
+
+
+def _unchanged(store: ObjectStore, latest_key: str, content: str) -> dict[str, Any] | None:
+    """The newest extract's pointer when it holds the same rows (and its file is still in the store)."""
+    if not store.exists(latest_key):
+        return None
+    try:
+        pointer = json.loads(store.get_bytes(latest_key))
+    except ValueError:  # a pointer a killed run tore: the new extract replaces it
+        return None
+    if pointer.get("content") != content or not store.exists(pointer["key"]):
+        return None
+    return pointer
+
+
+def content_digest(path: Path, stamp_column: str | None) -> str:
+    """sha256 of an extract's schema and of every column's Parquet bytes but the extraction stamp's: two
+    extracts of the same rows have the same digest whenever they were made. (The writer is deterministic: the
+    same rows, schema and row groups give the same column chunks.)"""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    digest = hashlib.sha256(str(meta.schema.to_arrow_schema().remove_metadata()).encode())
+    with path.open("rb") as fh:
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if column.path_in_schema == stamp_column:
+                    continue
+                starts = [column.data_page_offset]
+                if column.has_dictionary_page and column.dictionary_page_offset:
+                    starts.append(column.dictionary_page_offset)
+                fh.seek(min(starts))
+                digest.update(fh.read(column.total_compressed_size))
+    return digest.hexdigest()
 
 
 def _read_warehouse(url: str, cfg: Settings, dest: Path, now: datetime) -> tuple[int, Cast]:
@@ -153,7 +216,7 @@ def _extract(engine: Engine, ds: DatasetCfg, cast: Cast, chunk_rows: int, dest: 
     return rows
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(1 << 20):

@@ -2,7 +2,8 @@
 time training set, k-fold CV, holdout evaluation, MLflow runs under one parent, evaluation gate, registry with
 challenger / champion aliases). Locally it runs with kfp.local's SubprocessRunner; with kubeflow.host set it is
 compiled and submitted. A model that fails the gate exits 4, listing every unmet threshold; nothing is registered
-or promoted."""
+or promoted. A version already trained on the same data with the same training config is not trained again:
+the step is skipped, naming it (the training fingerprint, a registry tag)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.chain import FEATURES, TRAIN
+from common.chain import FEATURES, TRAIN, VERSION
 from common.errors import GateFailedError, MlopsError
 from common.model.registry import artifact_root, client_for, experiment_id, tracking_uri
 from common.settings import Settings
@@ -20,6 +21,7 @@ from common.step import StepResult
 from common.workspace import Workspace, atomic_path
 
 STEP = TRAIN
+FINGERPRINT_TAG = "training_fingerprint"
 log = logging.getLogger(__name__)
 
 
@@ -27,12 +29,22 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     feats = ws.require(FEATURES, f"run {FEATURES}.py first")
     uri = tracking_uri(cfg, ws)
     client = client_for(uri)
-    exp = experiment_id(client, cfg.training.experiment, artifact_root(uri, ws))
     tag = feats.outputs["data_tag"]
+    versioned = ws.result(VERSION)
+    fingerprint = training_fingerprint(cfg, tag, versioned.outputs.get("md5", "") if versioned else "")
+    done = trained_before(client, cfg.training.registered_model, fingerprint)
+    if done is not None:
+        return _already_trained(cfg, done, tag)
+    exp = experiment_id(client, cfg.training.experiment, artifact_root(uri, ws))
     parent = client.create_run(
         exp,
         run_name=f"training-{tag}-{datetime.now(UTC):%Y%m%dT%H%M%S}",
-        tags={"data_tag": tag, "pipeline": "churn-training", "runner": cfg.kubeflow.host or "kfp.local"},
+        tags={
+            "data_tag": tag,
+            "pipeline": "churn-training",
+            "runner": cfg.kubeflow.host or "kfp.local",
+            FINGERPRINT_TAG: fingerprint,  # the gate copies it onto the version it registers
+        },
     ).info.run_id
     package = compile_pipeline(cfg, ws.dir("kfp") / "churn_training.yaml")
     client.log_artifact(parent, str(package), "pipeline")
@@ -66,6 +78,56 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     return _result(cfg, decision, parent, package, feats)
 
 
+def training_fingerprint(cfg: Settings, data_tag: str, data_md5: str) -> str:
+    """What a training depends on: the data version (tag and content) and the config that shapes the model
+    (the dataset, the derived features, training but for whether a pass may take the champion alias)."""
+    import hashlib
+
+    training = cfg.training.model_dump(mode="json")
+    for key in ("promote", "promote_key"):  # who may promote decides aliases, not the model
+        training["gate"].pop(key)
+    basis = {
+        "data": [data_tag, data_md5],
+        "dataset": cfg.dataset.model_dump(mode="json"),
+        "derived": [d.model_dump(mode="json") for d in cfg.features.derived],
+        "training": training,
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def trained_before(client: Any, name: str, fingerprint: str) -> Any | None:
+    """The newest registered version with this training fingerprint, if any, with its aliases (a search leaves
+    them out)."""
+    found = client.search_model_versions(f"name = '{name}' and tags.{FINGERPRINT_TAG} = '{fingerprint}'")
+    newest = max(found, key=lambda mv: int(mv.version), default=None)
+    return None if newest is None else client.get_model_version(name, newest.version)
+
+
+def _already_trained(cfg: Settings, mv: Any, tag: str) -> StepResult:
+    """Skipped: the version trained on this data with this config, as a training result names it."""
+    name, tags = cfg.training.registered_model, mv.tags or {}
+    reason = f"version {mv.version} was trained on {tag} with this training config already"
+    log.info("no training: %s (fingerprint %s)", reason, tags.get(FINGERPRINT_TAG))
+    return StepResult(
+        step=STEP,
+        status="skipped",
+        outputs={
+            "reason": reason,
+            "model_name": name,
+            "version": str(mv.version),
+            "model_uri": f"models:/{name}/{mv.version}",
+            "aliases": sorted(mv.aliases or []),
+            "candidate": tags.get("candidate"),
+            "decision_threshold": float(tags.get("decision_threshold", 0.5)),
+            "run_id": mv.run_id,
+            "reasons": json.loads(tags.get("gate.reasons", "[]")),
+        },
+        metrics={
+            k.removeprefix("metric."): round(float(v), 4) for k, v in tags.items() if k.startswith("metric.")
+        },
+    )
+
+
 def compile_pipeline(cfg: Settings, dest: Path) -> Path:
     from kfp import compiler
 
@@ -77,11 +139,12 @@ def compile_pipeline(cfg: Settings, dest: Path) -> Path:
 
 
 def _entities(cfg: Settings, ws: Workspace, data_path: str) -> Path:
-    """(customer, label time, label): the rows Feast joins features onto, as of each label's time."""
+    """(customer, label time, label): the rows Feast joins features onto, as of each label's time; with the
+    dataset's attributes, which ride along to the holdout (UC5 groups by them) without becoming features."""
     import pandas as pd
 
     ds = cfg.dataset
-    df = pd.read_parquet(data_path, columns=[ds.id_column, ds.event_time, ds.target])
+    df = pd.read_parquet(data_path, columns=[ds.id_column, ds.event_time, ds.target, *ds.attributes])
     dest = ws.dir("training") / "entities.parquet"
     with atomic_path(dest) as tmp:
         df.to_parquet(tmp, index=False)

@@ -27,7 +27,7 @@ def expectation_specs(ds: DatasetCfg, id_type: str = "int") -> list[Spec]:
         ds.event_time: TIME_TYPES,
         ds.target: INT_TYPES,
         **dict.fromkeys(ds.numeric, FLOAT_TYPES),
-        **dict.fromkeys(ds.categorical, STR_TYPES),
+        **dict.fromkeys([*ds.categorical, *ds.attributes], STR_TYPES),
     }
     specs: list[Spec] = [
         ("ExpectTableRowCountToBeBetween", {"min_value": exp.row_count.min, "max_value": exp.row_count.max})

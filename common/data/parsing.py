@@ -74,6 +74,17 @@ class TextNumbers:
         }
 
 
+def number_from_text(text: str) -> float | None:
+    """One value by TextNumbers' rule (the model server reads a request with it): blank or whitespace-only text
+    is missing, a number with surrounding spaces is that number; anything else raises ValueError."""
+    if not text.strip():
+        return None
+    value = pd.to_numeric(text, errors="coerce")
+    if pd.isna(value):
+        raise ValueError(f"{text!r} is not a number")
+    return float(value)
+
+
 @dataclass
 class TextLabels:
     """`dataset.positive_label` / `negative_labels`: the target as 1/0, compared without case or surrounding

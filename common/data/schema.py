@@ -30,7 +30,7 @@ def arrow_schema(ds: DatasetCfg, id_type: IdType) -> pa.Schema:
         pa.field(ds.event_time, pa.timestamp("us", tz="UTC")),
     ]
     fields += [pa.field(c, pa.float64()) for c in ds.numeric]
-    fields += [pa.field(c, pa.string()) for c in ds.categorical]
+    fields += [pa.field(c, pa.string()) for c in [*ds.categorical, *ds.attributes]]  # attributes as text
     fields.append(pa.field(ds.target, pa.int64()))
     return pa.schema(fields)
 
@@ -82,6 +82,7 @@ class Cast:
         self.id_type = id_type_of(schema, ds.id_column)
         self.stamped_at = None if ds.timestamp else stamped_at
         self.numbers = {c: TextNumbers(c) for c in ds.parse_numbers}
+        self.attributes = set(ds.attributes)
         self.labels = (
             TextLabels(ds.target, ds.positive_label, ds.negative_labels) if ds.positive_label else None
         )
@@ -97,6 +98,8 @@ class Cast:
                 values = self.numbers[field.name].parse(values)
             elif self.labels is not None and field.name == self.ds.target:
                 values = self.labels.parse(values)
+            elif field.name in self.attributes:
+                values = as_text(values)
             columns[field.name] = _cast(values, field, self.ds)
         return pa.Table.from_pydict(columns, schema=self.schema)
 
@@ -115,6 +118,15 @@ class Cast:
 
     def metadata(self) -> dict[bytes, bytes]:
         return {PARSING_KEY: json.dumps(self.report(), default=str).encode()}
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """An attribute column as text groups: a whole-number column (a 0/1 flag, floats when it has nulls) without
+    a fraction, so 1 and 1.0 are the same group "1"."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype("string")
 
 
 def parsing_report(path: Path) -> dict[str, Any]:

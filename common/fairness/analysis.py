@@ -3,6 +3,7 @@ the disparities over groups large enough to judge, the What-If views, and the ve
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,12 @@ def analyse(
     out: Path,
 ) -> dict[str, Any]:
     """`rows` hold the sensitive features (and the model's inputs, for the flip rate when `score` is given)."""
+    from common.features.engineering import feature_types
+
     fc = cfg.fairness
     pred = (proba >= threshold).astype(np.int64)
-    features = {f: rows[f].astype(str).to_numpy() for f in fc.sensitive_features}
+    features = {f: groups_of(rows[f], f, fc.max_groups) for f in fc.sensitive_features}
+    inputs = feature_types(cfg.features, cfg.dataset)
     intervals = metrics.bootstrap(y, pred, features, fc.bootstrap_rounds, fc.seed)
     found = {}
     for name, groups in features.items():
@@ -39,9 +43,11 @@ def analyse(
             "small_groups": small,
             "disparities": metrics.disparities_of({g: row for g, row in table.items() if g not in small}),
             "equal_tpr_thresholds": whatif.equal_tpr_thresholds(y[judged], proba[judged], groups[judged]),
+            # not a model input (dataset.attributes): the model cannot see it, so there is nothing to flip
             "flip_rate": None
-            if score is None
+            if score is None or name not in inputs
             else whatif.flip_rate(rows, name, score, threshold, cfg.dataset, cfg.features),
+            "model_input": name in inputs,
             "plots": [p.name for p in whatif.plots(y, proba, groups, name, out)],
         }
     violations = verdict(found, fc.thresholds)
@@ -53,22 +59,61 @@ def analyse(
         "thresholds": fc.thresholds,
         "features": found,
         "violations": violations,
-        "verdict": "failed" if violations else "passed",
+        "verdict": verdict_of(violations, fc.enforce),
         "enforce": fc.enforce,
     }
 
 
-def check_features(cfg: Settings) -> None:
-    """Each sensitive feature is a categorical column or a derived bin or flag (checked where it is used: a
-    dataset without age_group need not configure fairness to run the other use cases)."""
+def verdict_of(violations: list[str], enforce: str) -> str:
+    """The one word every output uses (the JSON, the page, the card, the log, the version tag, run_all):
+    passed (no violation), warn (violations reported, fairness.enforce: warn) or failed (blocked)."""
+    if not violations:
+        return "passed"
+    return "failed" if enforce == "block" else "warn"
+
+
+MISSING = "(missing)"
+
+
+def groups_of(values: Any, name: str, max_groups: int) -> np.ndarray:
+    """A sensitive feature's values as group labels: text as it is, whole numbers without a fraction (a 0/1
+    flag that reads as floats is groups "0" and "1"), missing values as one group. More than `max_groups`
+    distinct values is a config error: the column is not a group label."""
+    import pandas as pd
+
     from common.errors import ConfigError
 
-    known = {*cfg.dataset.categorical, *(d.name for d in cfg.features.derived if d.bins or d.flag)}
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) > max_groups:
+        raise ConfigError(
+            f"fairness.sensitive_features {name}: {len(uniques)} distinct values, more than fairness.max_groups "
+            f"{max_groups}; a sensitive feature is a group label: bin it (features.derived bins) or raise the limit"
+        )
+    labels = np.array([*(_label(u) for u in uniques), MISSING], dtype=object)
+    return labels[codes].astype(str)  # code -1 (missing) reads the last label
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, numbers.Number) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_features(cfg: Settings) -> None:
+    """Each sensitive feature is a column of the dataset (an input or one of dataset.attributes) or a derived
+    bin or flag; UC5's check of its config, run by run_all before any use case starts. How many groups a column
+    holds is known only from the data: the analysis refuses more than fairness.max_groups."""
+    from common.errors import ConfigError
+
+    ds = cfg.dataset
+    known = {*ds.inputs, *ds.attributes, *(d.name for d in cfg.features.derived if d.bins or d.flag)}
     unknown = [f for f in cfg.fairness.sensitive_features if f not in known]
     if unknown:
         raise ConfigError(
-            f"fairness.sensitive_features {unknown}: not a categorical column of the dataset or a derived bin "
-            f"or flag; known: {sorted(known)}"
+            f"fairness.sensitive_features {unknown}: not a column of the dataset (dataset.numeric, "
+            f"dataset.categorical, dataset.attributes) or a derived bin or flag; known: {sorted(known)}"
         )
 
 

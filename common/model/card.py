@@ -50,8 +50,19 @@ def gather(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, An
         "holdout_rows": None if holdout is None else len(holdout),
         "gate": json.loads(tags.get("gate.reasons", "[]")),
         "fairness": fairness(ws, target),
+        "fairness_note": "no fairness.sensitive_features configured: set them to analyse fairness"
+        if not cfg.fairness.sensitive_features
+        else "not analysed yet (uc5_01_fairness_analysis_fairlearn.py)",
         "lineage": provenance(cfg, ws, target),
         "considerations": cfg.model_card.model_dump(),
+        "unstated": unstated(cfg),
+    }
+
+
+def unstated(cfg: Settings) -> dict[str, str]:
+    """Each section only people can write that the config leaves empty, with the key that fills it."""
+    return {
+        key: f"model_card.{key}" for key, value in cfg.model_card.model_dump().items() if value in ([], "")
     }
 
 
@@ -140,8 +151,7 @@ def fairness(ws: Workspace, target: dict[str, Any]) -> dict[str, Any] | None:
         return None
     found = json.loads(path.read_text())
     return {
-        "verdict": found["verdict"],
-        "status": target["tags"].get("fairness", found["verdict"]),
+        "verdict": found["verdict"],  # the word of the version's fairness tag too (passed, warn, failed)
         "violations": found["violations"],
         "thresholds": found["thresholds"],
         "features": {

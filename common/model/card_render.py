@@ -110,25 +110,33 @@ table{border-collapse:collapse;margin:8px 0} .failed{background:#f7d6d6} .passed
 {% for n, m in c.metrics.items() %}<tr><td>{{ n }}</td><td>{{ "%.4f" | format(m.value) }}</td>
 <td>{% if m.interval %}{{ m.interval[0] }} - {{ m.interval[1] }}{% else %}n/a{% endif %}</td></tr>{% endfor %}</table>
 <h2>Evaluation gate</h2><ul>{% for r in c.gate %}<li>{{ r }}</li>{% endfor %}</ul>
-<h2>Fairness</h2>{% if c.fairness %}<p class="{{ c.fairness.verdict }}">Verdict: {{ c.fairness.verdict }}
-(tag fairness={{ c.fairness.status }})</p><table id="fairness"><tr><th>feature</th>
+<h2>Fairness</h2>{% if c.fairness %}<p class="{{ c.fairness.verdict }}">Verdict: {{ c.fairness.verdict }}</p>
+<table id="fairness"><tr><th>feature</th>
 <th>demographic parity difference</th>
 <th>ratio</th><th>equalized odds difference</th><th>flip rate</th></tr>
 {% for n, f in c.fairness.features.items() %}<tr><td>{{ n }}</td><td>{{ f.demographic_parity_difference }}</td>
 <td>{{ f.demographic_parity_ratio }}</td><td>{{ f.equalized_odds_difference }}</td><td>{{ f.flip_rate }}</td></tr>
 {% endfor %}</table><ul>{% for v in c.fairness.violations %}<li>{{ v }}</li>{% endfor %}</ul>
-{% else %}<p>Not analysed yet.</p>{% endif %}
+{% else %}<p>Not analysed: {{ c.fairness_note }}.</p>{% endif %}
 <h2>Lineage</h2>{% if c.lineage.available %}<p>Tables: {{ c.lineage.tables | join(", ") }}; data versions:
 {{ c.lineage.data_versions | join(", ") }}; feature views: {{ c.lineage.feature_views | join(", ") }};
 {{ c.lineage.runs }} runs; consistent with the registry: {{ c.lineage.consistent }}.</p>
 {% else %}<p>Not available: {{ c.lineage.reason }}</p>{% endif %}
 <h2>Intended use</h2><ul>{% for u in c.considerations.intended_use %}<li>{{ u }}</li>{% endfor %}
-{% for u in c.considerations.users %}<li>Users: {{ u }}</li>{% endfor %}</ul>
+{% for u in c.considerations.users %}<li>Users: {{ u }}</li>{% endfor %}
+{% for k in ("intended_use", "users") if k in c.unstated %}<li class="unstated">Not stated: set
+<code>{{ c.unstated[k] }}</code> in the config.</li>{% endfor %}</ul>
 <h2>Limitations and trade-offs</h2><ul>{% for u in c.considerations.limitations %}<li>{{ u }}</li>{% endfor %}
-{% for u in c.considerations.tradeoffs %}<li>Trade-off: {{ u }}</li>{% endfor %}</ul>
+{% for u in c.considerations.tradeoffs %}<li>Trade-off: {{ u }}</li>{% endfor %}
+{% for k in ("limitations", "tradeoffs") if k in c.unstated %}<li class="unstated">Not stated: set
+<code>{{ c.unstated[k] }}</code> in the config.</li>{% endfor %}</ul>
 <h2>Ethical considerations</h2><ul>{% for r in c.considerations.ethical_considerations %}
-<li><b>{{ r.name }}</b>: {{ r.mitigation_strategy }}</li>{% endfor %}</ul>
+<li><b>{{ r.name }}</b>: {{ r.mitigation_strategy }}</li>{% endfor %}
+{% if "ethical_considerations" in c.unstated %}<li class="unstated">Not stated: set
+<code>model_card.ethical_considerations</code> in the config.</li>{% endif %}</ul>
 <h2>Owners and license</h2><ul>{% for o in c.considerations.owners %}<li>{{ o.name }} {{ o.contact }}</li>{% endfor %}
+{% if "owners" in c.unstated %}<li class="unstated">Not stated: set <code>model_card.owners</code> in the
+config.</li>{% endif %}
 <li>License: {{ c.considerations.license }}</li></ul></body></html>
 """
 

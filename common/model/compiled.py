@@ -1,5 +1,5 @@
-"""The fitted pipeline of `training.make_model` as NumPy arithmetic: impute, scale and one-hot from the fitted
-statistics, then the estimator on the matrix. On one row this skips the DataFrame and the ColumnTransformer's
+"""The fitted pipeline of `common.model.training.make_model` as NumPy arithmetic: impute, scale and one-hot from
+the fitted statistics, then the estimator on the matrix. On one row this skips the DataFrame and the ColumnTransformer's
 dispatch (~4 ms of a request). A pipeline of another shape is refused, and `scorer` checks a compiled model against
 its pipeline on probe rows before trusting it, so a server never answers differently from the model it loaded."""
 

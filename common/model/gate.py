@@ -68,7 +68,7 @@ def decide(
     reasons += [f"FAILED: {u}" for u in unmet]
     if passed and not gate.promote:
         reasons.append(
-            f"registered as challenger only: training.gate.promote is false ({key} {value:.4f}, champion "
+            f"registered as challenger only: {gate.promote_key} is false ({key} {value:.4f}, champion "
             f"{'none' if champion is None else f'{champion:.4f}'}); the champion alias is left to an experiment"
         )
     else:

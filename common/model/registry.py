@@ -159,8 +159,9 @@ def run_gate(
     best_reach = training.reachable(
         test[target], model.predict_proba(x)[:, 1], floors.get("precision", 0.0), floors.get("recall", 0.0)
     )
+    fingerprint = client.get_run(parent_run_id).data.tags.get("training_fingerprint", "")
     version = (
-        _register(client, model_name, run, decision, metrics[best], threshold, data_tag)
+        _register(client, model_name, run, decision, metrics[best], threshold, data_tag, fingerprint)
         if decision.passed
         else None
     )
@@ -210,10 +211,13 @@ def _register(
     metrics: dict[str, float],
     threshold: float,
     data_tag: str,
+    fingerprint: str,
 ) -> str:
     import mlflow
 
     tags = {
+        # registered with the version, in one call: a rerun of the same training finds it (common.chain.train)
+        **({"training_fingerprint": fingerprint} if fingerprint else {}),
         "candidate": decision.candidate,
         "decision_threshold": str(threshold),
         "data_tag": data_tag,

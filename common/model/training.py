@@ -197,3 +197,24 @@ def latency_ms(model: Any, row: pd.DataFrame, repeats: int = 30) -> float:
 def is_deterministic(model: Any, rows: pd.DataFrame) -> bool:
     """The same input twice gives the same output."""
     return bool(np.array_equal(model.predict_proba(rows), model.predict_proba(rows.copy())))
+
+
+def check_candidates(candidates: list[Any]) -> None:
+    """Each candidate (training.candidates) names an sklearn class that takes its params: a typo fails the
+    config check in a second, not the training pipeline minutes in. Raises ConfigError naming the candidate."""
+    from common.errors import ConfigError
+
+    for i, candidate in enumerate(candidates):
+        where = f"training.candidates[{i}] ({candidate.name})"
+        module, _, name = candidate.estimator.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            raise ConfigError(f"{where}: {candidate.estimator} is not a class of scikit-learn") from None
+        try:
+            estimator = cls(**candidate.params)
+            validate = getattr(estimator, "_validate_params", None)  # sklearn checks values when it fits
+            if validate is not None:
+                validate()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: params {candidate.params} refused: {exc}") from None

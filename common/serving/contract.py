@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from common.settings import DatasetCfg
+from common.data.parsing import number_from_text
+from common.settings import DatasetCfg, fold_label
 
 # A customer with every field: the V1 contract's example (README, tests, bench).
 EXAMPLE_CUSTOMER: dict[str, Any] = {
@@ -65,6 +66,9 @@ class Contract:
     fields: frozenset[str]
     max_batch: int
     reject_out_of_range: bool = True
+    text_numbers: frozenset[str] = frozenset()  # dataset.parse_numbers: numbers that may come as text
+    label: str = ""  # the target: accepted as the table holds it, never scored
+    labels: frozenset[str] = frozenset()  # its values, folded (common.settings.fold_label)
 
 
 def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") -> Contract:
@@ -80,13 +84,18 @@ def contract_of(ds: DatasetCfg, max_batch: int, out_of_range: str = "reject") ->
             name, span.min if span else None, span.max if span else None, tuple(allowed) if allowed else None
         )
 
+    declared = [ds.positive_label, *ds.negative_labels] if ds.positive_label else []
     return Contract(
         id_column=ds.id_column,
         id_text=ds.id_type == "str",
-        checks=tuple((n, n in ds.numeric, limit(n)) for n in [*ds.numeric, *ds.categorical]),
-        fields=frozenset({ds.id_column, *ds.numeric, *ds.categorical, ds.event_time}),
+        checks=tuple((n, n in ds.numeric, limit(n)) for n in ds.inputs),
+        # a row as the table holds it: the inputs, and the time, the label and the attributes, which are not scored
+        fields=frozenset({ds.id_column, *ds.inputs, ds.event_time, ds.target, *ds.attributes}),
         max_batch=max_batch,
         reject_out_of_range=out_of_range == "reject",
+        text_numbers=frozenset(ds.parse_numbers),
+        label=ds.target,
+        labels=frozenset(fold_label(v) for v in [*declared, 0, 1]),  # as the table has it, or mapped to 1/0
     )
 
 
@@ -142,8 +151,13 @@ def _checked(row: dict[str, Any], i: int, contract: Contract, flagged: list[str]
         unknown = sorted(set(row) - contract.fields)
         expected = sorted(contract.fields - {contract.id_column})
         raise BadRequestError(f"instances[{i}].{unknown[0]}: unknown field (expected {expected})")
+    if contract.label in row:
+        _label(row[contract.label], i, contract)
+    parsed: dict[str, Any] = {}
     for name, number, limit in contract.checks:
         value = row.get(name, _MISSING)
+        if isinstance(value, str) and name in contract.text_numbers:
+            value = parsed[name] = _text_number(value, i, name)
         if value is None:
             continue
         if value is _MISSING:
@@ -153,7 +167,28 @@ def _checked(row: dict[str, Any], i: int, contract: Contract, flagged: list[str]
             raise BadRequestError(f"instances[{i}].{name}: expected {kind} or null, got {value!r}")
         if limit is not None:
             _judge(limit.problem(value), i, name, contract, flagged)
-    return row
+    return {**row, **parsed} if parsed else row
+
+
+def _text_number(text: str, i: int, name: str) -> float | None:
+    """A number the table stores as text (dataset.parse_numbers), read by step 01's rule: blank is missing."""
+    try:
+        return number_from_text(text)
+    except ValueError:
+        raise BadRequestError(
+            f"instances[{i}].{name}: expected a number, a number as text or blank text, got {text!r} "
+            f"(dataset.parse_numbers.{name})"
+        ) from None
+
+
+def _label(value: Any, i: int, contract: Contract) -> None:
+    """The label may come with a row, as the table holds it or as 1/0; it is not scored, but it must be one."""
+    if value is None or (not isinstance(value, dict | list) and fold_label(value) in contract.labels):
+        return
+    raise BadRequestError(
+        f"instances[{i}].{contract.label}: {value!r} is not a label of the dataset (dataset.positive_label, "
+        "dataset.negative_labels, or 1 and 0); a label is accepted, never scored"
+    )
 
 
 def _wrong_type(value: Any, number: bool) -> bool:
@@ -180,8 +215,8 @@ _MISSING = object()
 
 
 def customer_columns(rows: list[dict[str, Any]], ds: DatasetCfg) -> dict[str, np.ndarray]:
-    """Checked customers as the columns `features.derive` takes: numbers as float64 (null is NaN), strings or
-    None as objects, and the ids."""
+    """Checked customers as the columns `common.features.engineering.derive` takes: numbers as float64 (null is
+    NaN), strings or None as objects, and the ids."""
     # one array per kind, a row per column: a call per kind, not per column (a one-row request pays per call)
     numbers = np.array([[row[name] for row in rows] for name in ds.numeric], dtype="float64")
     texts = np.array([[row[name] for row in rows] for name in ds.categorical], dtype=object)

@@ -6,40 +6,61 @@ objectives that need labels read it.
 
     python -m common.serving.replay --experiment EXPERIMENT.json
 
-It also replays a customers file at a server, as a user sends traffic (answers go to responses.jsonl beside it):
+It also replays customers at a server, as a user sends traffic: a Parquet file (answers go to responses.jsonl
+beside it), or the configured warehouse table's rows exactly as the warehouse returns them (--table; answers go to
+<workspace>/replay/). Every column is sent, the label and the time too: the server takes a row as the table holds
+it. It prints the count per status and the first distinct error bodies, and exits 1 when more than
+--max-error-rate of the answers are not 200:
 
     python -m common.serving.replay --data var/drifted.parquet --endpoint URL --rate 200 --duration 10
+    python -m common.serving.replay --config my.yaml --table --endpoint URL --duration 10
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import decimal
 import http.client
 import itertools
 import json
+import logging
 import math
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from common.settings import Settings
+    from common.workspace import Workspace
+
+log = logging.getLogger("common.serving.replay")  # not __name__: run with -m, that is __main__
 RESPONSES_FILE = "responses.jsonl"
 FLUSH_S = 0.5  # how often answers reach the file
+SHOWN_ERRORS = 5  # distinct error bodies a user's replay prints
+ERROR_CHARS = 300
 
 
 def customers(path: str, id_column: str, fields: list[str], label: str | None, seed: int = 7) -> list[dict]:
     """Every customer of the data as a request instance (missing values as null), shuffled, with its label."""
     import pandas as pd
 
-    frame = pd.read_parquet(path, columns=[id_column, *fields, *([label] if label else [])])
-    frame = frame.sample(frac=1.0, random_state=seed)
+    wanted = [id_column, *fields, *([label] if label and label not in fields else [])]
+    return instances(pd.read_parquet(path, columns=wanted), id_column, fields, label, seed)
+
+
+def instances(
+    frame: pd.DataFrame, id_column: str, fields: list[str], label: str | None, seed: int
+) -> list[dict]:
+    """The rows of `frame` as request instances in JSON's types, shuffled, each with its label."""
     rows = []
-    for record in frame.to_dict("records"):
-        instance = {
-            k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in record.items()
-        }
+    for record in frame.sample(frac=1.0, random_state=seed).to_dict("records"):
+        instance = {k: _plain(v) for k, v in record.items()}
         rows.append(
             {"instance": {k: instance[k] for k in [id_column, *fields]}, "label": instance.get(label)}
         )
@@ -47,17 +68,29 @@ def customers(path: str, id_column: str, fields: list[str], label: str | None, s
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+    """A value as JSON carries it: missing as null, NUMERIC as a number, a time as ISO text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if not hasattr(value, "isoformat") else value.isoformat()
 
 
 class Load:
     """`threads` senders keep one connection each and send request i at start + i / rate."""
 
-    def __init__(self, experiment: dict[str, Any], folder: Path) -> None:
+    def __init__(self, experiment: dict[str, Any], folder: Path, rows: list[dict] | None = None) -> None:
         replay = experiment["replay"]
         self.url = urlsplit(experiment["endpoint"])
         self.rate, self.duration = float(replay["rate"]), float(replay["duration_s"])
-        self.rows = customers(replay["data_path"], replay["id_column"], replay["fields"], replay.get("label"))
+        self.rows = rows or customers(
+            replay["data_path"], replay["id_column"], replay["fields"], replay.get("label")
+        )
         self.threads = int(replay.get("threads", 8))
         self.out = folder / RESPONSES_FILE
         self.stop = threading.Event()
@@ -105,9 +138,11 @@ class Load:
     def _record(
         self, row: dict[str, Any], status: int, version: str | None, answer: bytes, ms: float
     ) -> None:
-        proba = None
+        proba, error = None, None
         if status == 200:
             proba = json.loads(answer)["predictions"][0]["churn_probability"]
+        else:  # what the server said, for the summary: a person needs the reason, not only the count
+            error = answer.decode(errors="replace")[:ERROR_CHARS] or "no answer (connection refused or reset)"
         key = next(iter(row["instance"]))
         line = {
             "id": row["instance"][key],
@@ -115,6 +150,7 @@ class Load:
             "status": status,
             "p": proba,
             "label": row["label"],
+            **({"error": error} if error is not None else {}),
         }
         with self.lock:
             self.pending.append(json.dumps({**line, "ms": round(ms, 3)}))
@@ -142,15 +178,16 @@ def read_responses(folder: Path) -> list[dict[str, Any]]:
 def plain(
     data: str, endpoint: str, rate: float, duration_s: float, label: str = "churn", id_column: str = ""
 ) -> dict[str, Any]:
-    """The experiment a replay of a customers file at an endpoint is: every column but the label and the event
-    time is a field, the first column is the id."""
+    """The experiment a replay of a customers file at an endpoint is: the id column (default: the first) and
+    every other column as a field, the label and the time included (the server accepts a row as the table has
+    it; the label is recorded beside the answer)."""
     import pyarrow.parquet as pq
 
     columns = pq.read_schema(data).names
     key = id_column or columns[0]
     if key not in columns:
         raise ValueError(f"{data} has no column {key!r} (--id-column); it has {', '.join(columns)}")
-    fields = [c for c in columns if c not in (key, label, "event_timestamp")]
+    fields = [c for c in columns if c != key]
     replay = {
         "rate": rate,
         "duration_s": duration_s,
@@ -162,51 +199,117 @@ def plain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    from common.cli import base_parser, execute
+
+    parser = base_parser(__doc__ or "replay")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--experiment", help="a canary experiment's experiment.json (UC2 step 02 starts this)")
     which.add_argument("--data", metavar="FILE.parquet", help="replay these customers at --endpoint")
-    parser.add_argument("--endpoint", help="the :predict URL (with --data)")
+    which.add_argument(
+        "--table",
+        action="store_true",
+        help="replay the configured warehouse table's rows, as it returns them",
+    )
+    parser.add_argument("--endpoint", help="the :predict URL (with --data or --table)")
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
-    parser.add_argument("--label", default="churn", help="the file's label column, recorded, not sent")
-    parser.add_argument("--id-column", default="", help="the customers' id column (default: the first one)")
+    parser.add_argument(
+        "--label", help="the label column, recorded beside each answer (default: dataset.target)"
+    )
+    parser.add_argument("--id-column", help="the customers' id column (default: dataset.id_column)")
+    parser.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=0.0,
+        help="exit 1 when more than this share of answers are not 200 (default 0: any error fails)",
+    )
     args = parser.parse_args(argv)
-    if args.data and not args.endpoint:
-        parser.error("--data needs --endpoint, the model server's :predict URL")
-    path = Path(args.experiment or args.data)
-    try:
-        experiment = json.loads(path.read_text()) if args.experiment else plain(**_plain_args(args))
-    except (OSError, ValueError) as exc:  # a file that is not there, not Parquet, or without the id column
-        parser.error(str(exc))
-    load = Load(experiment, path.parent)
-    signal.signal(signal.SIGTERM, lambda *_: load.stop.set())  # step 03 ends it: flush, then exit
-    before = len(read_responses(path.parent))  # the file is appended to: an earlier replay's answers stay
-    code = load.run()
-    if args.data:  # a user's replay: what the server answered, in one line
-        answers = read_responses(path.parent)[before:]
-        by_status = {
-            str(s): sum(a["status"] == s for a in answers) for s in sorted({a["status"] for a in answers})
-        }
-        versions = sorted({str(a["version"]) for a in answers if a["version"]})
-        print(
-            json.dumps(
-                {"sent": len(answers), "status": by_status, "versions": versions, "responses": str(load.out)}
-            )
+    if args.experiment:  # UC2's load: everything it needs is in the experiment file
+        path = Path(args.experiment)
+        return _run(Load(json.loads(path.read_text()), path.parent))
+    if not args.endpoint:
+        parser.error(
+            f"--{'data' if args.data else 'table'} needs --endpoint, the model server's :predict URL"
         )
-    return code
+    if args.data and not Path(args.data).is_file():
+        parser.error(f"--data {args.data}: no such file")
+    return execute("replay", None, args, lambda cfg, ws: _users_replay(args, cfg, ws))
 
 
-def _plain_args(args: argparse.Namespace) -> dict[str, Any]:
+def _run(load: Load) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: load.stop.set())  # step 03 ends it: flush, then exit
+    return load.run()
+
+
+def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dict[str, Any]:
+    """A user's replay of a file or of the table; what the server answered, in one summary."""
+    from common.errors import ConfigError
+
+    ds = cfg.dataset
+    label, key = args.label or ds.target, args.id_column or ds.id_column
+    if args.table:
+        frame = warehouse_rows(cfg, ws)
+        experiment = {"endpoint": args.endpoint, "replay": {"rate": args.rate, "duration_s": args.duration}}
+        fields = [c for c in frame.columns if c != key]
+        rows, folder = instances(frame, key, fields, label, 7), ws.dir("replay")
+    else:
+        try:
+            experiment = plain(args.data, args.endpoint, args.rate, args.duration, label, key)
+        except (OSError, ValueError) as exc:  # not Parquet, or without the id column
+            raise ConfigError(str(exc)) from None
+        rows, folder = None, Path(args.data).parent
+    load = Load(experiment, folder, rows)
+    before = len(read_responses(folder))  # the file is appended to: an earlier replay's answers stay
+    _run(load)
+    told = tell(read_responses(folder)[before:], load.out, args.max_error_rate)
+    if told["exit_code"]:
+        log.error(
+            "replay failed: %s of %s answers were not 200 (--max-error-rate %g): %s",
+            told["answers"],
+            told["sent"],
+            args.max_error_rate,
+            "; ".join(told["errors"]),
+        )
+    return told
+
+
+def warehouse_rows(cfg: Settings, ws: Workspace) -> pd.DataFrame:
+    """The configured table's columns, every row, as the warehouse returns them (no parsing, no casts)."""
+    import pandas as pd
+
+    from common.data.schema import extract_query
+    from common.data.warehouse import make_engine, reaching, warehouse_url
+
+    url = warehouse_url(cfg.warehouse, ws)
+    engine = make_engine(url, cfg.warehouse.connect_timeout_s)
+    try:
+        with reaching(url), engine.connect() as conn:
+            return pd.read_sql(extract_query(cfg.dataset), conn, coerce_float=False)
+    finally:
+        engine.dispose()
+
+
+def tell(answers: list[dict[str, Any]], out: Path, max_error_rate: float) -> dict[str, Any]:
+    """The count per status, the versions that answered and the first distinct error bodies; a failed
+    replay (more errors than max_error_rate) exits 1."""
+    by_status = {
+        str(s): sum(a["status"] == s for a in answers) for s in sorted({a["status"] for a in answers})
+    }
+    errors = list(dict.fromkeys(a.get("error") or "" for a in answers if a["status"] != 200))[:SHOWN_ERRORS]
+    failed = sum(a["status"] != 200 for a in answers)
+    rate = failed / len(answers) if answers else 1.0  # nothing answered is no success
+    code = 1 if rate > max_error_rate else 0
     return {
-        "data": args.data,
-        "endpoint": args.endpoint,
-        "rate": args.rate,
-        "duration_s": args.duration,
-        "label": args.label,
-        "id_column": args.id_column,
+        "step": "replay",
+        "status": "failed" if code else "ok",
+        "exit_code": code,
+        "sent": len(answers),
+        "answers": by_status,
+        "error_rate": round(rate, 4),
+        "max_error_rate": max_error_rate,
+        "errors": errors,
+        "versions": sorted({str(a["version"]) for a in answers if a["version"]}),
+        "responses": str(out),
     }
 
 

@@ -41,7 +41,7 @@ def lineage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[s
     assert proc.returncode == 0, proc.stderr[-3000:]
     # UC2 runs, and says why it had nothing to do: the gate made v1 both champion and challenger
     skipped = [line for line in proc.stderr.splitlines() if line.startswith("  uc2   uc2_")]
-    assert len(skipped) == 3 and all("skipped" in line for line in skipped)
+    assert len(skipped) == 4 and all("skipped" in line for line in skipped)
     assert skipped[0].endswith("the challenger is version 1, the champion itself")
     return ws, _events(ws)
 

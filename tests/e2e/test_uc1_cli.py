@@ -56,10 +56,15 @@ def test_a_step_run_before_its_input_exists_says_what_to_run(workspace: Path) ->
 
 
 def test_pipeline_twice_on_unchanged_data_makes_one_version(workspace: Path) -> None:
+    statuses = []
     for _ in range(2):
         proc = run_script(PIPELINE, workspace=workspace)
         assert proc.returncode == 0, proc.stderr
-        assert [s["status"] for s in summary_of(proc)["steps"]] == ["ok"] * len(STEPS)
+        statuses.append({s["step"]: s["status"] for s in summary_of(proc)["steps"]})
+    assert list(statuses[0].values()) == ["ok"] * len(STEPS)
+    # the same data and training config: the second run trains nothing, so there is one model version
+    assert statuses[1]["uc1_05_model_training_kubeflow"] == "skipped"
+    assert [s for s, status in statuses[1].items() if status != "ok"] == ["uc1_05_model_training_kubeflow"]
     assert _batch_rows(workspace) == {("data-v1", "1"): 2000}  # step 07 ran twice: replaced, not duplicated
     listed = run_script(STEP2, "--list-versions", workspace=workspace)
     assert [v["tag"] for v in summary_of(listed)["versions"]] == ["data-v1"]
@@ -166,7 +171,7 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
     report = summary_of(proc)
     assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"
     decided = {d["use_case"]: d["decision"] for d in report["decisions"]}
-    assert decided["uc1"].startswith("served v1; scored data-v1 into churn_predictions")
+    assert decided["uc1"].startswith("trained v1 (challenger, champion); served v1; scored data-v1 into")
     assert decided["uc2"] == "no challenger (the challenger is version 1, the champion itself)"
     assert re.fullmatch(
         r"deployed v1 to staging through git at [0-9a-f]{12} \(Synced, Healthy\)", decided["uc6"]
@@ -174,7 +179,9 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
     assert "what each use case decided:" in proc.stderr and f"uc1   {decided['uc1']}" in proc.stderr
     assert f"every report and the run history (open offline): {report['reports']}" in proc.stderr
     runs = [json.loads(line) for line in (workspace / "state" / "history.jsonl").read_text().splitlines()]
-    assert runs[-1]["kind"] == "run_all" and runs[-1]["figures"] == {uc: "ok" for uc in decided}
+    assert runs[-1]["kind"] == "run_all" and runs[-1]["figures"] == {
+        uc: "skipped" if uc == "uc2" else "ok" for uc in decided
+    }
     assert sum(r["kind"] == "pipeline" for r in runs) == 6 and sum(r["kind"] == "step" for r in runs) >= 18
     assert f"the champion answers at {report['endpoint']}" in proc.stderr
     # ...and it does, over HTTP, to the printed request: an id-only instance completed from the online store

@@ -140,7 +140,11 @@ def test_answers_are_the_champions_own_scores_in_request_order(served: tuple[Pat
     status, answer = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": instances})
     assert status == 200
     cfg = load_config(environ={})
-    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(
+        uri
+    )  # models:/ reads the registry: never one another test left set in this process
     champion = mlflow.sklearn.load_model(f"models:/{MODEL}@champion")
     features = build_features(raw, cfg.features, cfg.dataset)[list(feature_types(cfg.features, cfg.dataset))]
     expected = champion.predict_proba(features)[:, 1]

@@ -48,12 +48,13 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_run_all_leaves_the_champions_fairness_report_and_card(docs: dict[str, Any]) -> None:
     fairness, card = docs["fairness"], docs["card"]
-    assert fairness["version"] == card["version"] == "1" and fairness["status"] in ("passed", "warn")
+    assert fairness["version"] == card["version"] == "1" and fairness["verdict"] in ("passed", "warn")
     assert Path(fairness["html"]).is_file() and Path(card["html"]).is_file()
     assert fairness["html"] in docs["stderr"] and card["html"] in docs["stderr"]  # run_all says where to look
     assert "uc6   deployed v1 to staging through git at" in docs["stderr"]  # and what UC6 deployed, last
     tags = _client(docs["ws"]).get_model_version(MODEL, "1").tags
-    assert tags["fairness"] == fairness["status"] and tags["model_card"] == card["mlflow"]
+    assert tags["fairness"] == fairness["verdict"] and tags["model_card"] == card["mlflow"]
+    assert f"(fairness {fairness['verdict']})" in docs["stderr"]  # run_all's word is the tag's
 
 
 def test_the_cards_metrics_are_mlflows(docs: dict[str, Any]) -> None:
@@ -155,4 +156,4 @@ def test_a_gender_biased_model_is_stopped_named_and_tagged(tmp_path: Path) -> No
     assert re.search(r"gender: demographic_parity_difference 0\.\d+ over fairness.thresholds", error), error
     assert _client(ws).get_model_version(MODEL, "1").tags["fairness"] == "failed"
     warned = run_script(FAIRNESS, workspace=ws, env=biased)  # the default, warn: reported, not stopped
-    assert warned.returncode == 0 and summary_of(warned)["outputs"]["status"] == "warn"
+    assert warned.returncode == 0 and summary_of(warned)["outputs"]["verdict"] == "warn"

@@ -284,3 +284,28 @@ def test_names_the_answer_or_a_column_already_holds_are_refused() -> None:
 def test_a_backtick_inside_quoted_text_is_text() -> None:
     columns = {"a b": np.array(["x`a b`y", "z"], dtype=object)}
     assert evaluate("`a b` == 'x`a b`y'", columns).tolist() == [True, False]
+
+
+def _extract_file(path: Path, rows: pd.DataFrame, stamp: datetime) -> Path:
+    """An extract as step 01 writes it: the cast rows, zstd, with the parsing report in the footer."""
+    ds = EXAMPLE.dataset
+    cast = Cast(ds, arrow_schema(ds, "str"), stamp)
+    with pq.ParquetWriter(path, cast.schema, compression="zstd") as writer:
+        writer.write_table(cast.table(rows))
+        writer.add_key_value_metadata(cast.metadata())
+    return path
+
+
+def test_an_extract_is_known_by_its_rows_not_by_when_it_was_stamped(tmp_path: Path) -> None:
+    """A table without a time column: two extractions of the same rows differ in bytes (the stamp) but have one
+    content digest, so the newest extract stands and no new data version is made; one changed value differs."""
+    from common.chain.extract import content_digest
+
+    rows = _telco_rows(3)
+    first = _extract_file(tmp_path / "a.parquet", rows, STAMP)
+    later = _extract_file(tmp_path / "b.parquet", rows, datetime(2026, 4, 1, tzinfo=UTC))
+    changed = _extract_file(tmp_path / "c.parquet", rows.assign(tenure=[1, 2, 3]), STAMP)
+    assert first.read_bytes() != later.read_bytes()
+    assert content_digest(first, "extracted_at") == content_digest(later, "extracted_at")
+    assert content_digest(first, "extracted_at") != content_digest(changed, "extracted_at")
+    assert content_digest(first, None) != content_digest(later, None)  # a table's own time column counts

@@ -111,3 +111,40 @@ def test_the_window_can_keep_one_model_versions_rows(tmp_path: Path) -> None:
     files = log_files(tmp_path, now - timedelta(hours=1), now)
     champion = read_window(files, now - timedelta(hours=1), now, ["customer_id"], 100, 1, version="1")
     assert champion.rows == 5 and sorted(champion.frame["customer_id"]) == [0, 2, 4, 6, 8]
+
+
+def test_two_strong_column_drifts_and_prediction_drift_on_19_columns_retrain_by_default() -> None:
+    """The case the share rule alone misses: 2 of 19 columns move a lot and the model's scores move with them.
+    Evidently measures it for real; the default config's rules must call it a retrain, naming the rule."""
+    import pandas as pd
+
+    from common.drift.compare import data_drift, prediction_drift
+    from common.settings import DatasetCfg
+
+    rng = np.random.default_rng(3)
+    columns = [f"x{i}" for i in range(19)]
+    ds = DatasetCfg(numeric=columns, expectations={})
+    reference = pd.DataFrame({c: rng.normal(0, 1, 3000) for c in columns})
+    current = pd.DataFrame({c: rng.normal(0, 1, 3000) for c in columns})
+    current["x0"] += 3.0  # two strong drifts
+    current["x1"] *= 4.0
+    holdout_p = 1 / (1 + np.exp(-reference["x0"]))
+    current_p = 1 / (1 + np.exp(-current["x0"]))
+    defaults = DriftCfg()
+    _, per_column, share = data_drift(reference, current, ds, defaults.share_threshold)
+    _, prediction = prediction_drift(holdout_p.to_numpy(), current_p.to_numpy())
+    drifted = [c["column"] for c in per_column if c["detected"]]
+    assert set(drifted) >= {"x0", "x1"} and share < defaults.share_threshold  # the share rule stays quiet
+    decision = decide(Findings(3000, share, drifted, 19, prediction=prediction), defaults, None)
+    assert decision.decision == RETRAIN and decision.fired == ["prediction"]
+    assert any("drift.prediction_drift" in r for r in decision.reasons)
+    off = decide(
+        Findings(3000, share, drifted, 19, prediction=prediction), DriftCfg(prediction_drift=False), None
+    )
+    assert off.decision == NONE and any("drift.prediction_drift is false" in r for r in off.reasons)
+
+
+def test_unchanged_scores_do_not_fire_the_prediction_rule() -> None:
+    calm = {"method": "Wasserstein distance (normed)", "score": 0.01, "threshold": 0.1, "detected": False}
+    decision = decide(Findings(3000, 0.05, ["c1"], 19, prediction=calm), DriftCfg(), None)
+    assert decision.decision == NONE and decision.fired == []

@@ -84,16 +84,40 @@ def test_the_verdict_names_feature_metric_and_value() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["genderx", "age"])
-def test_a_sensitive_feature_must_be_a_category_or_a_derived_bin(name: str) -> None:
+@pytest.mark.parametrize("name", ["genderx", "charges_per_month"])
+def test_a_sensitive_feature_must_be_a_column_or_a_derived_bin_or_flag(name: str) -> None:
     from common.errors import ConfigError
     from common.fairness.analysis import check_features
 
     cfg = load_config(overrides=[f"fairness.sensitive_features=[{name}]"], environ={})  # the other uses run
-    with pytest.raises(
-        ConfigError, match=rf"fairness.sensitive_features \['{name}'\]: not a categorical column"
-    ):
+    with pytest.raises(ConfigError, match=rf"fairness.sensitive_features \['{name}'\]: not a column of the"):
         check_features(cfg)
+
+
+def test_any_column_may_be_a_sensitive_feature_and_an_attribute_is_no_model_input() -> None:
+    from common.fairness.analysis import check_features
+
+    cfg = load_config(
+        overrides=[
+            "dataset.attributes=[ethnicity]",
+            "fairness.sensitive_features=[ethnicity, age, is_high_value]",
+        ],
+        environ={},
+    )
+    check_features(cfg)  # an attribute, a numeric column, a derived flag
+    assert "ethnicity" not in feature_types(cfg.features, cfg.dataset)
+    assert "ethnicity" in cfg.dataset.columns  # extracted with every row, for UC5
+
+
+def test_a_0_1_flag_is_two_groups_and_a_continuous_column_is_refused_naming_the_limit() -> None:
+    from common.errors import ConfigError
+    from common.fairness.analysis import MISSING, groups_of
+
+    senior = pd.Series([0.0, 1.0, None, 1.0])  # a 0/1 integer column with a null reads as floats
+    assert groups_of(senior, "SeniorCitizen", 20).tolist() == ["0", "1", MISSING, "1"]
+    assert groups_of(pd.Series([True, False]), "flag", 20).tolist() == ["True", "False"]
+    with pytest.raises(ConfigError, match=r"income: 50 distinct values, more than fairness.max_groups 20"):
+        groups_of(pd.Series(np.arange(50) * 1000.5), "income", 20)
 
 
 def test_the_figures_are_fairlearns_own() -> None:

@@ -52,10 +52,18 @@ def test_features_come_from_config_not_code() -> None:
     assert "spend_per_purchase" in out.columns and "age_group" not in out.columns
 
 
-def test_an_expression_on_an_unknown_column_names_the_feature() -> None:
-    cfg = load_config(overrides=["features.derived=[{name: broken, expr: salary * 2}]"], environ={})
-    with pytest.raises(ConfigError, match=r"features\.derived broken"):
-        build_features(_frame(), cfg.features, cfg.dataset)
+def test_an_expression_on_an_unknown_column_names_the_feature_when_config_loads() -> None:
+    with pytest.raises(
+        ConfigError, match=r"features\.derived broken reads \['salary'\]: not in dataset.numeric"
+    ):
+        load_config(overrides=["features.derived=[{name: broken, expr: salary * 2}]"], environ={})
+
+
+def test_a_feature_may_read_an_earlier_one_and_the_data_still_names_a_failure() -> None:
+    cfg = load_config(
+        overrides=["features.derived=[{name: a, expr: age * 2}, {name: b, expr: a + 1}]"], environ={}
+    )
+    assert build_features(_frame(), cfg.features, cfg.dataset)["b"].notna().all()
 
 
 def test_python_code_in_an_expression_is_refused_when_config_loads() -> None:

@@ -77,3 +77,10 @@ def test_with_promotion_off_a_better_model_stays_challenger_and_says_why() -> No
     d = decide("lr", GOOD, GATE.model_copy(update={"promote": False}), 0.80, 4.0, True)
     assert d.passed and not d.promote
     assert "training.gate.promote is false" in d.reasons[-1] and "champion 0.8000" in d.reasons[-1]
+
+
+def test_a_retrain_that_may_not_promote_names_the_key_that_governs_it() -> None:
+    """UC3's retrain sets promote from drift.retrain_promotes: the reason names that key, not the gate's."""
+    gate = GATE.model_copy(update={"promote": False, "promote_key": "drift.retrain_promotes"})
+    reason = decide("lr", GOOD, gate, 0.80, 4.0, True).reasons[-1]
+    assert "drift.retrain_promotes is false" in reason and "training.gate.promote" not in reason

@@ -92,3 +92,39 @@ def test_the_runs_of_one_name_are_read_alone(tmp_path: Path) -> None:
     for name in ("uc1_churn_prediction", "uc1", "uc1_churn_prediction", "run_all"):
         history.append(ws, {"name": name})
     assert [r["name"] for r in history.read(ws, name="uc1_churn_prediction")] == ["uc1_churn_prediction"] * 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code"), [(2, "failed", 2), (None, "ok", 0), ("bye", "failed", 1)]
+)
+def test_a_sys_exit_inside_a_run_is_recorded_with_its_own_code(
+    tmp_path: Path, code: object, status: str, exit_code: int
+) -> None:
+    """Not 130 (an interrupt) and not the code as an error text: the status the process ends with."""
+    ws = Workspace(tmp_path)
+    with pytest.raises(SystemExit), history.recorded(ws, "run_all", "run_all"):
+        raise SystemExit(code)
+    (run,) = history.read(ws)
+    assert (run["status"], run["exit_code"]) == (status, exit_code)
+
+
+def test_execute_hides_our_arguments_and_turns_a_library_exit_into_one_summary_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+    import sys
+
+    from common.cli import execute
+
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--config", "mine.yaml"])
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path))
+    seen = []
+
+    def body(cfg: object, ws: object) -> dict:
+        seen.append(list(sys.argv))
+        raise SystemExit(2)  # what argparse inside an imported library does with an argv it cannot read
+
+    code = execute("run_all", None, argparse.Namespace(config=None, overrides=[]), body)
+    assert seen == [["run_all.py"]] and sys.argv == ["run_all.py", "--config", "mine.yaml"]
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 2 and len(lines) == 1 and json.loads(lines[0])["exit_code"] == 2

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -52,17 +53,58 @@ def test_a_replay_of_a_file_needs_the_endpoint(capsys: pytest.CaptureFixture[str
 
 
 def test_a_replay_names_the_id_column_a_file_lacks(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pandas as pd
 
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "ws"))
     data = tmp_path / "customers.parquet"
     pd.DataFrame({"customer_id": [1], "age": [30], "churn": [0]}).to_parquet(data)
-    with pytest.raises(SystemExit) as exc:
-        replay.main(["--data", str(data), "--endpoint", "http://127.0.0.1:1/x", "--id-column", "cust"])
-    said = capsys.readouterr().err
-    assert (
-        exc.value.code == 2 and "has no column 'cust' (--id-column); it has customer_id, age, churn" in said
-    )
+    code = replay.main(["--data", str(data), "--endpoint", "http://127.0.0.1:1/x", "--id-column", "cust"])
+    said = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 2 and "has no column 'cust' (--id-column); it has customer_id, age, churn" in said["error"]
     experiment = replay.plain(str(data), "http://127.0.0.1:1/x", 10.0, 1.0)
-    assert experiment["replay"]["id_column"] == "customer_id" and experiment["replay"]["fields"] == ["age"]
+    # every column but the id is sent, the label too (the server takes a row as the table has it)
+    assert experiment["replay"]["id_column"] == "customer_id"
+    assert experiment["replay"]["fields"] == ["age", "churn"]
+
+
+ERROR = '{"error": "instances[0].TotalCharges: expected a number or null, got \'333.65\'"}'
+
+
+def test_a_replay_against_a_server_that_refuses_exits_1_and_shows_what_it_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.server
+    import threading
+
+    import pandas as pd
+
+    class Refuses(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = ERROR.encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "ws"))
+    data = tmp_path / "customers.parquet"
+    pd.DataFrame({"customer_id": [1, 2], "age": [30, 40], "churn": [0, 1]}).to_parquet(data)
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1/models/m:predict"
+    try:
+        code = replay.main(["--data", str(data), "--endpoint", url, "--rate", "20", "--duration", "0.5"])
+    finally:
+        server.shutdown()
+    said = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 1 and said["status"] == "failed" and said["answers"] == {"400": 10}
+    assert said["errors"] == [ERROR]
+    assert (
+        replay.tell([{"status": 400, "version": None, "error": "x"}], data, 1.0)["exit_code"] == 0
+    )  # tolerated

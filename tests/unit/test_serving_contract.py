@@ -154,3 +154,78 @@ def test_a_text_id_contract_names_what_it_expected(bad: object) -> None:
 
 def test_an_integer_id_contract_still_refuses_text() -> None:
     assert "expected an integer, got '7'" in _error({"instances": [{"customer_id": "7"}]})
+
+
+TELCO = load_config("examples/telco_churn.yaml", ["dataset.id_type=str"], environ={}).dataset  # as served
+TELCO_CONTRACT = contract_of(TELCO, 10)
+TELCO_ROW = {  # a row as the warehouse holds it: text numbers (one blank), a Yes/No label, every column
+    "customerID": "7590-VHVEG",
+    "SeniorCitizen": 0,
+    "tenure": 1,
+    "MonthlyCharges": 29.85,
+    "TotalCharges": "29.85",
+    "gender": "Female",
+    "Partner": "Yes",
+    "Dependents": "No",
+    "PhoneService": "No",
+    "InternetService": "DSL",
+    "Contract": "Month-to-month",
+    "PaperlessBilling": "Yes",
+    "Payment Method": "Electronic check",
+    "Churn": "No",
+}
+
+
+def test_a_row_as_the_table_holds_it_is_read_by_step_01s_rules() -> None:
+    rows = [
+        TELCO_ROW,
+        {**TELCO_ROW, "TotalCharges": "   ", "Churn": 1},
+        {**TELCO_ROW, "extracted_at": "2026-01-01"},
+    ]
+    parsed = parse_instances({"instances": rows}, TELCO_CONTRACT)
+    assert parsed.full[0]["TotalCharges"] == 29.85 and parsed.full[1]["TotalCharges"] is None
+    features = customer_columns(list(parsed.full.values()), TELCO)
+    assert features["TotalCharges"][0] == 29.85 and np.isnan(features["TotalCharges"][1])
+    assert TELCO_ROW["TotalCharges"] == "29.85"  # the caller's row is left as it was sent
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"TotalCharges": "n/a"},
+            "instances[0].TotalCharges: expected a number, a number as text or blank text",
+        ),
+        ({"TotalCharges": "nan"}, "(dataset.parse_numbers.TotalCharges)"),
+        ({"Churn": "Maybe"}, "instances[0].Churn: 'Maybe' is not a label of the dataset"),
+        ({"MonthlyCharges": "29.85"}, "instances[0].MonthlyCharges: expected a number or null, got '29.85'"),
+    ],
+)
+def test_what_step_01_would_refuse_the_server_refuses_naming_the_key(change: dict, message: str) -> None:
+    with pytest.raises(BadRequestError) as err:
+        parse_instances({"instances": [{**TELCO_ROW, **change}]}, TELCO_CONTRACT)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["1", " 12.5 ", "1e3", "-0", "", "  ", "abc", "nan", "1,000", "0x10", "inf"])
+def test_one_value_is_read_as_the_extract_reads_a_column(text: str) -> None:
+    """The server's single-value reading and step 01's column reading agree on every kind of text."""
+    import pandas as pd
+
+    from common.data.parsing import TextNumbers, number_from_text
+
+    column = TextNumbers("c")
+    parsed = column.parse(pd.Series([text], dtype=object)).iloc[0]
+    if column.not_numbers:
+        with pytest.raises(ValueError):
+            number_from_text(text)
+    else:
+        single = number_from_text(text)
+        assert (single is None and np.isnan(parsed)) or single == parsed
+
+
+def test_an_attribute_and_the_label_ride_along_unscored() -> None:
+    ds = DS.model_copy(update={"attributes": ["ethnicity"]})
+    parsed = parse_instances({"instances": [{**CUSTOMER, "ethnicity": "A", "churn": 1}]}, contract_of(ds, 10))
+    assert list(parsed.full) == [0]
+    assert "ethnicity" not in customer_columns(list(parsed.full.values()), ds)

@@ -102,3 +102,21 @@ def test_reachable_tells_an_unreachable_floor_from_a_missed_one() -> None:
     )
     assert line.endswith("no threshold meets both floors")
     assert training.reachable(y, proba, 0.5, 0.5)["both_floors"] is True
+
+
+def test_the_training_fingerprint_is_what_shapes_the_model_and_nothing_else() -> None:
+    """The same data and training config make the same fingerprint (the step is skipped); a new data version, a
+    changed candidate or derived feature do not; who may take the champion alias does not count."""
+    from common.chain.train import training_fingerprint
+    from common.config import load_config
+
+    cfg = load_config(environ={})
+    base = training_fingerprint(cfg, "data-v1", "md5a")
+    retrain = load_config(None, ["training.gate.promote=false"], environ={})  # UC3's retrain, challenger only
+    assert training_fingerprint(retrain, "data-v1", "md5a") == base
+    assert training_fingerprint(cfg, "data-v2", "md5b") != base
+    assert training_fingerprint(cfg, "data-v1", "md5c") != base  # same tag, other content (another workspace)
+    for change in ("training.cv_folds=3", "features.derived=[]", "training.gate.thresholds={roc_auc: 0.5}"):
+        assert training_fingerprint(load_config(None, [change], environ={}), "data-v1", "md5a") != base, (
+            change
+        )

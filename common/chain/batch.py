@@ -1,0 +1,98 @@
+"""The chain's batch step (UC1 step 07): score every customer of the newest validated data version with the champion
+(batch.alias), chunk by chunk (warehouse.chunk_rows): id, churn probability, prediction at its decision threshold,
+model and data version, scored-at. Written to the warehouse's batch.table (PostgreSQL by COPY) in one transaction
+that replaces what an earlier run wrote for the same data and model version, then as Parquet to the object store
+(predictions/<table>/<data version>/v<model version>.parquet).
+
+Scores follow the champion: `refresh` scores again when the newest scores are by another version than the one
+batch.alias names (after UC2's promotion or UC3's promoting retrain), recorded under step 07's name."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common.chain import BATCH, VALIDATE
+from common.errors import MissingInputError
+from common.settings import Settings
+from common.step import StepResult
+from common.workspace import Workspace
+
+STEP = BATCH
+log = logging.getLogger(__name__)
+
+
+def run(cfg: Settings, ws: Workspace) -> StepResult:
+    import mlflow
+
+    from common.data.object_store import make_store
+    from common.data.warehouse import make_engine, reaching, safe_url, warehouse_url
+    from common.model.batch import Batch, parquet_sink, score_chunks, write
+    from common.model.registry import tracking_uri
+    from common.serving.versions import by_alias
+
+    target = by_alias(cfg, ws, cfg.batch.alias)
+    if target is None:
+        raise MissingInputError(
+            f"no version of {cfg.training.registered_model} has the alias {cfg.batch.alias}"
+        )
+    validated = ws.require(VALIDATE, f"batch scoring needs validated data: run {VALIDATE}.py first")
+    batch = Batch(target["version"], validated.outputs["tag"], target["threshold"], datetime.now(UTC))
+    mlflow.set_tracking_uri(tracking_uri(cfg, ws))
+    pipeline = mlflow.sklearn.load_model(target["model_uri"])
+    url, table = warehouse_url(cfg.warehouse, ws), cfg.batch.table
+    chunks = score_chunks(Path(validated.outputs["path"]), pipeline, cfg, batch, cfg.warehouse.chunk_rows)
+    key = f"predictions/{table}/{batch.data_version}/v{batch.model_version}.parquet"
+    with ws.scratch("predictions.parquet") as tmp:
+        with parquet_sink(tmp) as on_chunk, reaching(url):
+            rows = write(make_engine(url, cfg.warehouse.connect_timeout_s), table, chunks, batch, on_chunk)
+        stored = make_store(cfg.object_store, ws).put_file(tmp, key)  # after the warehouse committed
+    log.info(
+        "scored %d customers with v%s on %s: %s and %s",
+        rows,
+        batch.model_version,
+        batch.data_version,
+        table,
+        stored,
+    )
+    return StepResult(
+        step=STEP,
+        outputs={
+            "table": table,
+            "parquet": stored,
+            "model_version": batch.model_version,
+            "data_version": batch.data_version,
+            "scored_at": batch.scored_at.isoformat(),
+        },
+        metrics={"rows": rows},
+        datasets_read=[*validated.datasets_read, target["model_uri"]],
+        datasets_written=[f"{safe_url(url)}#{table}", stored],
+    )
+
+
+def refresh(cfg: Settings, ws: Workspace, step: str) -> StepResult:
+    """`step`'s result: the batch scores made again by the version batch.alias names, when the newest ones are
+    another version's or older data's; skipped, saying so, when they are that version's of the newest data."""
+    from common.cli import run_step
+    from common.serving.versions import by_alias
+
+    scored, validated = ws.result(BATCH), ws.result(VALIDATE)
+    target = by_alias(cfg, ws, cfg.batch.alias)
+    if scored is None or validated is None or target is None:
+        reason = f"no batch scores to refresh yet ({BATCH}.py makes the first)"
+        return StepResult(step=step, status="skipped", outputs={"reason": reason})
+    was = (str(scored.outputs.get("model_version")), scored.outputs.get("data_version"))
+    now = (str(target["version"]), validated.outputs["tag"])
+    if scored.status == "ok" and was == now:
+        reason = f"the scores of {now[1]} are by version {now[0]} ({cfg.batch.alias}) already"
+        return StepResult(step=step, status="skipped", outputs={"reason": reason})
+    log.info(
+        "the scores of %s by version %s are stale: %s is version %s", was[1], was[0], cfg.batch.alias, now[0]
+    )
+    done = run_step(BATCH, run, cfg, ws)
+    return StepResult(
+        step=step,
+        outputs={**done.outputs, "refreshed": True, "stale_model_version": was[0]},
+        metrics=done.metrics,
+    )

@@ -144,7 +144,7 @@ def run_step(name: str, fn: StepFn, cfg: Settings, ws: Workspace) -> StepResult:
     with history.recorded(ws, "step", name) as entry:
         try:
             result = call_with_retry(lambda: fn(cfg, ws), cfg.retry, name)
-        except Exception as exc:  # reported as the run's FAIL, then raised on unchanged
+        except BaseException as exc:  # reported as the run's FAIL (a sys.exit, Ctrl-C too), then raised on
             lineage.fail(run, redact(str(exc)) or type(exc).__name__)
             raise
         result.duration_s = round(time.monotonic() - start, 3)

@@ -24,8 +24,21 @@ def _uc1(ws: Workspace) -> tuple[str, str]:
         if trained["_status"] == "ok"
         else f"no new training ({trained.get('reason')})"
     )
-    scored = f"; scored {batch['data_version']} into {batch['table']}" if batch["_status"] == "ok" else ""
+    scored = _scored(batch)
     return f"{said}; served v{served.get('version')}{scored}", str(served.get("endpoint", ""))
+
+
+def _scored(batch: dict[str, Any]) -> str:
+    """What the newest batch scores are: the data version, the model version that made them, and where."""
+    if batch["_status"] != "ok":
+        return ""
+    return f"; scored {batch['data_version']} by v{batch['model_version']} into {batch['table']}"
+
+
+def _refreshed(ws: Workspace, step: str) -> str:
+    """A use case's refresh of the batch scores, when it made new ones."""
+    done = _out(ws, step)
+    return _scored(_out(ws, "uc1_07_batch_scoring_mlflow")) if done.get("refreshed") else ""
 
 
 def _uc2(ws: Workspace) -> tuple[str, str]:
@@ -35,7 +48,10 @@ def _uc2(ws: Workspace) -> tuple[str, str]:
     verb = {"promote": "promoted", "rollback": "rolled back"}.get(
         str(done.get("decision")), done.get("decision")
     )
-    return f"{verb} v{done.get('candidate')} against v{done.get('stable')}", str(done.get("report", ""))
+    refreshed = _refreshed(ws, "uc2_04_refresh_scores_mlflow")
+    return f"{verb} v{done.get('candidate')} against v{done.get('stable')}{refreshed}", str(
+        done.get("report", "")
+    )
 
 
 def _uc3(ws: Workspace) -> tuple[str, str]:
@@ -45,7 +61,9 @@ def _uc3(ws: Workspace) -> tuple[str, str]:
     )
     report = str(next(iter((detected.get("html") or {}).values()), detected.get("report", "")))
     if retrain.get("retrained"):
-        return f"drift: retrained v{retrain['version']} as challenger", report
+        aliases = ", ".join(retrain.get("aliases") or [])
+        refreshed = _refreshed(ws, "uc3_03_refresh_scores_mlflow")
+        return f"drift: retrained v{retrain['version']} ({aliases}){refreshed}", report
     if detected.get("decision") == "none":
         return f"no drift (share {detected.get('share', 0):.2f})", report
     return str(retrain.get("reason") or detected.get("decision")), report

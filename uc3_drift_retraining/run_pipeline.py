@@ -1,6 +1,6 @@
 """UC3 drift detection and retraining: compare the champion's training data with what the server logged (01),
-and when that calls for it, retrain a challenger on the current data (02); when the retrain took the champion
-alias (drift.retrain_promotes), score every customer again by it (03). Hourly from cron; exit 0 when there
+and when that calls for it, retrain a challenger on the current data (02); when the champion or the data
+changed, score every customer of the newest data by the champion (03). Hourly from cron; exit 0 when there
 is no drift, too little data or a cool-down."""
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from common.chain import LOCK as CHAIN_LOCK
 from common.chain import ORDER, VERSION
 from common.cli import run_step, step_main
 from common.drift.outputs import NO_NEW_DATA, record_retrain, retrains
@@ -26,7 +27,6 @@ from uc3_drift_retraining import USE_CASE
 STEP = Path(__file__).stem
 DETECT_STEP = "uc3_01_drift_detection_evidently"
 log = logging.getLogger(f"uc3_drift_retraining.{STEP}")
-CHAIN_LOCK = "uc1"  # the lock UC1's scripts take
 MODULES = dict(zip(ORDER, ["extract", "version", "validate", "features", "train"], strict=True))
 
 

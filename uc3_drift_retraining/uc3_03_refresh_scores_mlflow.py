@@ -1,6 +1,7 @@
-"""Step 03 of UC3: batch scores follow the champion. When the retrain took the champion alias
-(drift.retrain_promotes: true), every customer of the newest validated data is scored again by it (UC1 step 07's
-work, recorded under its name); skipped when the scores are the champion's already."""
+"""Step 03 of UC3: batch scores follow the champion and the newest data. After a retrain, every customer of the
+newest validated data is scored by the champion: the retrained version when it took the alias
+(drift.retrain_promotes: true), else the champion as before, on the data the retrain extracted (UC1 step 07's
+work, recorded under its name). Skipped when the newest scores are the champion's of the newest data already."""
 
 from __future__ import annotations
 

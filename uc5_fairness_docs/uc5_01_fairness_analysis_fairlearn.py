@@ -42,6 +42,12 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     target = model_version(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
     model = _load(cfg, ws, target)
     rows, source = _rows(cfg, ws, target, model)
+    lacking = [f for f in cfg.fairness.sensitive_features if f not in rows.columns]
+    if lacking:  # an attribute added to the config after this version was trained: its holdout lacks it
+        raise MissingInputError(
+            f"fairness.sensitive_features {lacking}: not in the rows of {source}; retrain the version "
+            "(its holdout then carries them) or set fairness.data: latest_extract"
+        )
     folder = ws.dir("reports", "fairness", f"{target['name']}-v{target['version']}")
     for stale in folder.glob("*.png"):  # a rerun's plots replace the last ones (features may have changed)
         stale.unlink()

@@ -9,3 +9,4 @@ FEATURES = "uc1_04_feature_engineering_feast"
 TRAIN = "uc1_05_model_training_kubeflow"
 BATCH = "uc1_07_batch_scoring_mlflow"  # not in ORDER: the scores follow the champion (chain.batch.refresh)
 ORDER = [EXTRACT, VERSION, VALIDATE, FEATURES, TRAIN]
+LOCK = "uc1"  # the lock UC1's scripts take: whoever runs the chain's steps holds it

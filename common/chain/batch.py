@@ -5,7 +5,8 @@ that replaces what an earlier run wrote for the same data and model version, the
 (predictions/<table>/<data version>/v<model version>.parquet).
 
 Scores follow the champion: `refresh` scores again when the newest scores are by another version than the one
-batch.alias names (after UC2's promotion or UC3's promoting retrain), recorded under step 07's name."""
+batch.alias names (after UC2's promotion, UC3's promoting retrain or UC6's rollback), or of an older data version
+than the newest validated one (after UC3's retrain extracted new data), recorded under step 07's name."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common.chain import BATCH, VALIDATE
+from common.chain import BATCH, LOCK, VALIDATE
 from common.errors import MissingInputError
 from common.settings import Settings
 from common.step import StepResult
@@ -73,8 +74,10 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 
 def refresh(cfg: Settings, ws: Workspace, step: str) -> StepResult:
     """`step`'s result: the batch scores made again by the version batch.alias names, when the newest ones are
-    another version's or older data's; skipped, saying so, when they are that version's of the newest data."""
+    another version's or older data's; skipped, saying so, when they are that version's of the newest data. It
+    holds UC1's lock (step 07 writes the same rows) and leaves retries to `step`'s own runner."""
     from common.cli import run_step
+    from common.lock import run_lock
     from common.serving.versions import by_alias
 
     scored, validated = ws.result(BATCH), ws.result(VALIDATE)
@@ -90,7 +93,9 @@ def refresh(cfg: Settings, ws: Workspace, step: str) -> StepResult:
     log.info(
         "the scores of %s by version %s are stale: %s is version %s", was[1], was[0], cfg.batch.alias, now[0]
     )
-    done = run_step(BATCH, run, cfg, ws)
+    once = cfg.model_copy(update={"retry": cfg.retry.model_copy(update={"attempts": 1})})
+    with run_lock(ws.dir("locks"), LOCK):
+        done = run_step(BATCH, run, once, ws)
     return StepResult(
         step=step,
         outputs={**done.outputs, "refreshed": True, "stale_model_version": was[0]},

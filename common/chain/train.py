@@ -43,7 +43,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "data_tag": tag,
             "pipeline": "churn-training",
             "runner": cfg.kubeflow.host or "kfp.local",
-            FINGERPRINT_TAG: fingerprint,  # the gate copies it onto the version it registers
+            FINGERPRINT_TAG: fingerprint,  # the gate copies it onto the version it registers, last
         },
     ).info.run_id
     package = compile_pipeline(cfg, ws.dir("kfp") / "churn_training.yaml")

@@ -4,10 +4,12 @@ to the schema with the declared parsing (numbers stored as text, text labels, th
 from __future__ import annotations
 
 import json
+import numbers
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -69,8 +71,10 @@ def extract_query(ds: DatasetCfg) -> Select:
     from sqlalchemy import column, select, table
 
     cols = [column(c) for c in ds.source_columns]
-    # ORDER BY id: the same table gives the same bytes, so an unchanged table is not a new data version.
-    return select(*cols).select_from(table(ds.table)).order_by(column(ds.id_column))
+    # ORDER BY id (and time, for a table with a row per customer and time): the same table gives the same bytes,
+    # so an unchanged table is not a new data version
+    order = [column(ds.id_column), *([column(ds.timestamp)] if ds.timestamp else [])]
+    return select(*cols).select_from(table(ds.table)).order_by(*order)
 
 
 class Cast:
@@ -121,12 +125,17 @@ class Cast:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """An attribute column as text groups: a whole-number column (a 0/1 flag, floats when it has nulls) without
-    a fraction, so 1 and 1.0 are the same group "1"."""
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and (values.dropna() % 1 == 0).all():
-        values = values.astype("Int64")
-    return values.astype("string")
+    """An attribute column as text groups, value by value: a whole number without a fraction (1, 1.0 and
+    NUMERIC 1.00 are all "1", whichever chunk they come in), any other value as its text, missing as missing."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = np.array([*(group_text(u) for u in uniques), None], dtype=object)
+    return pd.Series(labels[codes], index=values.index, dtype="string")
+
+
+def group_text(value: Any) -> str:
+    """A value as a group's label: whole numbers without a fraction, anything else as its text."""
+    whole = isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_)
+    return str(int(value)) if whole and float(value).is_integer() else str(value)
 
 
 def parsing_report(path: Path) -> dict[str, Any]:

@@ -3,7 +3,6 @@ the disparities over groups large enough to judge, the What-If views, and the ve
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +80,7 @@ def groups_of(values: Any, name: str, max_groups: int) -> np.ndarray:
     distinct values is a config error: the column is not a group label."""
     import pandas as pd
 
+    from common.data.schema import group_text
     from common.errors import ConfigError
 
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -89,16 +89,8 @@ def groups_of(values: Any, name: str, max_groups: int) -> np.ndarray:
             f"fairness.sensitive_features {name}: {len(uniques)} distinct values, more than fairness.max_groups "
             f"{max_groups}; a sensitive feature is a group label: bin it (features.derived bins) or raise the limit"
         )
-    labels = np.array([*(_label(u) for u in uniques), MISSING], dtype=object)
+    labels = np.array([*(group_text(u) for u in uniques), MISSING], dtype=object)
     return labels[codes].astype(str)  # code -1 (missing) reads the last label
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, numbers.Number) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def check_features(cfg: Settings) -> None:

@@ -159,9 +159,8 @@ def run_gate(
     best_reach = training.reachable(
         test[target], model.predict_proba(x)[:, 1], floors.get("precision", 0.0), floors.get("recall", 0.0)
     )
-    fingerprint = client.get_run(parent_run_id).data.tags.get("training_fingerprint", "")
     version = (
-        _register(client, model_name, run, decision, metrics[best], threshold, data_tag, fingerprint)
+        _register(client, model_name, run, decision, metrics[best], threshold, data_tag)
         if decision.passed
         else None
     )
@@ -176,8 +175,18 @@ def run_gate(
     }
     client.set_tag(parent_run_id, "gate.decision", json.dumps(record))
     client.set_tag(parent_run_id, "gate.passed", str(decision.passed).lower())
+    if version is not None:  # last: only a training whose every act is done is one a rerun may skip
+        _mark_trained(client, model_name, version, parent_run_id)
     log.info("gate: %s", "; ".join(decision.reasons))
     return record
+
+
+def _mark_trained(client: MlflowClient, name: str, version: str, parent_run_id: str) -> None:
+    """The version's training fingerprint (common.chain.train), copied from its parent run. A kill before this
+    leaves a version without one: the next run trains again rather than skip to a half-registered version."""
+    fingerprint = client.get_run(parent_run_id).data.tags.get("training_fingerprint")
+    if fingerprint:
+        client.set_model_version_tag(name, version, "training_fingerprint", fingerprint)
 
 
 def _champion_score(
@@ -211,13 +220,10 @@ def _register(
     metrics: dict[str, float],
     threshold: float,
     data_tag: str,
-    fingerprint: str,
 ) -> str:
     import mlflow
 
     tags = {
-        # registered with the version, in one call: a rerun of the same training finds it (common.chain.train)
-        **({"training_fingerprint": fingerprint} if fingerprint else {}),
         "candidate": decision.candidate,
         "decision_threshold": str(threshold),
         "data_tag": data_tag,

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from common.redact import redact
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -88,9 +90,13 @@ class Load:
         replay = experiment["replay"]
         self.url = urlsplit(experiment["endpoint"])
         self.rate, self.duration = float(replay["rate"]), float(replay["duration_s"])
-        self.rows = rows or customers(
-            replay["data_path"], replay["id_column"], replay["fields"], replay.get("label")
+        self.rows = (
+            rows
+            if rows is not None
+            else customers(replay["data_path"], replay["id_column"], replay["fields"], replay.get("label"))
         )
+        if not self.rows:
+            raise ValueError("no customers to replay: the data is empty")
         self.threads = int(replay.get("threads", 8))
         self.out = folder / RESPONSES_FILE
         self.stop = threading.Event()
@@ -142,7 +148,8 @@ class Load:
         if status == 200:
             proba = json.loads(answer)["predictions"][0]["churn_probability"]
         else:  # what the server said, for the summary: a person needs the reason, not only the count
-            error = answer.decode(errors="replace")[:ERROR_CHARS] or "no answer (connection refused or reset)"
+            said = answer.decode(errors="replace")[:ERROR_CHARS] or "no answer (connection refused or reset)"
+            error = redact(said)  # a server may echo what it was sent
         key = next(iter(row["instance"]))
         line = {
             "id": row["instance"][key],
@@ -248,7 +255,7 @@ def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dic
     ds = cfg.dataset
     label, key = args.label or ds.target, args.id_column or ds.id_column
     if args.table:
-        frame = warehouse_rows(cfg, ws)
+        frame = warehouse_rows(cfg, ws, math.ceil(args.rate * args.duration))
         experiment = {"endpoint": args.endpoint, "replay": {"rate": args.rate, "duration_s": args.duration}}
         fields = [c for c in frame.columns if c != key]
         rows, folder = instances(frame, key, fields, label, 7), ws.dir("replay")
@@ -258,7 +265,10 @@ def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dic
         except (OSError, ValueError) as exc:  # not Parquet, or without the id column
             raise ConfigError(str(exc)) from None
         rows, folder = None, Path(args.data).parent
-    load = Load(experiment, folder, rows)
+    try:
+        load = Load(experiment, folder, rows)
+    except ValueError as exc:  # nothing to send
+        raise ConfigError(f"{args.data or cfg.dataset.table}: {exc}") from None
     before = len(read_responses(folder))  # the file is appended to: an earlier replay's answers stay
     _run(load)
     told = tell(read_responses(folder)[before:], load.out, args.max_error_rate)
@@ -273,8 +283,9 @@ def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dic
     return told
 
 
-def warehouse_rows(cfg: Settings, ws: Workspace) -> pd.DataFrame:
-    """The configured table's columns, every row, as the warehouse returns them (no parsing, no casts)."""
+def warehouse_rows(cfg: Settings, ws: Workspace, limit: int) -> pd.DataFrame:
+    """The configured table's columns, its first `limit` rows by id (as many as a replay sends), as the
+    warehouse returns them: no parsing, no casts."""
     import pandas as pd
 
     from common.data.schema import extract_query
@@ -284,7 +295,7 @@ def warehouse_rows(cfg: Settings, ws: Workspace) -> pd.DataFrame:
     engine = make_engine(url, cfg.warehouse.connect_timeout_s)
     try:
         with reaching(url), engine.connect() as conn:
-            return pd.read_sql(extract_query(cfg.dataset), conn, coerce_float=False)
+            return pd.read_sql(extract_query(cfg.dataset).limit(limit), conn, coerce_float=False)
     finally:
         engine.dispose()
 

@@ -171,7 +171,9 @@ def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> N
     report = summary_of(proc)
     assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"
     decided = {d["use_case"]: d["decision"] for d in report["decisions"]}
-    assert decided["uc1"].startswith("trained v1 (challenger, champion); served v1; scored data-v1 into")
+    assert decided["uc1"].startswith(
+        "trained v1 (challenger, champion); served v1; scored data-v1 by v1 into"
+    )
     assert decided["uc2"] == "no challenger (the challenger is version 1, the champion itself)"
     assert re.fullmatch(
         r"deployed v1 to staging through git at [0-9a-f]{12} \(Synced, Healthy\)", decided["uc6"]

@@ -309,3 +309,23 @@ def test_an_extract_is_known_by_its_rows_not_by_when_it_was_stamped(tmp_path: Pa
     assert content_digest(first, "extracted_at") == content_digest(later, "extracted_at")
     assert content_digest(first, "extracted_at") != content_digest(changed, "extracted_at")
     assert content_digest(first, None) != content_digest(later, None)  # a table's own time column counts
+
+
+def test_an_attribute_is_one_group_per_value_whichever_chunk_it_comes_in() -> None:
+    from decimal import Decimal
+
+    from common.data.schema import as_text
+
+    assert as_text(pd.Series([1.0, 2.5, None])).tolist() == [
+        "1",
+        "2.5",
+        pd.NA,
+    ]  # 1.0 is "1" beside a fraction
+    assert as_text(pd.Series([Decimal("1.00"), Decimal("0")], dtype=object)).tolist() == ["1", "0"]  # NUMERIC
+    assert as_text(pd.Series(["A", None], dtype=object)).tolist() == ["A", pd.NA]
+
+
+def test_a_table_with_a_time_column_is_read_in_id_then_time_order() -> None:
+    """A history table (a row per customer and time) reads in one order, so unchanged rows give one digest."""
+    sql = str(extract_query(_ds(timestamp="updated_at")).compile(dialect=sqlite.dialect()))
+    assert sql.endswith("ORDER BY id, updated_at")

@@ -119,7 +119,8 @@ def _data_versions(ws: Path) -> list[str]:
 def _model_versions(ws: Path) -> list[str]:
     from mlflow import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)  # the registry too: else MLflow's process-wide default
     return sorted(str(mv.version) for mv in client.search_model_versions("name = 'churn-predictor'"))
 
 

@@ -57,7 +57,8 @@ def test_run_all_lists_six_use_cases_and_a_second_run_makes_no_new_version(telco
     assert len(list((ws / "objects" / "mlops" / "raw").glob("*.parquet"))) == 1  # the extract stands
     from mlflow import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)  # the registry too: else MLflow's process-wide default
     assert [str(mv.version) for mv in client.search_model_versions(f"name = '{MODEL}'")] == ["1"]
     second = {s["step"]: s for s in runs[1]["use_cases"][0]["steps"]}
     assert second["uc1_05_model_training_kubeflow"]["status"] == "skipped"

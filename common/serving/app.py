@@ -8,8 +8,10 @@ import json
 import logging
 import os
 import sys
+import time
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import kserve
@@ -40,13 +42,24 @@ class LocalModelServer(kserve.ModelServer):
         super().setup_event_loop()
 
 
+@dataclass
+class BodyLimitSetting:
+    """serving.max_body_bytes of the spec served now (a model switch may change it)."""
+
+    max_bytes: int
+
+
 class BodyLimit:
     """Refuse a request body over `max_bytes` with 413 before anything parses it. A declared Content-Length
     within the limit passes through untouched; a chunked body is read up to the limit and handed on."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, setting: BodyLimitSetting) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.setting = setting
+
+    @property
+    def max_bytes(self) -> int:
+        return self.setting.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in BODYLESS:
@@ -124,19 +137,59 @@ async def _refuse(send: Send, error: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def limit_body(max_bytes: int) -> None:
+def limit_body(setting: BodyLimitSetting) -> None:
     """Put the body limit on KServe's app (before it starts)."""
     from kserve.model_server import app
 
-    app.add_middleware(BodyLimit, max_bytes=max_bytes)
+    app.add_middleware(BodyLimit, setting=setting)
 
 
-def add_metadata_routes(model: Any, spec: dict[str, Any]) -> None:
-    """KServe's own metadata answers omit the version; ours come first and show the MLflow version and alias,
-    and the pid, so the one who started this process can tell it from another server on the same port."""
+class StampArrival:
+    """Stamp each request with the time it reached the server (a header the model reads), so the latency the
+    version metrics record is what a client sees, queueing included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            from common.serving.server import RECEIVED_HEADER
+
+            stamp = (RECEIVED_HEADER.encode(), repr(time.perf_counter()).encode())
+            scope = {**scope, "headers": [*scope["headers"], stamp]}
+        await self.app(scope, receive, send)
+
+
+def stamp_arrival() -> None:
+    """The outermost middleware of KServe's app: added last, it sees a request first."""
     from kserve.model_server import app
 
-    about = {
+    app.add_middleware(StampArrival)
+
+
+def add_metadata_routes(served: Any) -> None:
+    """KServe's own metadata answers omit the version; ours come first and show the MLflow version and alias,
+    and the pid, so the one who started this process can tell it from another server on the same port. They read
+    what serves now: after a model switch, the new version."""
+    from kserve.model_server import app
+
+    def v1() -> dict[str, Any]:
+        return {
+            **about(served.current, served.spec),
+            "spec_file": str(served.spec_file),
+            "ready": served.current.ready,
+        }
+
+    def v2() -> dict[str, Any]:
+        return {**about(served.current, served.spec), **io(served.current, served.spec)}
+
+    app.add_api_route(f"/v1/models/{served.name}", v1, methods=["GET"])
+    app.add_api_route(f"/v2/models/{served.name}", v2, methods=["GET"])
+
+
+def about(model: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Which version, alias, model, threshold and scorer answer, in which process, and any canary beside it."""
+    said = {
         "name": model.name,
         "mlflow_model": spec["registered_model"],
         "version": spec["version"],
@@ -148,36 +201,32 @@ def add_metadata_routes(model: Any, spec: dict[str, Any]) -> None:
     }
     if spec.get("canary"):  # UC2's split: the candidate's version and share
         canary = spec["canary"]
-        about["canary"] = {
+        said["canary"] = {
             "version": canary["version_spec"]["version"],
             "alias": canary["version_spec"]["alias"],
             "percent": canary["percent"],
             "routing": canary["routing"],
         }
+    return said
+
+
+def io(model: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """The V2 metadata's versions, platform, inputs and outputs."""
     ds = model.ds
     id_type = "BYTES" if ds.id_type == "str" else "INT64"
-
-    def v1() -> dict[str, Any]:
-        return {**about, "ready": model.ready}
-
-    def v2() -> dict[str, Any]:
-        return {
-            **about,
-            "versions": [spec["version"]],
-            "platform": "mlflow_sklearn",
-            "inputs": [
-                {"name": ds.id_column, "datatype": id_type, "shape": [-1]},
-                *({"name": c, "datatype": "FP64", "shape": [-1]} for c in ds.numeric),
-                *({"name": c, "datatype": "BYTES", "shape": [-1]} for c in ds.categorical),
-            ],
-            "outputs": [
-                {"name": n, "datatype": t, "shape": [-1]}
-                for n, t in ((ds.id_column, id_type), ("churn_probability", "FP64"), ("prediction", "INT64"))
-            ],
-        }
-
-    app.add_api_route(f"/v1/models/{model.name}", v1, methods=["GET"])
-    app.add_api_route(f"/v2/models/{model.name}", v2, methods=["GET"])
+    return {
+        "versions": [spec["version"]],
+        "platform": "mlflow_sklearn",
+        "inputs": [
+            {"name": ds.id_column, "datatype": id_type, "shape": [-1]},
+            *({"name": c, "datatype": "FP64", "shape": [-1]} for c in ds.numeric),
+            *({"name": c, "datatype": "BYTES", "shape": [-1]} for c in ds.categorical),
+        ],
+        "outputs": [
+            {"name": n, "datatype": t, "shape": [-1]}
+            for n, t in ((ds.id_column, id_type), ("churn_probability", "FP64"), ("prediction", "INT64"))
+        ],
+    }
 
 
 def log_to_stderr() -> None:

@@ -1,5 +1,7 @@
-"""The local model server process: start it detached with a spec file, wait until it answers as itself, stop
-it. Its pid, version and port live in <workspace>/serving/server.json, its log in server.log."""
+"""The local model server process: start it detached with a spec file, wait until it answers as itself, switch
+what it serves without a gap (common.serving.switch), stop it. Its pid, version and port live in
+<workspace>/serving/server.json, its log in server.log. A server of this workspace whose record was lost (a kill
+between its start and the record) is found by its command line and adopted."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import errno
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +27,8 @@ from common.workspace import Workspace, write_text
 
 log = logging.getLogger(__name__)
 SERVER_MODULE = "common.serving.server"
+SWITCH_PATH = "/mlops/switch"  # the server's control route (common.serving.switch)
+TOKEN_FILE = "control.token"  # its bearer token, in the serving folder
 LEGACY_MODULE = "uc1_churn_prediction.serving_server"  # before the shared-library move
 # Importing Feast points these at a temporary folder that Feast deletes when the importing process exits. A
 # detached server that inherited them would keep its metrics in a folder deleted under it, and crash.
@@ -38,6 +43,10 @@ class PortInUseError(MlopsError):
     """Another process listens on the serving port."""
 
 
+class VersionLoadError(MlopsError):
+    """A version the running server was asked to switch to did not load; it never took traffic."""
+
+
 @dataclass(frozen=True)
 class Holder:
     pid: int | None  # None: the system did not say
@@ -48,13 +57,53 @@ class Holder:
 
 
 def state(ws: Workspace) -> dict[str, Any] | None:
-    """The running server's record, or None when there is none or its process is gone."""
+    """The running server's record, or None when there is none or its process is gone. A server of this
+    workspace that answers as itself but lost its record is adopted (its record written again)."""
     path = ws.dir("serving") / "server.json"
     try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    return record if _alive(record["pid"]) and _is_server(record["pid"], ws) else None
+        found = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):  # none, or a record a killed run tore
+        found = None
+    if found is not None and _alive(found["pid"]) and _is_server(found["pid"], ws):
+        return found
+    return adopt(ws)
+
+
+def adopt(ws: Workspace) -> dict[str, Any] | None:
+    """A running server of this workspace without a record: found by its command line (the server module on a
+    spec file of this workspace), and ours only when it answers on its spec's port as that process."""
+    for pid, spec_file in _ours(ws):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            spec = json.loads(Path(spec_file).read_text())
+            seen = about(spec)
+            if not (seen and seen.get("pid") == pid):
+                continue
+            now = seen.get("spec_file") or spec_file  # what it serves now, after any switch
+            if Path(now).parent == Path(spec_file).parent:
+                spec = json.loads(Path(now).read_text())
+            record(ws, pid, spec)
+            log.warning(
+                "adopted the model server (pid %d, version %s) that had lost its record",
+                pid,
+                seen.get("version"),
+            )
+            return json.loads((ws.dir("serving") / "server.json").read_text())
+    return None
+
+
+def _ours(ws: Workspace) -> list[tuple[int, str]]:
+    """(pid, spec file) of every server process of this workspace, from the system's process table."""
+    import psutil
+
+    folder = str(ws.dir("serving")) + os.sep
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        argv = proc.info.get("cmdline") or []
+        if SERVER_MODULE in argv and "--spec" in argv[:-1]:
+            spec_file = argv[argv.index("--spec") + 1]
+            if spec_file.startswith(folder) and proc.info["pid"] != os.getpid():
+                found.append((proc.info["pid"], spec_file))
+    return found
 
 
 def url_host(host: str) -> str:
@@ -120,10 +169,21 @@ def command(spec_file: Path, spec: dict[str, Any]) -> list[str]:
     return [sys.executable, "-m", SERVER_MODULE, "--spec", str(spec_file), "--http_port", str(spec["port"])]
 
 
+def control_token(ws: Workspace) -> str:
+    """The bearer token of the server's switch route: made once per workspace, readable by its user only."""
+    path = ws.dir("serving") / TOKEN_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     """Start `python -m common.serving.server` detached, so it outlives this step, with an environment that
     nothing deletes under it."""
     folder = ws.dir("serving")
+    control_token(ws)  # the server reads it as it starts
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_ONLY}
     cmd = command(write_spec(ws, spec), spec)
     with (folder / "server.log").open("ab") as out:
@@ -145,12 +205,12 @@ def start(ws: Workspace, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     return proc
 
 
-def record(ws: Workspace, proc: subprocess.Popen[bytes], spec: dict[str, Any]) -> None:
+def record(ws: Workspace, pid: int, spec: dict[str, Any]) -> None:
     write_text(
         ws.dir("serving") / "server.json",
         json.dumps(
             {
-                "pid": proc.pid,
+                "pid": pid,
                 "version": spec["version"],
                 "port": spec["port"],
                 "host": spec["host"],
@@ -163,18 +223,75 @@ def record(ws: Workspace, proc: subprocess.Popen[bytes], spec: dict[str, Any]) -
 
 
 def replace(ws: Workspace, spec: dict[str, Any], timeout_s: float) -> int:
-    """Serve `spec` in place of what is served now, and return the new server's pid. A server that does not
-    become ready is killed and the previous one started again; the error says both."""
-    previous = stop(ws)
+    """Serve `spec` in place of what is served now, and return the serving pid. A running server of ours
+    switches in place, without a gap (the new model loads beside the old one; one that fails to load never takes
+    traffic: VersionLoadError, the old one answers on). Only a spec the process is bound to (another host, port
+    or model name), or no server, needs a start; a server that does not become ready is killed and the previous
+    one started again, and the error says both."""
+    current = state(ws)
+    if current is not None and switch(ws, current, spec, timeout_s):
+        record(ws, current["pid"], spec)
+        return current["pid"]
+    return _restart(ws, current, spec, timeout_s)
+
+
+def switch(ws: Workspace, current: dict[str, Any], spec: dict[str, Any], timeout_s: float) -> bool:
+    """Ask the running server to switch to `spec`: True when it did, False when it cannot in place (a bound
+    setting changes, or a server from before switches); VersionLoadError when the version failed to load."""
+    spec_file = write_spec(ws, spec)
+    url = f"http://{url_host(current['host'])}:{current['port']}{SWITCH_PATH}"
+    body = json.dumps({"spec": str(spec_file)}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {control_token(ws)}"}
+    request = urllib.request.Request(url, body, headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+            resp.read()
+    except urllib.error.HTTPError as err:
+        said = _error_of(err)
+        if err.code == 500:
+            raise VersionLoadError(
+                f"{said}; it never took traffic: version {current['version']} answers on "
+                f"(log {ws.dir('serving') / 'server.log'})"
+            ) from None
+        log.warning("the model server cannot switch in place (%s %s): it is restarted", err.code, said)
+        return False
+    except (urllib.error.URLError, OSError) as exc:
+        log.warning("the model server did not answer the switch (%s): it is restarted", exc)
+        return False
+    log.info(
+        "the model server (pid %d) switched to version %s, no connection refused",
+        current["pid"],
+        spec["version"],
+    )
+    return True
+
+
+def _error_of(err: urllib.error.HTTPError) -> str:
+    with contextlib.suppress(ValueError, OSError, TypeError):
+        said = json.loads(err.read())
+        return str(said.get("error") or said.get("detail") or said)
+    return str(err.reason)
+
+
+def _restart(ws: Workspace, current: dict[str, Any] | None, spec: dict[str, Any], timeout_s: float) -> int:
+    """A new server for `spec`. On another address the new one starts first and the old one stops only once it
+    answers; on the same address the old one must stop first."""
+    moved = current is not None and (current["host"], current["port"]) != (spec["host"], spec["port"])
+    previous = None if moved else stop(ws)
     proc = start(ws, spec)
     try:
         wait_ready(spec, proc, timeout_s)
     except ServerNotReadyError as exc:
         kill(proc.pid)
-        raise MlopsError(
-            f"{exc} (log {ws.dir('serving') / 'server.log'}); {_restore(ws, previous, timeout_s)}"
-        ) from None
-    record(ws, proc, spec)
+        restored = (
+            f"version {current['version']} serves on"
+            if moved and current
+            else _restore(ws, previous, timeout_s)
+        )
+        raise MlopsError(f"{exc} (log {ws.dir('serving') / 'server.log'}); {restored}") from None
+    if moved and current is not None:
+        kill(current["pid"])
+    record(ws, proc.pid, spec)
     return proc.pid
 
 
@@ -188,7 +305,7 @@ def _restore(ws: Workspace, previous: dict[str, Any] | None, timeout_s: float) -
     except ServerNotReadyError as exc:
         kill(proc.pid)
         return f"version {previous['version']} could not be restarted either: {exc}"
-    record(ws, proc, previous["spec"])
+    record(ws, proc.pid, previous["spec"])
     return f"version {previous['version']} serves again"
 
 
@@ -230,11 +347,15 @@ def _is(seen: dict[str, Any] | None, pid: int, version: str) -> bool:
 
 
 def stop(ws: Workspace, timeout_s: float = 20) -> dict[str, Any] | None:
-    """Stop the recorded server (TERM, then KILL) and forget it; returns what was stopped."""
+    """Stop the recorded (or adopted) server (TERM, then KILL), and any other server process of this workspace,
+    and forget it; returns what was stopped."""
     current = state(ws)
     if current is not None:
         kill(current["pid"], timeout_s)
         log.info("stopped the model server (pid %d, version %s)", current["pid"], current["version"])
+    for pid, _ in _ours(ws):  # one a kill left behind that does not answer: ours all the same
+        kill(pid, timeout_s)
+        log.warning("stopped a model server of this workspace that had no record (pid %d)", pid)
     (ws.dir("serving") / "server.json").unlink(missing_ok=True)
     return current
 

@@ -5,10 +5,12 @@ store. Run as: python -m common.serving.server --spec SPEC.json --http_port PORT
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from common.serving.contract import (
 from common.settings import DatasetCfg, FeaturesCfg
 
 VERSION_HEADER = "x-model-version"
+RECEIVED_HEADER = "x-mlops-received"  # when the request reached the server (common.serving.app.stamp_arrival)
 log = logging.getLogger("common.serving.server")  # not __name__: run with -m, that is __main__
 
 
@@ -53,6 +56,9 @@ class ChurnModel(kserve.Model):
         self.store: Any = None
         self.feast_names: dict[str, str] = {}
         self.inference_log: Any = None
+        # scoring runs here, off the event loop: a slow or failing version queues its own requests only, never
+        # another version's (UC2's split) nor the server's control and metadata routes
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"score-v{self.version}")
 
     def load(self) -> bool:
         import mlflow
@@ -85,12 +91,25 @@ class ChurnModel(kserve.Model):
             self.inference_log.stop()
         super().stop()
 
-    async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
-        from common.serving.version_metrics import answer_measured
+    def retire(self) -> None:
+        """After a switch away from this model (common.serving.switch): its queued requests answered, then its
+        last inference-log rows written. Outside a signal handler, so it may wait."""
+        self.executor.shutdown(wait=True)
+        if self.inference_log is not None:
+            self.inference_log.close()
 
+    async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
         if response_headers is not None:
             response_headers[VERSION_HEADER] = self.version
-        return answer_measured(self, payload, self.name, self.version)
+        return await self.answer(payload, self.name, self.version, received(headers))
+
+    async def answer(self, payload: Any, name: str, version: str, since: float) -> Any:
+        """The answer, scored on this version's own thread; its latency counts from `since` (the request's
+        arrival), so the time spent queueing is what clients see too."""
+        from common.serving.version_metrics import answer_measured
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, answer_measured, self, payload, name, version, since)
 
     def _score(self, payload: Any) -> tuple[list[int | str], np.ndarray]:
         start = time.perf_counter()
@@ -180,26 +199,56 @@ def out_of_range_counter() -> Any:
     )
 
 
+def received(headers: Any) -> float:
+    """When the request reached the server (perf_counter), as stamped on its headers; else now."""
+    try:
+        return float((headers or {})[RECEIVED_HEADER])
+    except (KeyError, TypeError, ValueError):
+        return time.perf_counter()
+
+
+def build(spec: dict[str, Any]) -> Any:
+    """The model a spec describes, not loaded yet: one version, or UC2's split of two behind the same name."""
+    model = ChurnModel(spec)
+    if spec.get("canary"):
+        from common.serving.split import SplitModel
+
+        canary = spec["canary"]
+        model = SplitModel(model, ChurnModel({**spec, **canary["version_spec"]}), canary)
+    return model
+
+
 def main(argv: list[str] | None = None) -> None:
-    from common.serving.app import LocalModelServer, add_metadata_routes, limit_body, log_to_stderr
+    from common.serving.app import (
+        BodyLimitSetting,
+        LocalModelServer,
+        add_metadata_routes,
+        limit_body,
+        log_to_stderr,
+        stamp_arrival,
+    )
+    from common.serving.switch import Switchable, add_switch_route
 
     log_to_stderr()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--spec", required=True, help="the spec file written by local_server.start")
     args, _ = parser.parse_known_args(argv)  # KServe reads its own flags (--http_port) from the same argv
     spec = json.loads(Path(args.spec).read_text())
-    model = ChurnModel(spec)
-    if spec.get("canary"):  # UC2: the candidate beside the stable version, behind the same name
-        from common.serving.split import SplitModel
-
-        canary = spec["canary"]
-        model = SplitModel(model, ChurnModel({**spec, **canary["version_spec"]}), canary)
+    model = build(spec)
     model.load()
-    add_metadata_routes(model, spec)
-    limit_body(int(spec.get("max_body_bytes", 1 << 20)))  # a spec written before the limit existed
+    served = Switchable(model, spec, Path(args.spec).resolve())
+    limit = BodyLimitSetting(int(spec.get("max_body_bytes", 1 << 20)))  # a spec from before the limit
+    add_metadata_routes(served)
+    add_switch_route(served, Path(args.spec).parent, limit)
+    limit_body(limit)
+    stamp_arrival()
     server = LocalModelServer(spec["host"], http_port=int(spec["port"]), enable_grpc=False, workers=1)
-    server.start([model])
+    server.start([served])
 
 
 if __name__ == "__main__":
-    main()
+    # run the module under its own name: a model switch imports it as common.serving.server, and a second copy
+    # (as __main__) would hold its own classes and register its metrics twice
+    from common.serving.server import main as serve
+
+    serve()

@@ -11,8 +11,7 @@ import kserve
 from kserve import InferRequest
 
 from common.serving.routing import CANDIDATE, STABLE, arm
-from common.serving.server import VERSION_HEADER
-from common.serving.version_metrics import answer_measured
+from common.serving.server import VERSION_HEADER, received
 
 
 class SplitModel(kserve.Model):
@@ -41,12 +40,16 @@ class SplitModel(kserve.Model):
             model.stop()
         super().stop()
 
+    def retire(self) -> None:
+        for model in self.arms.values():
+            model.retire()
+
     async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
         side = self.route(payload, headers or {})
-        answer = answer_measured(self.arms[side], payload, self.name, self.versions[side])
         if response_headers is not None:
             response_headers[VERSION_HEADER] = self.versions[side]
-        return answer
+        # each arm scores on its own thread: a slow candidate queues its own share, not the stable one's
+        return await self.arms[side].answer(payload, self.name, self.versions[side], received(headers))
 
     def route(self, payload: Any, headers: dict[str, str]) -> str:
         pinned = headers.get(self.pin)

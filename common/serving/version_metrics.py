@@ -49,14 +49,14 @@ def version_metrics() -> SimpleNamespace:
     )
 
 
-def answer_measured(model: Any, payload: Any, name: str, version: str) -> Any:
+def answer_measured(model: Any, payload: Any, name: str, version: str, since: float | None = None) -> Any:
     """`model`'s answer to the request (a ChurnModel: v1 JSON or an Open Inference Protocol request), counted
-    under (name, version)."""
+    under (name, version); its latency from `since` (the request's arrival: queueing included), else from now."""
     metrics, labels = version_metrics(), (name, version)
     metrics.errors.labels(
         *labels
     )  # a series from the first request on, so an error ratio reads 0, not nothing
-    start = time.perf_counter()
+    start = time.perf_counter() if since is None else since
     try:
         if isinstance(payload, InferRequest):
             answer: Any = model._infer_v2(payload)

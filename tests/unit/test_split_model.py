@@ -1,17 +1,21 @@
 """The canary split in the server process (common.serving.split.SplitModel) with two arms of our own making: a
 candidate that breaks mid-experiment fails only the requests routed to it, each failure counts against its version,
-a client's bad input counts as a request but not as an error, and stable's answers go on."""
+a client's bad input counts as a request but not as an error, and stable's answers go on; a slow candidate does not
+slow the stable version's clients."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pytest
 from kserve.errors import InvalidInput
 
-from common.serving.routing import CANDIDATE, arm
+from common.serving.routing import CANDIDATE, STABLE, arm
+from common.serving.server import ChurnModel
 from common.serving.split import SplitModel
 from common.serving.version_metrics import version_metrics as ab_metrics
 from common.settings import DatasetCfg
@@ -23,7 +27,10 @@ class Arm:
 
     def __init__(self, version: str) -> None:
         self.name, self.spec, self.ds = "churn-split-test", {"version": version}, DatasetCfg()
-        self.threshold, self.scorer_kind, self.broken = 0.5, "compiled", False
+        self.threshold, self.scorer_kind, self.broken, self.seconds = 0.5, "compiled", False, 0.0
+        self.executor = ThreadPoolExecutor(max_workers=1)
+
+    answer = ChurnModel.answer  # the server's own: scoring on the version's thread, timed from arrival
 
     def load(self) -> bool:
         return True
@@ -34,6 +41,7 @@ class Arm:
             raise InvalidInput("instances[0].customer_id: missing")
         if self.broken:
             raise RuntimeError("the candidate's model broke")
+        time.sleep(self.seconds)  # the work a model does, holding its thread
         return ids, np.full(len(ids), 0.7)
 
 
@@ -80,3 +88,45 @@ def test_a_clients_bad_input_is_a_request_but_not_the_versions_error_and_a_heade
     headers: dict[str, str] = {}
     asyncio.run(model.predict({"instances": [{"customer_id": 5}]}, {"x-model-version": "2"}, headers))
     assert headers["x-model-version"] == "2"
+
+
+def _stable_p95(candidate_seconds: float) -> float:
+    """The stable version's client-side p95 (ms) under a steady load split 50/50, each request timed from when
+    the client sent it, while the candidate takes `candidate_seconds` a request."""
+    stable, candidate = Arm("1"), Arm("2")
+    stable.seconds, candidate.seconds = 0.002, candidate_seconds
+    model = SplitModel(
+        stable, candidate, {"percent": 50, "routing": "sticky", "pin_header": "x-model-version"}
+    )
+
+    async def client(customer: int, took: list[float], sent: float) -> None:
+        await model.predict({"instances": [{"customer_id": customer}]}, {}, {})
+        took.append((time.perf_counter() - sent) * 1000)
+
+    async def load() -> list[float]:
+        """Clients that send on their own clock (every 10 ms, alternating versions): a request's time counts
+        from when it was due, so any wait for the server, on the loop or in a queue, is in it."""
+        took: list[float] = []
+        stable_ones = iter([c for c in range(1, 2000) if arm(c, 50, "sticky") == STABLE])
+        candidate_ones = iter([c for c in range(1, 2000) if arm(c, 50, "sticky") == CANDIDATE])
+        tasks, others, start = [], [], time.perf_counter()
+        for n in range(120):
+            due = start + n * 0.01
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if n % 2:
+                tasks.append(asyncio.create_task(client(next(stable_ones), took, due)))
+            else:
+                others.append(asyncio.create_task(client(next(candidate_ones), [], due)))
+        await asyncio.gather(*tasks)
+        for task in others:  # the slow candidate's backlog: not waited for
+            task.cancel()
+        return took
+
+    took = sorted(asyncio.run(load()))
+    return took[int(len(took) * 0.95) - 1]
+
+
+def test_a_challenger_120_ms_slower_leaves_the_stable_clients_p95_where_it_was() -> None:
+    baseline = _stable_p95(0.002)
+    slowed = _stable_p95(0.122)
+    assert slowed - baseline < 10, (baseline, slowed)

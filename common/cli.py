@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from common.config import load_config
@@ -72,12 +73,11 @@ def _execute(
 ) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
+        ws, log_file = _open_workspace(cfg, name)
     except ConfigError as exc:
         print(redact(f"{name}: {exc}"), file=sys.stderr)
         _summary({"step": name, "status": "failed", "exit_code": exc.exit_code, "error": redact(str(exc))})
         return exc.exit_code
-    ws = Workspace(cfg.workspace)
-    log_file = setup_logging(cfg.logging.level, ws.dir("logs"), name)
     log.info("%s: workspace %s, log %s", name, ws.root, log_file)
     try:
         with stdout_to_stderr(), contextlib.ExitStack() as held:
@@ -101,6 +101,18 @@ def _execute(
         return code
     _summary(summary)
     return summary.get("exit_code", EXIT_OK)
+
+
+def _open_workspace(cfg: Settings, name: str) -> tuple[Workspace, Path]:
+    """The workspace and the step's log file; a workspace that cannot be made or written is a config error."""
+    try:
+        ws = Workspace(cfg.workspace)
+        return ws, setup_logging(cfg.logging.level, ws.dir("logs"), name)
+    except OSError as exc:
+        raise ConfigError(
+            f"workspace: {cfg.workspace} cannot hold the run's files ({exc.strerror or exc}): set workspace "
+            "(or MLOPS_WORKSPACE) to a folder this user can write"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -197,4 +209,4 @@ def _hold(held: contextlib.ExitStack, ws: Workspace, lock_name: str, recorded_as
 
 
 def _summary(data: dict[str, Any]) -> None:
-    print(json.dumps(data, default=str), flush=True)
+    print(redact(json.dumps(data, default=str)), flush=True)  # a secret never reaches the summary line

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from common.errors import ConfigError
 from common.redact import redact, register_secret
-from common.settings import Settings
+from common.settings import URL_KEYS, Settings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 ENV_PREFIX = "MLOPS__"
@@ -140,12 +140,25 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _register_secrets(settings: Settings) -> None:
+    from urllib.parse import urlsplit
+
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     register_secret(settings.object_store.secret_access_key.get_secret_value())
     register_secret(settings.dvc.secret_access_key.get_secret_value())
     register_secret(settings.lineage.api_key.get_secret_value())
+    for key in URL_KEYS:  # a credential in any URL: masked wherever it would appear
+        value = _value(settings, key)
+        parts = urlsplit(value) if "://" in value else None
+        if parts is not None:
+            register_secret(parts.password)
+            if parts.username and not parts.password and parts.scheme in ("http", "https"):
+                register_secret(parts.username)  # over http(s) a lone user part is often a token
+    for option in settings.features.redis_connection.split(",")[1:]:  # Feast's "host:port,password=…"
+        name, _, value = option.partition("=")
+        if name.strip() == "password":
+            register_secret(value.strip())
     if settings.warehouse.url:
         try:
             register_secret(make_url(settings.warehouse.url).password)
@@ -153,3 +166,10 @@ def _register_secrets(settings: Settings) -> None:
             raise ConfigError(
                 f"warehouse.url: not a SQLAlchemy URL: {redact(settings.warehouse.url)!r}"
             ) from None
+
+
+def _value(settings: Settings, dotted: str) -> str:
+    node: Any = settings
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return str(node or "")

@@ -78,7 +78,9 @@ def record_refused(ws: Workspace, kind: str, name: str, exc: Exception) -> None:
 
 def append(ws: Workspace, record: dict[str, Any]) -> None:
     """One line, written whole by one O_APPEND write under a lock: concurrent cron runs never interleave."""
-    line = (json.dumps(record, default=str, sort_keys=True) + "\n").encode()
+    from common.redact import redact
+
+    line = (redact(json.dumps(record, default=str, sort_keys=True)) + "\n").encode()
     fd = os.open(history_file(ws), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -81,7 +81,10 @@ def publish(cfg: Settings, ws: Workspace, name: str, steps: list[str]) -> str | 
 
 
 def _send(cfg: Settings, ws: Workspace, registry: Any, group: str) -> str | None:
-    from prometheus_client import push_to_gateway, write_to_textfile
+    from prometheus_client import write_to_textfile
+
+    from common.pushgateway import push
+    from common.redact import without_credentials
 
     url = cfg.monitoring.pushgateway_url
     try:
@@ -89,11 +92,11 @@ def _send(cfg: Settings, ws: Workspace, registry: Any, group: str) -> str | None
             path = ws.dir("metrics") / f"pipeline_{group}.prom"
             write_to_textfile(str(path), registry)  # a temporary file renamed into place
             return str(path)
-        push_to_gateway(url, job=JOB, grouping_key={"pipeline": group}, registry=registry, timeout=10)
+        return push(url, JOB, registry, {"pipeline": group})
     except OSError as exc:
-        log.warning("%s figures not written to %s: %s", group, url or ws.dir("metrics"), exc)
+        where = without_credentials(url) if url else ws.dir("metrics")
+        log.warning("%s figures not written to %s: %s", group, where, exc)
         return None
-    return f"{url.rstrip('/')}/metrics/job/{JOB}/pipeline/{group}"
 
 
 def _rows(ws: Workspace, steps: list[str]) -> dict[str, int]:

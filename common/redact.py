@@ -43,3 +43,35 @@ class RedactingFilter(logging.Filter):
         if clean != message:
             record.msg, record.args = clean, None
         return True
+
+
+def without_password(url: str) -> str:
+    """`url` with the password of its user part left out (the user stays): a form safe to pass to a library that
+    prints its arguments, or to record."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}" if parts.username else host))
+
+
+def without_credentials(url: str) -> str:
+    """`url` with no user part at all: an identity to record (over http(s) a lone user part is often a token)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def with_password(url: str, environ_key: str = "MLFLOW_TRACKING_URI") -> str:
+    """The full URL behind `url` (given without its password), from the environment: a pipeline task is given
+    the URL without its password and reads the secret from its own environment (locally inherited, on a
+    cluster from a Secret)."""
+    import os
+
+    full = os.environ.get(environ_key, "")
+    return full if full and without_password(full) == url else url

@@ -3,15 +3,61 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from common import defaults
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _web_url(value: str) -> str:
+    """Empty, or an http(s) URL with a host (a credential in it is registered for redaction, common.config)."""
+    from urllib.parse import urlsplit
+
+    if value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host (e.g. http://host:port)")
+    return value
+
+
+def _no_credentials(value: str) -> str:
+    """A URL that is committed or published (the deployment repo's address, in its Application) holds no
+    credentials: an https user part is often a token; ssh's user (git@) is not a secret."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value) if "://" in value else None
+    if parts and (parts.password or (parts.username and parts.scheme in ("http", "https"))):
+        raise ValueError(
+            "the URL holds credentials, and it is committed to the deployment repo: give them in "
+            "GITOPS_USERNAME and GITOPS_TOKEN instead"
+        )
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+CommittedUrl = Annotated[str, AfterValidator(_no_credentials)]
+# every key that holds a URL: one with credentials in it is registered for redaction (common.config), so its
+# password never reaches a log, a summary, a state file or a report; tests check that the list is complete
+URL_KEYS = (
+    "warehouse.url",
+    "object_store.endpoint_url",
+    "dvc.remote_url",
+    "dvc.endpoint_url",
+    "mlflow.tracking_uri",
+    "kubeflow.host",
+    "ab_testing.prometheus_url",
+    "drift.pushgateway_url",
+    "lineage.url",
+    "gitops.repo_url",
+    "gitops.argocd.url",
+    "gitops.argocd.repo_url",
+    "monitoring.pushgateway_url",
+)
 
 
 class LoggingCfg(Section):
@@ -41,7 +87,7 @@ class ObjectStoreCfg(Section):
     backend: Literal["local", "s3"] = "local"
     bucket: str = "mlops"
     prefix: str = ""
-    endpoint_url: str = ""
+    endpoint_url: WebUrl = ""
     region: str = "us-east-1"
     access_key_id: str = ""
     secret_access_key: SecretStr = SecretStr("")
@@ -49,7 +95,7 @@ class ObjectStoreCfg(Section):
 
 class DvcCfg(Section):
     remote_url: str = ""
-    endpoint_url: str = ""
+    endpoint_url: WebUrl = ""
     access_key_id: str = ""
     secret_access_key: SecretStr = SecretStr("")
 
@@ -88,7 +134,7 @@ EXTRACTED_AT = "extracted_at"
 class DatasetCfg(Section):
     """The customers table: column names exactly as the warehouse has them (any case, spaces, reserved words)."""
 
-    table: str = "customers"
+    table: str = Field("customers", pattern=r"^[^/\\\x00]+$")  # also in file names: no path separators
     id_column: str = "customer_id"
     id_type: Literal["auto", "int", "str"] = "auto"  # auto: the warehouse column's type decides
     target: str = "churn"
@@ -326,7 +372,7 @@ class MlflowCfg(Section):
 
 
 class KubeflowCfg(Section):
-    host: str = ""  # empty: run the pipeline locally with kfp.local's SubprocessRunner
+    host: WebUrl = ""  # empty: run the pipeline locally with kfp.local's SubprocessRunner
     namespace: str = "kubeflow"
     base_image: str = "python:3.11-slim"  # on a cluster: an image with this project installed
     timeout_s: int = Field(3600, ge=1)
@@ -409,8 +455,11 @@ class ABTestingCfg(Section):
     iterations: int = Field(6, ge=1)
     min_requests: int = Field(100, ge=1)  # per version and iteration, before a rate is judged
     failure_limit: int = Field(2, ge=1)  # consecutive failing iterations that end the experiment early
+    retry_rejected: bool = (
+        False  # true: a candidate an experiment rejected is tested again (--retry-rejected)
+    )
     objectives: ObjectivesCfg = ObjectivesCfg()
-    prometheus_url: str = ""  # set: objectives read by PromQL; empty: the server's own /metrics
+    prometheus_url: WebUrl = ""  # set: objectives read by PromQL; empty: the server's own /metrics
     # PromQL per counter, $model and $version filled in; latency: one series per histogram bucket (le)
     queries: dict[Literal["requests", "errors", "predictions", "positives", "latency"], str] = {
         "requests": 'sum(mlops_ab_requests_total{model_name="$model",version="$version"})',
@@ -437,7 +486,7 @@ class DriftCfg(Section):
     reference_rows: int = Field(100_000, ge=1000)  # the reference is sampled to this, once per data version
     seed: int = 42
     feedback_table: str = "churn_feedback"  # (id, label, time) in the warehouse: labels that arrive later
-    pushgateway_url: str = ""  # set: the drift metrics are pushed there; else a textfile-collector file
+    pushgateway_url: WebUrl = ""  # set: the drift metrics are pushed there; else a textfile-collector file
     retrain_promotes: bool = False  # false: a retrained model is challenger only, for UC2's experiment
 
 
@@ -506,7 +555,7 @@ class LineageCfg(Section):
 
     backend: Literal["file", "http", "console", "none"] = "file"  # file: JSONL under <workspace>/lineage/
     namespace: str = "churn-mlops"  # the jobs' namespace
-    url: str = ""  # http: Marquez (or any OpenLineage receiver) base URL
+    url: WebUrl = ""  # http: Marquez (or any OpenLineage receiver) base URL
     endpoint: str = "api/v1/lineage"
     api_key: SecretStr = SecretStr("")  # http: a bearer token, from the environment only
     timeout_s: float = Field(5.0, gt=0)
@@ -528,12 +577,12 @@ class BatchCfg(Section):
 class ArgoCDCfg(Section):
     """UC6 with Argo CD: its API syncs the Application; empty url: the local reconciler serves the repo."""
 
-    url: str = ""  # e.g. https://argocd.example.com; the token comes from ARGOCD_AUTH_TOKEN only
+    url: WebUrl = ""  # e.g. https://argocd.example.com; the token comes from ARGOCD_AUTH_TOKEN only
     app: str = ""  # the Application; empty: <registered model>-<environment>; {environment} is replaced
     namespace: str = "argocd"  # where the Application objects live
     project: str = "default"
     destination_server: str = "https://kubernetes.default.svc"
-    repo_url: str = ""  # the deploy repo as Argo CD reaches it; empty: gitops.repo_url
+    repo_url: CommittedUrl = ""  # the deploy repo as Argo CD reaches it (in the Application); empty: repo_url
     verify_tls: bool = True
     poll_s: float = Field(5.0, gt=0)
 
@@ -546,7 +595,9 @@ class GitOpsCfg(Section):
     version: str = ""  # set: this version number instead of the alias
     environment: str = Field("staging", pattern=r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")  # overlays/<env>/
     namespace: str = "churn-{environment}"  # the Kubernetes namespace of an environment
-    repo_url: str = ""  # empty: file://<workspace>/gitops/deploy.git, created on first use; https or ssh
+    repo_url: CommittedUrl = (
+        ""  # empty: file://<workspace>/gitops/deploy.git, made on first use; https or ssh
+    )
     branch: str = "main"  # the branch Argo CD follows
     push: Literal["direct", "branch"] = "direct"  # branch: promote/<model>-v<N>-<env> for review, no sync
     push_attempts: int = Field(3, ge=1, le=20)  # a push rejected as non-fast-forward is rebuilt and retried
@@ -559,20 +610,6 @@ class GitOpsCfg(Section):
     @classmethod
     def _number_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("repo_url")
-    @classmethod
-    def _no_credentials_in_url(cls, value: str) -> str:
-        """The URL is logged, recorded and written into the Application: no token may ride in it (an https
-        user part is often one); ssh's user (git@) is not a secret."""
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value) if "://" in value else None
-        if parts and (parts.password or (parts.username and parts.scheme in ("http", "https"))):
-            raise ValueError(
-                "the URL holds credentials: give them in GITOPS_USERNAME and GITOPS_TOKEN instead"
-            )
-        return value
 
     @model_validator(mode="after")
     def _argocd_needs_a_reachable_repo(self) -> GitOpsCfg:
@@ -590,9 +627,7 @@ class GitOpsCfg(Section):
 class MonitoringCfg(Section):
     """Pipeline figures for Prometheus (deploy/monitoring/): a textfile per pipeline, or a Pushgateway."""
 
-    pushgateway_url: str = (
-        ""  # set: pushed there, grouped by pipeline; empty: <workspace>/metrics/pipeline_*.prom
-    )
+    pushgateway_url: WebUrl = ""  # set: pushed there, grouped by pipeline; empty: <workspace>/metrics/*.prom
 
 
 class Settings(Section):

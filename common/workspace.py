@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import tempfile
@@ -48,8 +49,12 @@ class Workspace:
         """Store a step's result; the read-modify-write is serialised across processes."""
         with open(self.dir("state") / ".steps.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            from common.redact import redact
+
             state = self._read_state()
-            state[result.step] = result.to_dict()
+            state[result.step] = json.loads(
+                redact(json.dumps(result.to_dict(), default=str))
+            )  # no secret kept
             write_text(self.state_file, json.dumps(state, indent=2, sort_keys=True, default=str))
 
     def result(self, step: str) -> StepResult | None:
@@ -81,9 +86,21 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp made it 0600: a file as open() would make it
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux says it in /proc); else set and restored once."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(dest: str | Path, data: bytes) -> None:

@@ -255,3 +255,61 @@ def metric_families(base: str) -> dict[str, object]:
 
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
         return {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+
+
+class Prober:
+    """A client that calls the predict endpoint `rate` times a second from a thread while a block runs, as
+    users do during a model switch; it counts refused connections, non-2xx answers and other failures."""
+
+    def __init__(self, base: str, model: str = "churn-predictor", rate: float = 25) -> None:
+        import threading
+
+        self.url, self.period = f"{base}/v1/models/{model}:predict", 1 / rate
+        self.answered, self.refused, self.failed = 0, 0, []  # type: ignore[var-annotated]
+        self.versions: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        import time
+
+        customer = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            customer = customer % 500 + 1
+            self._call(customer)
+            self._stop.wait(max(0.0, self.period - (time.monotonic() - started)))
+
+    def _call(self, customer: int) -> None:
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps({"instances": [{"customer_id": customer}]}).encode()
+        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                resp.read()
+                self.answered += 1
+                self.versions.add(resp.headers.get("x-model-version", ""))
+        except urllib.error.HTTPError as err:
+            self.failed.append(f"HTTP {err.code}: {err.read()[:200]!r}")
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, ConnectionRefusedError):
+                self.refused += 1
+            else:
+                self.failed.append(repr(err.reason))
+        except OSError as err:  # a reset or a timeout
+            self.failed.append(repr(err))
+
+    def assert_no_outage(self, min_answers: int = 20) -> None:
+        """No connection refused, no failed answer, and the probe really ran."""
+        assert (self.refused, self.failed[:5]) == (0, []), (self.refused, self.failed[:5], self.answered)
+        assert self.answered >= min_answers, self.answered

@@ -1,8 +1,9 @@
 """Step 06: serve the registry's champion. Locally a KServe ModelServer process on serving.host (pid and log in
 <workspace>/serving/); with serving.mode kserve, an InferenceService on the cluster. Deploying what is already
-served (same version, same settings) is a no-op; another process on the port stops the step before anything
-starts; a new server counts as ready only when it answers as itself (its pid and version), and one that does not
-is rolled back to the previous version.
+served (same version, same settings) is a no-op; a running server switches to the new version in place, with no
+connection refused (it loads beside the old one; one that fails to load never takes traffic, and is tagged so it
+is not tried again until its artifacts change); another process on the port stops the step before anything
+starts; a new server counts as ready only when it answers as itself (its pid and version).
 
   --stop    stop the local server"""
 
@@ -41,7 +42,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         done = deploy(cfg, ws, target["storage_uri"], target["version"])
         return _result(cfg, target, {**done, "changed": True})
     spec = server_spec(cfg, ws, target, cfg.serving.alias)
-    done = serve_local.ensure(ws, spec, cfg.serving.ready_timeout_s)
+    done = serve_local.ensure(cfg, ws, spec, target)
     return _result(cfg, target, {"changed": done["changed"], "pid": done["pid"], "smoke": _smoke(cfg, ws)})
 
 

@@ -8,7 +8,7 @@ from common.cli import base_parser, execute
 from common.pipeline import Outcome, run_pipeline, summary
 from common.settings import Settings
 from common.workspace import Workspace
-from uc2_ab_testing import USE_CASE
+from uc2_ab_testing import RETRY_HELP, USE_CASE
 
 STEPS = [
     "uc2_01_deploy_canary_kserve",
@@ -23,7 +23,11 @@ def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = base_parser(__doc__ or USE_CASE).parse_args(argv)
+    parser = base_parser(__doc__ or USE_CASE)
+    parser.add_argument("--retry-rejected", action="store_true", help=RETRY_HELP)
+    args = parser.parse_args(argv)
+    if args.retry_rejected:
+        args.overrides.append("ab_testing.retry_rejected=true")
     body = lambda cfg, ws: summary(USE_CASE, run(cfg, ws))  # noqa: E731
     return execute(f"{USE_CASE}_pipeline", USE_CASE, args, body, recorded_as=("pipeline", "uc2_ab_testing"))
 

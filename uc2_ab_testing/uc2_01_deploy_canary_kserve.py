@@ -2,7 +2,9 @@
 requests, ab_testing.canary_percent. Locally one model server process serves both behind the public model name,
 split by a hash of the customer id (sticky) or per request (random); a header may pin a version, and every answer
 names its version. With serving.mode kserve, the InferenceService gets the candidate with canaryTrafficPercent
-(Serverless mode). No challenger, or one that is the champion: skipped, exit 0; no experiment is faked."""
+(Serverless mode). No challenger, one that is the champion, one an experiment rejected (until it is retrained, or
+--retry-rejected) or one that failed to load (until its artifacts change): skipped, exit 0, saying why; no
+experiment is faked. A decision of an earlier experiment that a kill left half done is finished first."""
 
 from __future__ import annotations
 
@@ -11,21 +13,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from common.cli import step_main
+from common.cli import base_parser, execute, run_step
 from common.errors import MissingInputError
-from common.serving import local_server
+from common.serving import local_server, serve_local
 from common.serving.canary import canary_spec
 from common.serving.versions import by_alias, local_endpoint, server_spec
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
-from uc2_ab_testing import USE_CASE
+from uc2_ab_testing import RETRY_HELP, USE_CASE
 
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc2_ab_testing.{STEP}")
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
+    from common.serving.act import resume
+
+    resume(cfg, ws)  # first, a decision of an earlier experiment that a kill left half done
     ab, name = cfg.ab_testing, cfg.training.registered_model
     stable = by_alias(cfg, ws, ab.stable_alias)
     if stable is None:
@@ -33,12 +38,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             f"no version of {name} has the alias {ab.stable_alias}: run uc1_churn_prediction/run_pipeline.py first"
         )
     candidate = by_alias(cfg, ws, ab.candidate_alias)
-    if candidate is None or candidate["version"] == stable["version"]:
-        reason = (
-            f"no version of {name} has the alias {ab.candidate_alias}"
-            if candidate is None
-            else f"the {ab.candidate_alias} is version {stable['version']}, the {ab.stable_alias} itself"
-        )
+    reason = _nothing_to_test(cfg, ws, stable, candidate)
+    if reason:
         log.info("nothing to test: %s", reason)
         return StepResult(
             step=STEP, status="skipped", outputs={"reason": reason, "stable": stable["version"]}
@@ -57,7 +58,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         log.info("the split %s / %s is already served", stable["version"], candidate["version"])
         return _result(cfg, stable, candidate, {"changed": False, "pid": current["pid"]}, local_endpoint(cfg))
     local_server.check_port(spec, current)
-    pid = local_server.replace(ws, spec, cfg.serving.ready_timeout_s)
+    pid = serve_local.switch(cfg, ws, spec, [stable, candidate])
     log.info(
         "serving version %s with version %s on %.4g%% of requests (%s routing)",
         stable["version"],
@@ -66,6 +67,29 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         ab.routing,
     )
     return _result(cfg, stable, candidate, {"changed": True, "pid": pid}, local_endpoint(cfg))
+
+
+def _nothing_to_test(
+    cfg: Settings, ws: Workspace, stable: dict[str, Any], candidate: dict[str, Any] | None
+) -> str:
+    """Why there is no experiment to run ("" when there is one): no candidate, the champion itself, a candidate
+    an experiment rejected (until it is retrained, or ab_testing.retry_rejected / --retry-rejected), or one that
+    failed to load (until its artifacts change)."""
+    from common.serving.versions import failed_to_load
+
+    ab, name = cfg.ab_testing, cfg.training.registered_model
+    if candidate is None:
+        return f"no version of {name} has the alias {ab.candidate_alias}"
+    if candidate["version"] == stable["version"]:
+        return f"the {ab.candidate_alias} is version {stable['version']}, the {ab.stable_alias} itself"
+    rejected, rolled_back = candidate["tags"].get("rejected"), candidate["tags"].get("rolled_back")
+    if (rejected or rolled_back) and not ab.retry_rejected:
+        why = f"rejected by an experiment ({', '.join(json.loads(rejected))})" if rejected else "rolled back"
+        return (
+            f"the {ab.candidate_alias}, version {candidate['version']}, was {why}: it is not tested again until "
+            "it is retrained, or with --retry-rejected (ab_testing.retry_rejected)"
+        )
+    return failed_to_load(cfg, ws, candidate) or ""
 
 
 def _result(
@@ -90,7 +114,12 @@ def _result(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+    parser = base_parser(__doc__ or STEP)
+    parser.add_argument("--retry-rejected", action="store_true", help=RETRY_HELP)
+    args = parser.parse_args(argv)
+    if args.retry_rejected:
+        args.overrides.append("ab_testing.retry_rejected=true")
+    return execute(STEP, USE_CASE, args, lambda cfg, ws: run_step(STEP, run, cfg, ws).to_dict())
 
 
 if __name__ == "__main__":

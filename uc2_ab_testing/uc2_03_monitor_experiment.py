@@ -21,9 +21,9 @@ from common.cli import step_main
 from common.serving import experiment as judge
 from common.serving import local_server
 from common.serving.ab_report import render
+from common.serving.act import carry_out, resume
 from common.serving.readers import read_versions, window_of
 from common.serving.replay import read_responses
-from common.serving.versions import by_alias, server_spec
 from common.settings import ObjectivesCfg, Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
@@ -37,18 +37,16 @@ log = logging.getLogger(f"uc2_ab_testing.{STEP}")
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     created = ws.require(EXPERIMENT_STEP, f"run {EXPERIMENT_STEP}.py first")
     if created.status == "skipped":
-        return StepResult(step=STEP, status="skipped", outputs={"reason": created.outputs["reason"]})
+        finished = resume(cfg, ws)  # a decision a kill interrupted, whatever step 02 found since
+        reason = f"finished the {finished}" if finished else created.outputs["reason"]
+        return StepResult(step=STEP, status="skipped", outputs={"reason": reason})
     path = Path(created.outputs["experiment"])
     record = path.parent / "report.json"
-    if record.exists():  # decided before: never observed twice; acted upon again only if that was cut short
-        report = json.loads(record.read_text())
-    else:
-        report = decide(json.loads(path.read_text()), path.parent)
-        write_text(record, json.dumps(report, indent=2))  # the decision first: a failed act can be resumed
-    if not report["acted"]:
-        act(cfg, ws, report)
-        report["acted"] = True
-        write_text(record, json.dumps(report, indent=2))
+    if (
+        not record.exists()
+    ):  # decided before: never observed twice; acted upon again only if that was cut short
+        write_text(record, json.dumps(decide(json.loads(path.read_text()), path.parent), indent=2))
+    report = carry_out(cfg, ws, record)  # the decision first: an act a kill interrupts is finished on a rerun
     write_text(path.parent / "report.html", render(report))
     reasons = "; ".join(report["reasons"]) or "every objective met"
     log.info("experiment %s: %s (%s)", report["experiment"], report["decision"], reasons)
@@ -135,33 +133,12 @@ def stop_load(folder: Path) -> None:
     record = folder / "load.json"
     if not record.exists():
         return
-    local_server.kill(json.loads(record.read_text())["pid"], timeout_s=10)  # TERM first: it flushes
-
-
-def act(cfg: Settings, ws: Workspace, report: dict[str, Any]) -> None:
-    """Move the aliases (promote) or tag the candidate (rollback), and serve the winner alone."""
-    from common.model.registry import client_for, tracking_uri
-
-    ab, name = cfg.ab_testing, cfg.training.registered_model
-    client = client_for(tracking_uri(cfg, ws))
-    stable, candidate = report["stable"], report["candidate"]
-    if report["decision"] == "promote":
-        client.set_registered_model_alias(name, "previous", stable)
-        client.set_registered_model_alias(name, ab.stable_alias, candidate)
-        client.set_model_version_tag(
-            name, candidate, "ab_testing", f"promoted by experiment {report['experiment']}"
-        )
+    load = json.loads(record.read_text())
+    # after a reboot the pid may be anyone's: only our replay, of this experiment, is signalled
+    if local_server.runs(load["pid"], "common.serving.replay", str(folder / "experiment.json")):
+        local_server.kill(load["pid"], timeout_s=10)  # TERM first: it flushes
     else:
-        client.set_model_version_tag(name, candidate, "rejected", json.dumps(report["reasons"]))
-    winner = by_alias(cfg, ws, ab.stable_alias)
-    if winner is None:  # the alias was removed meanwhile: nothing left to serve alone
-        return
-    if cfg.serving.mode == "kserve":
-        from common.serving.kserve_deploy import deploy
-
-        deploy(cfg, ws, winner["storage_uri"], winner["version"])
-        return
-    local_server.replace(ws, server_spec(cfg, ws, winner, ab.stable_alias), cfg.serving.ready_timeout_s)
+        log.info("the load (pid %s) is not running any more: nothing to stop", load["pid"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -144,7 +144,12 @@ def _summary(
         **verdict,
         "model": {"name": champion["name"], "version": champion["version"], "alias": cfg.drift.alias},
         "reference": {"data_tag": champion["data_tag"], "rows": len(reference)},
-        "current": {"mode": cfg.drift.current, "source": current.source, "sampled": current.sampled},
+        "current": {
+            "mode": cfg.drift.current,
+            "source": current.source,
+            "sampled": current.sampled,
+            "quarantined_files": current.quarantined,
+        },
         "rows": {"current": current.rows, "compared": len(current.frame), "reference": len(reference)},
         "share": round(compared["share"], 4),
         "share_threshold": cfg.drift.share_threshold,
@@ -182,7 +187,11 @@ def _result(
             "metrics_at": summary["metrics_at"],
             "sampled": current.sampled,
         },
-        metrics={"share": summary["share"], **{f"rows_{k}": v for k, v in summary["rows"].items()}},
+        metrics={
+            "share": summary["share"],
+            **{f"rows_{k}": v for k, v in summary["rows"].items()},
+            "quarantined": current.quarantined,  # log files that could not be read, moved aside
+        },
         datasets_read=[reference_uri, current.uri, f"models:/{champion['name']}/{champion['version']}"],
         datasets_written=[report.as_uri()],
     )

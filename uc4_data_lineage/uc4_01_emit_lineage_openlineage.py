@@ -17,6 +17,7 @@ from typing import Any
 from common.cli import base_parser, execute, run_step
 from common.errors import ConfigError, ServiceUnavailableError
 from common.lineage.emitter import SPOOL_FILE, append_line, make_client
+from common.redact import without_credentials
 from common.settings import LineageCfg, Settings
 from common.step import StepResult
 from common.workspace import Workspace
@@ -36,12 +37,12 @@ def run(cfg: Settings, ws: Workspace, backfill: bool = False) -> StepResult:
         log.info("lineage.backend is none and nothing is spooled: nothing to deliver")
         return StepResult(step=STEP, status="skipped", outputs={"reason": "lineage.backend is none"})
     target = _target(cfg.lineage)
-    taken = _take_spool(folder)
+    taken, torn = _take_spool(ws, folder)
     events = [event for _, batch in taken for event in batch]
     if backfill:
         events += backfill_events(ws, cfg.lineage.namespace)
-    done = _delivered(folder, target)
-    counts = {"sent": 0, "already_present": 0, "failed": 0}
+    done = _delivered(ws, folder, target)
+    counts = {"sent": 0, "already_present": 0, "failed": 0, "quarantined": torn}
     client = make_client(cfg.lineage, folder)
     for event in events:
         key = event_key(event)
@@ -57,7 +58,11 @@ def run(cfg: Settings, ws: Workspace, backfill: bool = False) -> StepResult:
             counts["failed"] += 1
     for path, _ in taken:  # every event of it is delivered, or back in the spool
         path.unlink()
-    log.info("lineage to %s: %d sent, %d already present, %d failed", target, *counts.values())
+    log.info(
+        "lineage to %s: %d sent, %d already present, %d failed, %d torn line(s) quarantined",
+        target,
+        *counts.values(),
+    )
     if counts["failed"]:
         raise ServiceUnavailableError(
             f"{counts['failed']} lineage event(s) could not be delivered to {target} "
@@ -103,33 +108,42 @@ def _time(stamp: str) -> Any:
 
 def _target(cfg: LineageCfg) -> str:
     """The backend's identity in the ledger: an event delivered to one Marquez is not delivered to another."""
-    return f"{cfg.url.rstrip('/')}/{cfg.endpoint}" if cfg.backend == "http" else cfg.backend
+    if cfg.backend != "http":
+        return cfg.backend
+    return f"{without_credentials(cfg.url).rstrip('/')}/{cfg.endpoint}"  # recorded in the ledger: no secret
 
 
-def _take_spool(folder: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
+def _take_spool(ws: Workspace, folder: Path) -> tuple[list[tuple[Path, list[dict[str, Any]]]], int]:
     """The spooled events, taken whole: the spool is moved aside first, so events spooled meanwhile by another
     process land in a new spool. A file taken by a run that died before it finished is taken again: the ledger
-    keeps what that run delivered from being sent twice."""
+    keeps what that run delivered from being sent twice. A torn line is quarantined, the rest sent; returns the
+    files with their events, and how many lines were quarantined."""
     import psutil
+
+    from common.quarantine import parse_lines
 
     spool = folder / SPOOL_FILE
     if spool.exists():
         os.replace(spool, folder / f".{SPOOL_FILE}.{os.getpid()}")
-    taken = []
+    taken, torn = [], 0
     for path in sorted(folder.glob(f".{SPOOL_FILE}.*")):
-        pid = int(path.suffix.lstrip(".") or 0)
-        if pid != os.getpid() and psutil.pid_exists(pid):
+        pid = int(path.suffix.lstrip(".")) if path.suffix.lstrip(".").isdigit() else 0
+        if pid and pid != os.getpid() and psutil.pid_exists(pid):
             continue  # another delivery is sending it now
-        taken.append((path, [json.loads(line) for line in path.read_text().splitlines() if line.strip()]))
-    return taken
+        events, bad = parse_lines(ws, path, "lineage-spool")
+        taken.append((path, events))
+        torn += bad
+    return taken, torn
 
 
-def _delivered(folder: Path, target: str) -> set[str]:
+def _delivered(ws: Workspace, folder: Path, target: str) -> set[str]:
+    from common.quarantine import parse_lines
+
     path = folder / LEDGER_FILE
     if not path.exists():
         return set()
-    lines = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return {entry["key"] for entry in lines if entry["target"] == target}
+    entries, _ = parse_lines(ws, path, "lineage-ledger")
+    return {e["key"] for e in entries if e.get("target") == target}
 
 
 def _send(client: Any, event: dict[str, Any]) -> bool:

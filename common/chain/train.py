@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from common.chain import FEATURES, TRAIN, VERSION
 from common.errors import GateFailedError, MlopsError
 from common.model.registry import artifact_root, client_for, experiment_id, tracking_uri
+from common.redact import without_password
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, atomic_path
@@ -50,11 +52,14 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     client.log_artifact(parent, str(package), "pipeline")
     args = {
         "repo_config": json.dumps(feats.outputs["repo_config"]),
-        "tracking_uri": uri,
+        "tracking_uri": without_password(
+            uri
+        ),  # KFP prints its arguments: the tasks read the password from env
         "parent_run_id": parent,
         "entities_path": str(_entities(cfg, ws, feats.outputs["data_path"])),
         "data_tag": tag,
     }
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # what the local tasks inherit (common.redact.with_password)
     try:
         _submit(cfg, package, args) if cfg.kubeflow.host else _run_local(cfg, ws, args)
     except Exception:

@@ -21,6 +21,7 @@ class ObjectStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def list(self, prefix: str = "") -> list[str]: ...
     def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
 
 
 class LocalStore:
@@ -69,6 +70,9 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
 
 class S3Store:
     """Objects in an S3 bucket; S3 makes an object visible only once its upload completes."""
@@ -115,6 +119,9 @@ class S3Store:
                 return False
             raise
         return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
 def s3_client(cfg: ObjectStoreCfg) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ class Current:
     key: str  # names this current data: the same key never triggers a retrain twice
     uri: str = ""  # the dataset read, for lineage
     labels_in_frame: bool = False
+    quarantined: int = 0  # log files that could not be read, moved aside
 
     @property
     def sampled(self) -> bool:
@@ -44,7 +45,8 @@ def from_inference_log(cfg: Settings, ws: Workspace, now: datetime, version: str
     columns = [ds.id_column, *ds.numeric, *ds.categorical, *LOGGED]
     with _log_root(cfg, ws, start, now) as (root, where):
         files = log_files(root, start, now)
-        window = read_window(files, start, now, columns, drift.max_rows, drift.seed, version)
+        bad = _quarantine(cfg, ws, root)
+        window = read_window(files, start, now, columns, drift.max_rows, drift.seed, version, bad)
     span = f"{start:%Y-%m-%dT%H:%M:%S}Z..{now:%Y-%m-%dT%H:%M:%S}Z"
     return Current(
         window.frame,
@@ -52,6 +54,7 @@ def from_inference_log(cfg: Settings, ws: Workspace, now: datetime, version: str
         f"{where} {span} ({window.files} files)",
         f"inference-log {span}",
         where if "://" in where else Path(where).as_uri(),
+        quarantined=window.quarantined,
     )
 
 
@@ -78,6 +81,23 @@ def from_latest_extract(cfg: Settings, ws: Workspace, champion: dict[str, Any]) 
     rows = int(validated.metrics.get("rows", len(df)))
     uri = f"dvc://{ws.root / 'data-registry'}/{data_path(cfg)}@{tag}"
     return Current(df, rows, f"{path}@{tag}", f"extract {tag}", uri, labels_in_frame=True)
+
+
+def _quarantine(cfg: Settings, ws: Workspace, root: Path) -> Callable[[Path, Exception], None]:
+    """What happens to a log file that cannot be read: moved to <workspace>/quarantine/inference-log/ (with
+    object_store.backend s3, the object is removed from the log once its copy is there), so no later check
+    trips over it again."""
+    from common.quarantine import move_file
+
+    def bad(path: Path, exc: Exception) -> None:
+        key = f"{PREFIX}/{path.relative_to(root).as_posix()}"
+        move_file(ws, path, "inference-log", f"{type(exc).__name__}: {exc}"[:300])
+        if cfg.object_store.backend == "s3":
+            from common.data.object_store import make_store
+
+            make_store(cfg.object_store, ws).delete(key)
+
+    return bad
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from common.data.warehouse import make_engine, reaching, warehouse_url
-from common.settings import Settings
+from common.errors import DataValidationError
+from common.settings import DatasetCfg, Settings, fold_label
 from common.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -52,8 +53,29 @@ def labels_for(cfg: Settings, ws: Workspace, ids: pd.Series) -> pd.DataFrame:
     if found.empty:
         return empty
     found[LABELLED_AT] = pd.to_datetime(found[LABELLED_AT], utc=True)
+    found[LABEL] = as_labels(found[LABEL], cfg.dataset, table)
     newest = found.sort_values(LABELLED_AT).drop_duplicates(id_column, keep="last")
     return newest[[id_column, LABEL, LABELLED_AT]].astype({LABEL: "int64"}).reset_index(drop=True)
+
+
+def as_labels(values: pd.Series, ds: DatasetCfg, table: str) -> pd.Series:
+    """Feedback labels as 1 and 0: 1 and 0 themselves, or the dataset's own labels (positive_label,
+    negative_labels); anything else is a DataValidationError naming the values and their counts, not a metric
+    computed on nonsense."""
+    import pandas as pd
+
+    ones = {"1", *([fold_label(ds.positive_label)] if ds.positive_label else [])}
+    zeros = {"0", *(fold_label(v) for v in ds.negative_labels)}
+    folded = values.map(fold_label)
+    unknown = values[~folded.isin(ones | zeros)]
+    if len(unknown):
+        shown = unknown.astype(str).value_counts().head(5).to_dict()
+        raise DataValidationError(
+            f"{table}.{LABEL}: {len(unknown)} value(s) are not labels: {shown}; a label is 1 or 0, or one of "
+            f"the dataset's (dataset.positive_label {ds.positive_label!r}, dataset.negative_labels "
+            f"{ds.negative_labels})"
+        )
+    return pd.Series(folded.isin(ones).astype("int64").to_numpy(), index=values.index)
 
 
 def write_labels(engine: Engine, table: str, id_column: str, labels: pd.DataFrame) -> int:

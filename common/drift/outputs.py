@@ -58,7 +58,10 @@ def metrics_registry(summary: dict[str, Any]) -> Any:
 def publish(summary: dict[str, Any], textfile: Path, pushgateway_url: str) -> str:
     """Push to the Pushgateway when one is configured, else write the textfile (atomically, as the
     collector expects); returns where the metrics went."""
-    from prometheus_client import push_to_gateway, write_to_textfile
+    from prometheus_client import write_to_textfile
+
+    from common.pushgateway import push
+    from common.redact import without_credentials
 
     registry = metrics_registry(summary)
     if not pushgateway_url:
@@ -66,12 +69,11 @@ def publish(summary: dict[str, Any], textfile: Path, pushgateway_url: str) -> st
         write_to_textfile(str(textfile), registry)  # a temporary file renamed into place
         return str(textfile)
     try:
-        push_to_gateway(pushgateway_url, job=JOB, registry=registry, timeout=10)
+        return push(pushgateway_url, JOB, registry)
     except OSError as exc:  # URLError and connection errors: the gateway is down, a transient failure
         raise ServiceUnavailableError(
-            f"Pushgateway {pushgateway_url} (drift.pushgateway_url): {exc}"
+            f"Pushgateway {without_credentials(pushgateway_url)} (drift.pushgateway_url): {exc}"
         ) from exc
-    return f"{pushgateway_url.rstrip('/')}/metrics/job/{JOB}"
 
 
 def history_file(ws: Workspace) -> Path:

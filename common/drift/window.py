@@ -4,6 +4,7 @@ and sampled while reading, so no DataFrame of the whole window ever exists."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ class Window:
     frame: pd.DataFrame  # the rows compared (all of the window, or the sample)
     rows: int  # rows in the window
     files: int
+    quarantined: int = 0  # files Parquet could not read, moved aside
 
     @property
     def sampled(self) -> bool:
@@ -54,14 +56,26 @@ def read_window(
     max_rows: int,
     seed: int,
     version: str | None = None,
+    on_bad: Callable[[Path, Exception], object] | None = None,
 ) -> Window:
     """Rows with start <= ts < end (and of model `version`, when given), the given columns (and ts). Past
     `max_rows`, a seeded sample: the first pass reads only the time (and version) column to find the window's
-    rows; the second reads just the sampled ones."""
+    rows; the second reads just the sampled ones. A file Parquet cannot read is handed to `on_bad` (the
+    quarantine) and left out; the rest is read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    masks = [_mask(pq.read_table(f, columns=_keys(version)), start, end, version) for f in files]
+    readable, masks = [], []
+    for f in files:
+        try:
+            masks.append(_mask(pq.read_table(f, columns=_keys(version)), start, end, version))
+        except (pa.ArrowException, OSError, KeyError) as exc:  # torn, not Parquet, or without our columns
+            log.warning("inference log: %s cannot be read (%s: %s); left out", f, type(exc).__name__, exc)
+            if on_bad is not None:
+                on_bad(f, exc)
+            continue
+        readable.append(f)
+    bad, files = len(files) - len(readable), readable
     total = int(sum(m.sum() for m in masks))
     chosen = sample_positions(total, max_rows, seed)
     wanted = list(dict.fromkeys(["ts", *columns]))
@@ -77,7 +91,7 @@ def read_window(
     if chosen is not None:
         log.info("window of %d rows: comparing a seeded sample of %d (drift.max_rows)", total, len(chosen))
     frame = pa.concat_tables(parts).to_pandas() if parts else _empty(wanted)
-    return Window(frame, total, len(files))
+    return Window(frame, total, len(files), bad)
 
 
 def _keys(version: str | None) -> list[str]:

@@ -35,9 +35,7 @@ def _feature(name: str, found: dict[str, Any], folder: Path) -> str:
     rows = "".join(_group(g, row) for g, row in found["groups"].items())
     disparities = "".join(f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in found["disparities"].items())
     thresholds = "".join(
-        f"<tr><td>{html.escape(g)}</td><td>"
-        + "; ".join(f"{p['operator']} {p['threshold']} ({p['share']:.0%})" for p in parts)
-        + "</td></tr>"
+        f"<tr><td>{html.escape(g)}</td><td>{html.escape(_thresholds(parts))}</td></tr>"
         for g, parts in found["equal_tpr_thresholds"].items()
     )
     flip = "not measured" if found["flip_rate"] is None else f"{found['flip_rate']:.2%}"
@@ -49,6 +47,13 @@ def _feature(name: str, found: dict[str, Any], folder: Path) -> str:
         "<p>Thresholds that would equalize the true-positive rate (fairlearn ThresholdOptimizer; "
         f"information only, not applied):</p><table>{thresholds}</table><div>{images}</div>"
     )
+
+
+def _thresholds(parts: list[dict[str, Any]]) -> str:
+    """A group's equal-TPR thresholds, or why they could not be computed (a group whose labels are one class)."""
+    if any("reason" in p for p in parts):
+        return "not computable: " + "; ".join(str(p.get("reason", "")) for p in parts)
+    return "; ".join(f"{p['operator']} {p['threshold']} ({p['share']:.0%})" for p in parts)
 
 
 def _group(group: str, row: dict[str, Any]) -> str:

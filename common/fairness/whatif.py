@@ -63,7 +63,7 @@ def equal_tpr_thresholds(y: np.ndarray, proba: np.ndarray, groups: np.ndarray) -
     try:
         optimizer.fit(scores, y, sensitive_features=groups.astype(str))
     except ValueError as exc:  # a group with one class, or no rows to judge: nothing to equalize
-        return {"not computed": [{"reason": str(exc).splitlines()[0]}]}
+        return {"not computable": [{"reason": str(exc).splitlines()[0]}]}
     out = {}
     for group, mix in optimizer.interpolated_thresholder_.interpolation_dict.items():
         parts = [(float(mix[f"p{i}"]), mix[f"operation{i}"]) for i in (0, 1)]

@@ -80,9 +80,7 @@ def reconcile(cfg: Settings, ws: Workspace, release: Release, revision: str, app
     if isinstance(target, str):
         return status_doc(app, revision, "OutOfSync", "Degraded", "Failed", target)
     try:
-        done = serve_local.ensure(
-            ws, server_spec(cfg, ws, target, release.alias), cfg.serving.ready_timeout_s
-        )
+        done = serve_local.ensure(cfg, ws, server_spec(cfg, ws, target, release.alias), target)
     except MlopsError as exc:  # the server did not start (the previous one is restored): the sync failed
         return status_doc(app, revision, "OutOfSync", "Degraded", "Failed", str(exc))
     what = "now serves" if done["changed"] else "serves"

@@ -95,6 +95,24 @@ def git_env(folder: Path) -> dict[str, str]:
     return env
 
 
+def clear_stale_locks(git_dir: Path) -> list[Path]:
+    """Remove the lock files a killed git left in the clone (index.lock, HEAD.lock, a ref's lock), each older
+    than this process. The clone is only touched under UC6's run lock, which this process holds: no git of ours
+    can be running, so a lock from before it started is stale. Returns what was removed."""
+    import psutil
+
+    if not git_dir.is_dir():
+        return []
+    started = psutil.Process().create_time()
+    stale = [p for p in git_dir.rglob("*.lock") if p.is_file() and p.stat().st_mtime < started]
+    for path in stale:
+        path.unlink(missing_ok=True)
+        log.warning(
+            "removed %s, a lock a killed git left (older than this run, which holds UC6's lock)", path
+        )
+    return stale
+
+
 class DeployRepo:
     """A working clone of the deployment repo at `folder`, following `branch` of `url`."""
 
@@ -106,6 +124,7 @@ class DeployRepo:
         from git import Repo
         from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
+        clear_stale_locks(self.folder / ".git")
         try:
             repo = Repo(self.folder)
         except (InvalidGitRepositoryError, NoSuchPathError):

@@ -100,8 +100,11 @@ def _revert(
 
 
 def follow_in_registry(cfg: Settings, ws: Workspace, rolled: dict[str, Any]) -> None:
-    """The reverted version is tagged, and the alias that named it names the version deployed again: without
-    this the next promotion of the alias would deploy the reverted version again. Idempotent."""
+    """The reverted version is tagged, and every alias of the lifecycle that named it (the promoted one, and those
+    that serve, score, judge and test: serving, batch, drift, fairness and the canary's stable alias) names the
+    version deployed again: without this the next promotion would deploy the reverted version again, and the
+    batch scores or UC2 would go on with it. The candidate alias stays (a `rolled_back` version is not canaried
+    again). Idempotent."""
     from common.model.registry import client_for, tracking_uri
 
     model, undone, back = rolled["model"], rolled["from_version"], rolled["to_version"]
@@ -109,6 +112,20 @@ def follow_in_registry(cfg: Settings, ws: Workspace, rolled: dict[str, Any]) -> 
     note = f"{cfg.gitops.environment}: promotion {rolled['reverted'][-1][:12]} reverted"
     client.set_model_version_tag(model, undone, "rolled_back", note)
     aliases = client.get_registered_model(model).aliases
-    if str(aliases.get(cfg.gitops.alias)) == undone:
-        client.set_registered_model_alias(model, cfg.gitops.alias, back)
-        log.info("the %s alias moves back to v%s with the deployment", cfg.gitops.alias, back)
+    for alias in follow_aliases(cfg):
+        if str(aliases.get(alias)) == undone:
+            client.set_registered_model_alias(model, alias, back)
+            log.info("the %s alias moves back to v%s with the deployment", alias, back)
+
+
+def follow_aliases(cfg: Settings) -> list[str]:
+    """The aliases a rollback moves back, each once, gitops.alias first."""
+    named = [
+        cfg.gitops.alias,
+        cfg.serving.alias,
+        cfg.batch.alias,
+        cfg.drift.alias,
+        cfg.fairness.alias,
+        cfg.ab_testing.stable_alias,
+    ]
+    return list(dict.fromkeys(named))

@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.lineage.events import RunContext, run_event
@@ -121,12 +122,11 @@ def make_client(cfg: LineageCfg, folder: Any) -> OpenLineageClient:
     without the sourceCodeLocation facet, so events are reproducible."""
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.console import ConsoleConfig, ConsoleTransport
-    from openlineage.client.transport.file import FileConfig, FileTransport
     from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 
     if cfg.backend == "file":
         folder.mkdir(parents=True, exist_ok=True)
-        transport: Any = FileTransport(FileConfig(log_file_path=str(folder / EVENTS_FILE), append=True))
+        transport: Any = JsonLinesTransport(folder / EVENTS_FILE)
     elif cfg.backend == "http":
         key = cfg.api_key.get_secret_value()
         extra = {"auth": ApiKeyTokenProvider({"api_key": key})} if key else {}
@@ -143,13 +143,37 @@ def make_client(cfg: LineageCfg, folder: Any) -> OpenLineageClient:
 
 
 def append_line(path: Any, line: str) -> None:
-    """One line appended whole: O_APPEND writes of a line do not interleave between processes."""
+    """One line appended whole: O_APPEND writes of a line do not interleave between processes. After a line a
+    killed writer tore (no newline at the end), the new one starts on a line of its own, so only the torn one is
+    lost (and quarantined by its reader), never the next."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, (line + "\n").encode())
+        size = os.fstat(fd).st_size
+        torn = size and os.pread(fd, 1, size - 1) != b"\n"
+        os.write(fd, (("\n" if torn else "") + line + "\n").encode())
     finally:
         os.close(fd)
+
+
+class JsonLinesTransport:
+    """OpenLineage's file backend with append_line's guarantees: each event one whole line, a torn last line
+    never glued to the next event. (The client's FileTransport opens the file in text mode and writes.)"""
+
+    kind = "jsonlines"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def emit(self, event: Any) -> None:
+        from openlineage.client.serde import Serde
+
+        from common.redact import redact
+
+        append_line(self.path, redact(Serde.to_json(event)))
+
+    def close(self, timeout: float = -1) -> bool:
+        return True
 
 
 _instances: dict[tuple[str, str], Lineage] = {}

@@ -21,7 +21,15 @@ class MarquezSource:
     """A Marquez API client; `session` is a requests.Session (passed in by tests and callers)."""
 
     def __init__(self, cfg: LineageCfg, session: Any) -> None:
-        self.base = cfg.url.rstrip("/") + "/api/v1"
+        from urllib.parse import unquote, urlsplit
+
+        from common.redact import without_credentials
+
+        # credentials in lineage.url go as basic auth, never in an address an error message would show
+        self.base = without_credentials(cfg.url).rstrip("/") + "/api/v1"
+        parts = urlsplit(cfg.url)
+        if parts.username is not None:
+            session.auth = (unquote(parts.username), unquote(parts.password or ""))
         self.timeout = cfg.timeout_s
         self.session = session
         key = cfg.api_key.get_secret_value()

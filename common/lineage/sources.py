@@ -17,8 +17,14 @@ def open_source(cfg: Settings, ws: Workspace) -> query.Source:
 
         return MarquezSource(cfg.lineage, requests.Session())
     from common.lineage.store import EventStore, read_events
+    from common.quarantine import keep_lines
 
-    events = read_events(ws.root / "lineage")
+    def torn(path: object, lines: list[str]) -> None:
+        keep_lines(
+            ws, path, "lineage-events", lines, "not an OpenLineage event (a line torn by a killed writer?)"
+        )
+
+    events = read_events(ws.root / "lineage", torn)
     if not events:
         raise ConfigError(
             f"no lineage events in {ws.root / 'lineage'}: run a pipeline first (lineage.backend file), "

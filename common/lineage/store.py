@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,22 +36,33 @@ class _Run:
     input_facets: dict[str, dict[str, Any]] = field(default_factory=dict)  # by dataset id
 
 
-def read_events(folder: Path) -> list[dict[str, Any]]:
-    """Every event the workspace holds, each once (a spooled event may also have reached the file)."""
+def read_events(
+    folder: Path, on_torn: Callable[[Path, list[str]], object] | None = None
+) -> list[dict[str, Any]]:
+    """Every event the workspace holds, each once (a spooled event may also have reached the file). A line that
+    is not an event (torn by a killed writer) is skipped and handed to `on_torn` (the quarantine)."""
     import orjson  # parsing is most of a query's time: orjson reads these events ~1.6x faster than json
 
     seen, events = set(), []
     for path in (folder / "events.jsonl", folder / "spool.jsonl"):
         if not path.exists():
             continue
+        torn = []
         for line in path.read_bytes().splitlines():
             if not line.strip():
                 continue
-            event = orjson.loads(line)
-            key = (event["run"]["runId"], event["eventType"])
+            try:
+                event = orjson.loads(line)
+                key = (event["run"]["runId"], event["eventType"])
+                _ = event["job"]["name"], event["eventTime"]  # without them it is no event: KeyError
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                torn.append(line.decode(errors="replace"))
+                continue
             if key not in seen:
                 seen.add(key)
                 events.append(event)
+        if torn and on_torn is not None:
+            on_torn(path, torn)
     return events
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import MlopsError
+from common.redact import redact
 from common.settings import Settings
 from common.workspace import Workspace
 
@@ -172,7 +173,7 @@ def provenance(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str
             open_source(cfg, ws), registry_view(cfg, ws), target["name"], target["version"]
         )
     except MlopsError as exc:  # no events yet, Marquez down: the card says so and goes on
-        return {"available": False, "reason": str(exc)}
+        return {"available": False, "reason": redact(str(exc))}  # published: no credential
     return {
         "available": True,
         "tables": [t["name"] for t in found["tables"]],

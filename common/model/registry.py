@@ -33,8 +33,14 @@ def artifact_root(uri: str, ws: Workspace) -> Path | None:
 
 
 def client_for(uri: str) -> MlflowClient:
+    """The client of `uri` (given without its password in a pipeline task: the password comes from the
+    environment, common.redact.with_password), set as MLflow's own too."""
     import mlflow
     from mlflow import MlflowClient
+
+    from common.redact import with_password
+
+    uri = with_password(uri)
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

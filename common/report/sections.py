@@ -38,7 +38,22 @@ def collect(ws: Workspace) -> list[Section]:
         _fairness(reports),
         _lineage(reports),
         _gitops(ws),
+        _quarantine(ws),
     ]
+
+
+def _quarantine(ws: Workspace) -> Section:
+    """What was moved aside (bad lines and files), by kind, and the index that says what, from where, why."""
+    from common.quarantine import INDEX, counts
+
+    section = Section("Quarantine (bad lines and files moved aside)")
+    found = counts(ws)
+    if not found:
+        section.notes.append("nothing was quarantined")
+    else:
+        section.table = [["kind", "items"], *[[kind, str(n)] for kind, n in sorted(found.items())]]
+        _linked(section, ("what, from where and why (JSON lines)", ws.root / "quarantine" / INDEX))
+    return section
 
 
 def _outputs(ws: Workspace, step: str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import intent
 from common.errors import ConfigError, MlopsError
 from common.workspace import Workspace, write_text
 
@@ -45,6 +46,10 @@ class PortInUseError(MlopsError):
 
 class VersionLoadError(MlopsError):
     """A version the running server was asked to switch to did not load; it never took traffic."""
+
+    def __init__(self, message: str, version: str) -> None:
+        super().__init__(message)
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -247,13 +252,16 @@ def switch(ws: Workspace, current: dict[str, Any], spec: dict[str, Any], timeout
         with urllib.request.urlopen(request, timeout=timeout_s) as resp:
             resp.read()
     except urllib.error.HTTPError as err:
-        said = _error_of(err)
-        if err.code == 500:
+        said = _said(err)
+        if err.code == 500 and said["version"]:
             raise VersionLoadError(
-                f"{said}; it never took traffic: version {current['version']} answers on "
-                f"(log {ws.dir('serving') / 'server.log'})"
+                f"{said['error']}; it never took traffic: version {current['version']} answers on "
+                f"(see {ws.dir('serving') / 'server.log'})",
+                str(said["version"]),
             ) from None
-        log.warning("the model server cannot switch in place (%s %s): it is restarted", err.code, said)
+        log.warning(
+            "the model server cannot switch in place (%s %s): it is restarted", err.code, said["error"]
+        )
         return False
     except (urllib.error.URLError, OSError) as exc:
         log.warning("the model server did not answer the switch (%s): it is restarted", exc)
@@ -266,11 +274,12 @@ def switch(ws: Workspace, current: dict[str, Any], spec: dict[str, Any], timeout
     return True
 
 
-def _error_of(err: urllib.error.HTTPError) -> str:
-    with contextlib.suppress(ValueError, OSError, TypeError):
+def _said(err: urllib.error.HTTPError) -> dict[str, Any]:
+    """The server's error answer: {"error": text, "version": the version that failed to load, if that}."""
+    with contextlib.suppress(ValueError, OSError, TypeError, AttributeError):
         said = json.loads(err.read())
-        return str(said.get("error") or said.get("detail") or said)
-    return str(err.reason)
+        return {"error": str(said.get("error") or said.get("detail") or said), "version": said.get("version")}
+    return {"error": str(err.reason), "version": None}
 
 
 def _restart(ws: Workspace, current: dict[str, Any] | None, spec: dict[str, Any], timeout_s: float) -> int:
@@ -289,6 +298,7 @@ def _restart(ws: Workspace, current: dict[str, Any] | None, spec: dict[str, Any]
             else _restore(ws, previous, timeout_s)
         )
         raise MlopsError(f"{exc} (log {ws.dir('serving') / 'server.log'}); {restored}") from None
+    intent.boundary("local_server.started")  # a kill here leaves a server without a record: state() adopts it
     if moved and current is not None:
         kill(current["pid"])
     record(ws, proc.pid, spec)
@@ -382,6 +392,13 @@ def _is_server(pid: int, ws: Workspace) -> bool:
     # a server started before the shared-library move named its spec in its environment: still ours to replace
     spec = next((e for e in _proc_strings(pid, "environ") if e.startswith("MLOPS_SERVING_SPEC=")), "")
     return LEGACY_MODULE in argv and spec.removeprefix("MLOPS_SERVING_SPEC=").startswith(folder)
+
+
+def runs(pid: int, *parts: str) -> bool:
+    """Whether process `pid` is alive and its command line holds every one of `parts` (checked before any
+    signal: a recorded pid may belong to another program after a reboot)."""
+    argv = _proc_strings(pid, "cmdline")
+    return _alive(pid) and all(p in argv for p in parts)
 
 
 def _proc_strings(pid: int, name: str) -> list[str]:

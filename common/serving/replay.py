@@ -6,10 +6,10 @@ objectives that need labels read it.
 
     python -m common.serving.replay --experiment EXPERIMENT.json
 
-It also replays customers at a server, as a user sends traffic: a Parquet file (answers go to responses.jsonl
-beside it), or the configured warehouse table's rows exactly as the warehouse returns them (--table; answers go to
-<workspace>/replay/). Every column is sent, the label and the time too: the server takes a row as the table holds
-it. It prints the count per status and the first distinct error bodies, and exits 1 when more than
+It also replays customers at a server, as a user sends traffic: a Parquet file (--data), or the configured
+warehouse table's rows exactly as the warehouse returns them (--table); the answers go to
+<workspace>/replay/responses.jsonl. Every column is sent, the label and the time too: the server takes a row as the
+table holds it. It prints the count per status and the first distinct error bodies, and exits 1 when more than
 --max-error-rate of the answers are not 200:
 
     python -m common.serving.replay --data var/drifted.parquet --endpoint URL --rate 200 --duration 10
@@ -258,13 +258,14 @@ def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dic
         frame = warehouse_rows(cfg, ws, math.ceil(args.rate * args.duration))
         experiment = {"endpoint": args.endpoint, "replay": {"rate": args.rate, "duration_s": args.duration}}
         fields = [c for c in frame.columns if c != key]
-        rows, folder = instances(frame, key, fields, label, 7), ws.dir("replay")
+        rows = instances(frame, key, fields, label, 7)
     else:
         try:
             experiment = plain(args.data, args.endpoint, args.rate, args.duration, label, key)
         except (OSError, ValueError) as exc:  # not Parquet, or without the id column
             raise ConfigError(str(exc)) from None
-        rows, folder = None, Path(args.data).parent
+        rows = None
+    folder = ws.dir("replay")  # the workspace's, never beside the input (which may be in a DVC work tree)
     try:
         load = Load(experiment, folder, rows)
     except ValueError as exc:  # nothing to send

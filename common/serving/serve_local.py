@@ -1,6 +1,7 @@
 """Make the local model server serve a spec: nothing to do when it already does (a canary beside the same version,
-UC2's experiment, is left running), else check the port and replace the server. Shared by UC1's serving step and
-UC6's local reconciler."""
+UC2's experiment, is left running), else check the port and switch (or start) the server. A version that failed
+to load before, its artifacts unchanged, is not tried again, and one that fails now is tagged so in the registry.
+Shared by UC1's serving step, UC2's canary and decision, and UC6's local reconciler."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from typing import Any
 
 from common.serving import local_server
+from common.settings import Settings
 from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,25 @@ def served(ws: Workspace, spec: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def ensure(ws: Workspace, spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """Serve `spec`; returns changed, pid, and the canary version left beside it (or None)."""
+def switch(cfg: Settings, ws: Workspace, spec: dict[str, Any], targets: list[dict[str, Any]]) -> int:
+    """Serve `spec` (the versions `targets`) in place of what serves now; its pid. VersionLoadError when one of
+    them failed to load before (not tried) or now (tagged serving.load_failed): what served before answers on."""
+    from common.serving.versions import failed_to_load, mark_load_failed
+
+    for target in targets:
+        why = failed_to_load(cfg, ws, target)
+        if why:
+            raise local_server.VersionLoadError(why, target["version"])
+    try:
+        return local_server.replace(ws, spec, cfg.serving.ready_timeout_s)
+    except local_server.VersionLoadError as exc:
+        mark_load_failed(cfg, ws, exc.version, str(exc))
+        raise
+
+
+def ensure(cfg: Settings, ws: Workspace, spec: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """Serve `spec` (the version `target`); returns changed, pid, and the canary version left beside it (or
+    None)."""
     current = served(ws, spec)
     if current is not None:
         beside = current["spec"].get("canary", {}).get("version_spec", {}).get("version")
@@ -39,5 +58,4 @@ def ensure(ws: Workspace, spec: dict[str, Any], timeout_s: float) -> dict[str, A
         )
         return {"changed": False, "pid": current["pid"], "canary": beside}
     local_server.check_port(spec, local_server.state(ws))
-    pid = local_server.replace(ws, spec, timeout_s)
-    return {"changed": True, "pid": pid, "canary": None}
+    return {"changed": True, "pid": switch(cfg, ws, spec, [target]), "canary": None}

@@ -64,8 +64,9 @@ class ChurnModel(kserve.Model):
         import mlflow
 
         from common.model.compiled import scorer
+        from common.redact import with_password
 
-        mlflow.set_tracking_uri(self.spec["tracking_uri"])
+        mlflow.set_tracking_uri(with_password(self.spec["tracking_uri"]))
         self.model = mlflow.sklearn.load_model(self.spec["model_uri"])
         self.score, self.scorer_kind = scorer(self.model, self.columns)
         log.info("scoring %s with the %s model", self.spec["model_uri"], self.scorer_kind)

@@ -60,11 +60,33 @@ class Switchable(kserve.Model):
 
         async with self.lock:  # one switch at a time
             new = build(spec)
-            await asyncio.to_thread(new.load)  # the old model answers meanwhile
+            try:
+                await asyncio.to_thread(new.load)  # the old model answers meanwhile
+            except Exception as exc:  # any failure to load: the caller is told which version
+                raise LoadFailedError(failing_version(new), exc) from exc
             old, self.current, self.spec, self.spec_file = self.current, new, spec, spec_file
         log.info("switched from %s to %s", describe(old), describe(new))
         await asyncio.to_thread(old.retire)  # its last inference-log rows written, its queue drained
         return {"version": spec["version"], "canary": (spec.get("canary") or {}).get("version_spec")}
+
+
+class LoadFailedError(Exception):
+    """A version of the new model did not load."""
+
+    def __init__(self, version: str, cause: Exception) -> None:
+        super().__init__(f"version {version} failed to load: {type(cause).__name__}: {cause}")
+        self.version = version
+
+
+def failing_version(model: Any) -> str:
+    """The version of `model` that is not ready after its load failed: one model's, or a split's first arm
+    that did not load."""
+    arms = getattr(model, "arms", None)
+    if not arms:
+        return str(model.version)
+    return next(
+        (str(a.version) for a in arms.values() if not a.ready), str(next(iter(arms.values())).version)
+    )
 
 
 def describe(model: Any) -> str:
@@ -104,14 +126,9 @@ def add_switch_route(served: Switchable, folder: Path, limit: Any) -> None:
             return JSONResponse({"error": why}, status_code=409)
         try:
             done = await served.switch(spec, path)
-        except Exception as exc:  # any failure to load: reported to the caller, the old model answers on
-            log.error(
-                "version %s failed to load; %s answers on: %s", spec["version"], describe(served.current), exc
-            )
-            return JSONResponse(
-                {"error": f"version {spec['version']} failed to load: {type(exc).__name__}: {exc}"},
-                status_code=500,
-            )
+        except LoadFailedError as exc:  # the old model answers on
+            log.error("%s; %s answers on", exc, describe(served.current))
+            return JSONResponse({"error": str(exc), "version": exc.version}, status_code=500)
         limit.max_bytes = int(spec.get("max_body_bytes", limit.max_bytes))
         return JSONResponse(done)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from common.features.feast_store import offline_source, repo_config, source_id_type
 from common.model.registry import client_for, tracking_uri
+from common.redact import without_password
 from common.serving.local_server import url_host
 from common.serving.log_sinks import PREFIX, spec_of
 from common.settings import Settings
@@ -49,7 +50,8 @@ def server_spec(cfg: Settings, ws: Workspace, target: dict[str, Any], alias: str
         "version": target["version"],
         "alias": alias,
         "model_uri": target["model_uri"],
-        "tracking_uri": tracking_uri(cfg, ws),
+        # the server reads the password from its environment (common.redact.with_password): none in the file
+        "tracking_uri": without_password(tracking_uri(cfg, ws)),
         "decision_threshold": target["threshold"],
         # the id type the online store holds (auto resolved by step 01): the request contract's
         "dataset": cfg.dataset.model_dump()
@@ -63,3 +65,54 @@ def server_spec(cfg: Settings, ws: Workspace, target: dict[str, Any], alias: str
         "host": cfg.serving.host,
         "inference_log": spec_of(cfg.serving, cfg.object_store, ws.root / PREFIX),
     }
+
+
+LOAD_FAILED_TAG = "serving.load_failed"  # {"digest": its artifacts when it failed, "error": why}
+
+
+def artifacts_digest(cfg: Settings, ws: Workspace, version: str) -> str:
+    """What a version's artifacts are: the sha256 of every file's path and size under its download URI (a file
+    store or S3 alike), so a version whose artifacts are written again reads as changed."""
+    import hashlib
+
+    import mlflow
+
+    name = cfg.training.registered_model
+    root = client_for(tracking_uri(cfg, ws)).get_model_version_download_uri(name, version)
+    digest, folders = hashlib.sha256(root.encode()), [""]
+    while folders:
+        folder = folders.pop()
+        for item in mlflow.artifacts.list_artifacts(artifact_uri=f"{root}/{folder}".rstrip("/")):
+            path = f"{folder}/{item.path.rsplit('/', 1)[-1]}".lstrip("/")
+            if item.is_dir:
+                folders.append(path)
+            else:
+                digest.update(f"{path}\0{item.file_size}\n".encode())
+    return digest.hexdigest()
+
+
+def mark_load_failed(cfg: Settings, ws: Workspace, version: str, error: str) -> None:
+    """Tag a version that did not load, with its artifacts' digest: it is not tried again until they change."""
+    import json
+
+    from common.redact import redact
+
+    record = {"digest": artifacts_digest(cfg, ws, version), "error": redact(error)[:500]}
+    client = client_for(tracking_uri(cfg, ws))
+    client.set_model_version_tag(cfg.training.registered_model, version, LOAD_FAILED_TAG, json.dumps(record))
+
+
+def failed_to_load(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> str | None:
+    """Why `target` is not to be tried: it failed to load before and its artifacts are unchanged; else None."""
+    import json
+
+    found = target.get("tags", {}).get(LOAD_FAILED_TAG)
+    if not found:
+        return None
+    record = json.loads(found)
+    if record.get("digest") != artifacts_digest(cfg, ws, target["version"]):
+        return None  # its artifacts changed since: worth a try
+    return (
+        f"version {target['version']} failed to load before and its artifacts are unchanged, so it is not tried "
+        f"again ({record.get('error')}); register it anew, or remove its tag {LOAD_FAILED_TAG}"
+    )

@@ -55,7 +55,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out["arrived"] = _user(ws, "common/data/sample_data.py", *DRIFTED, "--out", str(batch))
     replay = ["--data", str(batch), "--endpoint", endpoint, "--rate", "250", "--duration", "8"]
     out["sent"] = _user(ws, "-m", "common.serving.replay", *replay)
-    out["replayed"] = [json.loads(line) for line in (ws.parent / "responses.jsonl").read_text().splitlines()]
+    out["replayed"] = [
+        json.loads(line) for line in (ws / "replay" / "responses.jsonl").read_text().splitlines()
+    ]
     _user(ws, SERVE, "--stop")  # the last logged rows are written at shutdown
     out["labels"] = _user(ws, "common/data/sample_data.py", "--feedback")
     out["uc3"] = _user(ws, "uc3_drift_retraining/run_pipeline.py")

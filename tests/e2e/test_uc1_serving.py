@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from common.serving.contract import EXAMPLE_CUSTOMER
-from tests.conftest import Impostor, metric_families, run_script, serving_port, summary_of
+from tests.conftest import Impostor, Prober, metric_families, run_script, serving_port, summary_of
 
 PIPELINE = "uc1_churn_prediction/run_pipeline.py"
 STEP6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
@@ -264,7 +264,38 @@ def test_deploying_the_served_version_again_is_a_noop(served: tuple[Path, str]) 
     assert out["changed"] is False and out["pid"] == before and out["smoke"]["customer_id"] == 1
 
 
-def test_a_failed_redeploy_serves_the_previous_version_again(served: tuple[Path, str]) -> None:
+def test_a_new_champion_is_served_in_place_without_a_refused_connection(served: tuple[Path, str]) -> None:
+    """Step 06 switches the running server to a new version (and back): the same process, no gap."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    ws, base = served
+    uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri, uri)
+    v1 = client.get_model_version(MODEL, "1")
+    new = client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=v1.tags)
+    before = _server_pid(ws)
+    try:
+        with Prober(base) as probe:
+            client.set_registered_model_alias(MODEL, "champion", new.version)
+            there = run_script(STEP6, workspace=ws)
+            client.set_registered_model_alias(MODEL, "champion", "1")
+            back = run_script(STEP6, workspace=ws)
+        assert there.returncode == 0 and back.returncode == 0, (there.stderr[-2000:], back.stderr[-2000:])
+        assert (
+            summary_of(there)["outputs"]["changed"] is True and summary_of(there)["outputs"]["pid"] == before
+        )
+        probe.assert_no_outage()
+        assert probe.versions == {"1", str(new.version)}, probe.versions
+        assert _server_pid(ws) == before
+    finally:
+        client.set_registered_model_alias(MODEL, "champion", "1")
+
+
+def test_a_version_that_fails_to_load_never_takes_traffic_and_is_not_tried_again(
+    served: tuple[Path, str],
+) -> None:
     import mlflow
     from mlflow import MlflowClient
 
@@ -274,11 +305,19 @@ def test_a_failed_redeploy_serves_the_previous_version_again(served: tuple[Path,
     client = MlflowClient(uri, uri)
     broken = client.create_model_version(MODEL, source=(ws / "no-such-model").as_uri())
     client.set_registered_model_alias(MODEL, "champion", broken.version)
+    before = _server_pid(ws)
     try:
-        proc = run_script(STEP6, workspace=ws)
+        with Prober(base) as probe:
+            proc = run_script(STEP6, workspace=ws)
+        probe.assert_no_outage()  # the champion answered all along
         assert proc.returncode == 1
         error = summary_of(proc)["error"]
-        assert f"version {broken.version} did not become ready" in error and "version 1 serves again" in error
+        assert f"version {broken.version} failed to load" in error and "never took traffic" in error, error
+        assert "version 1 answers on" in error and _server_pid(ws) == before, error  # never stopped
+        tag = client.get_model_version(MODEL, broken.version).tags.get("serving.load_failed")
+        assert tag and "No such artifact" in json.loads(tag)["error"], tag
+        again = run_script(STEP6, workspace=ws)  # tagged: not tried again while its artifacts are unchanged
+        assert again.returncode == 1 and "not tried again" in summary_of(again)["error"], again.stdout
         with urllib.request.urlopen(f"{base}/v1/models/{MODEL}", timeout=10) as resp:
             assert json.loads(resp.read())["version"] == "1"
         status, _ = _call(f"{base}/v1/models/{MODEL}:predict", {"instances": [CUSTOMER]})
@@ -297,6 +336,30 @@ def test_stop_frees_the_port(served: tuple[Path, str]) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", serving_port(ws)))
     assert not (ws / "serving" / "server.json").exists()
+
+
+def test_a_server_orphaned_by_a_kill_is_stopped_or_adopted(served: tuple[Path, str]) -> None:
+    """A kill between the server's start and its record (server.json) leaves it running unrecorded: --stop
+    still stops it, and a rerun adopts it (no second start, no "another server" error)."""
+    ws, base = served
+    kill = {"MLOPS_KILL_AT": "local_server.started"}
+    for then in ("--stop", None):
+        killed = run_script(STEP6, workspace=ws, env=kill)
+        assert killed.returncode == -9 and not (ws / "serving" / "server.json").exists(), killed.stderr[
+            -2000:
+        ]
+        orphan = _call(f"{base}/v1/models/{MODEL}")[1]["pid"]
+        if then == "--stop":
+            stopped = run_script(STEP6, "--stop", workspace=ws)
+            assert stopped.returncode == 0 and summary_of(stopped)["stopped"] == "1", stopped.stderr[-2000:]
+            with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+                sock.connect(("127.0.0.1", serving_port(ws)))
+        else:
+            rerun = run_script(STEP6, workspace=ws)
+            assert rerun.returncode == 0, rerun.stderr[-2000:]
+            assert "adopted the model server" in rerun.stderr
+            assert summary_of(rerun)["outputs"]["pid"] == orphan == _server_pid(ws)
+    assert run_script(STEP6, "--stop", workspace=ws).returncode == 0  # as the next test expects
 
 
 def test_a_new_start_after_stop_serves_with_its_own_settings(served: tuple[Path, str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import metric_families, run_script, serving_port, summary_of
+from tests.conftest import Prober, metric_families, run_script, serving_port, summary_of
 
 MODEL = "churn-predictor"
 CANARY = "uc2_ab_testing/uc2_01_deploy_canary_kserve.py"
@@ -34,8 +34,10 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     v1 = client.get_model_version(MODEL, "1")
     v2 = client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=v1.tags)
     client.set_registered_model_alias(MODEL, "challenger", v2.version)
-    deployed = run_script(CANARY, workspace=ws)
+    with Prober(f"http://127.0.0.1:{serving_port(ws)}") as probe:  # users call on while the canary starts
+        deployed = run_script(CANARY, workspace=ws)
     assert deployed.returncode == 0, deployed.stderr[-3000:]
+    probe.assert_no_outage()
     outputs = summary_of(deployed)["outputs"]
     assert (outputs["stable"], outputs["candidate"], outputs["changed"]) == ("1", "2", True)
     again = run_script(CANARY, workspace=ws)
@@ -192,12 +194,28 @@ def _registry(ws: Path) -> Any:
     return client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
 
 
-def test_a_sound_candidate_is_promoted_and_served_alone(split: tuple[Path, str]) -> None:
+def test_a_sound_candidate_is_promoted_and_served_alone_even_when_a_kill_interrupts_it(
+    split: tuple[Path, str],
+) -> None:
+    """A kill after the aliases moved, before the server switched: the rerun finishes the promote (nothing
+    done twice, no second experiment); users never meet a refused connection."""
     ws, base = split
-    proc = run_script(PIPELINE, workspace=ws, env=FAST)
+    with Prober(base) as probe:
+        killed = run_script(PIPELINE, workspace=ws, env={**FAST, "MLOPS_KILL_AT": "uc2.promote.registry"})
+        assert killed.returncode == -9, killed.stderr[-3000:]
+        assert _registry(ws).get_registered_model(MODEL).aliases["champion"] == 2
+        with urllib.request.urlopen(f"{base}/v1/models/{MODEL}", timeout=10) as resp:
+            assert json.loads(resp.read())["canary"]["version"] == "2"  # the act is half done
+        proc = run_script(PIPELINE, workspace=ws, env=FAST)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    outputs, responses = _experiment(ws)
-    assert outputs["decision"] == "promote" and outputs["reasons"] == [], outputs
+    probe.assert_no_outage()
+    assert "finished experiment" in proc.stderr and "promote" in proc.stderr
+    assert not list((ws / "state" / "intents").glob("*.json"))
+    experiments = [p for p in (ws / "reports" / "ab").iterdir() if p.is_dir()]
+    assert len(experiments) == 1, experiments  # the rerun ran none of its own
+    outputs = json.loads((experiments[0] / "report.json").read_text())
+    responses = [json.loads(line) for line in (experiments[0] / "responses.jsonl").read_text().splitlines()]
+    assert outputs["acted"] is True and outputs["decision"] == "promote" and outputs["reasons"] == [], outputs
     assert {r["objective"] for r in outputs["objectives"]} >= {"error_rate", "latency_p95_ms", "roc_auc_drop"}
     aliases = _registry(ws).get_registered_model(MODEL).aliases
     assert (aliases["champion"], aliases["previous"]) == (2, 1)
@@ -206,7 +224,7 @@ def test_a_sound_candidate_is_promoted_and_served_alone(split: tuple[Path, str])
     assert about["version"] == "2" and "canary" not in about
     assert _predict(base, 5)[0] == "2"
     assert {r["version"] for r in responses} == {"1", "2"} and all(r["status"] == 200 for r in responses)
-    page = Path(outputs["report"]).read_text()
+    page = (experiments[0] / "report.html").read_text()
     assert "promote" in page and page.count("<svg") >= 5 and "<script" not in page
 
 
@@ -220,8 +238,10 @@ def test_a_failing_candidate_is_rolled_back_and_stable_never_failed(split: tuple
         MODEL, v2.source, run_id=v2.run_id, tags={**v2.tags, "decision_threshold": "0"}
     )
     client.set_registered_model_alias(MODEL, "challenger", v3.version)
-    proc = run_script(PIPELINE, workspace=ws, env=FAST)
+    with Prober(base) as probe:  # through the canary start and the rollback's switch
+        proc = run_script(PIPELINE, workspace=ws, env=FAST)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    probe.assert_no_outage()
     outputs, responses = _experiment(ws)
     assert outputs["decision"] == "rollback" and (outputs["stable"], outputs["candidate"]) == ("2", "3")
     assert any(r.startswith("candidate positive_rate_gap = ") for r in outputs["reasons"])
@@ -236,3 +256,17 @@ def test_a_failing_candidate_is_rolled_back_and_stable_never_failed(split: tuple
     assert again.returncode == 0 and summary_of(again)["outputs"]["decision"] == "rollback"
     assert summary_of(again)["duration_s"] < 3  # decided before: not observed, nor acted upon, again
     assert client.get_registered_model(MODEL).aliases["champion"] == 2
+
+
+def test_a_rejected_candidate_is_not_tested_again_unless_asked(split: tuple[Path, str]) -> None:
+    """Version 3, rejected above, is still the challenger: the next run skips it and says why; with
+    --retry-rejected it is canaried again."""
+    ws, _ = split
+    skipped = run_script(CANARY, workspace=ws, env=FAST)
+    assert skipped.returncode == 0 and summary_of(skipped)["status"] == "skipped", skipped.stderr[-2000:]
+    reason = summary_of(skipped)["outputs"]["reason"]
+    assert "version 3, was rejected by an experiment (candidate positive_rate_gap" in reason, reason
+    assert "--retry-rejected" in reason
+    retried = run_script(CANARY, "--retry-rejected", workspace=ws, env=FAST)
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    assert summary_of(retried)["outputs"]["candidate"] == "3"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import run_script, serving_port, summary_of
+from tests.conftest import Prober, run_script, serving_port, summary_of
 
 MODEL = "churn-predictor"
 PROMOTE = "uc6_gitops_deployment/uc6_01_promote_model_git.py"
@@ -133,10 +133,12 @@ def test_the_local_sync_serves_exactly_the_version_in_git(promoted: dict[str, An
 def rolled_back(promoted: dict[str, Any]) -> dict[str, Any]:
     ws = promoted["ws"]
     version = _register_again(ws, "champion")
-    pipeline = _run(ws, PIPELINE)
-    serving_after_promote = _serving(ws)["version"]
-    rollback = _run(ws, SYNC, "--rollback")
+    with Prober(f"http://127.0.0.1:{serving_port(ws)}") as probe:  # users call on through both switches
+        pipeline = _run(ws, PIPELINE)
+        serving_after_promote = _serving(ws)["version"]
+        rollback = _run(ws, SYNC, "--rollback")
     return {
+        "probe": probe,
         "version": version,
         "pipeline": pipeline,
         "served_v2": serving_after_promote,
@@ -151,6 +153,8 @@ def test_a_second_version_promoted_then_rolled_back_by_a_revert(
 ) -> None:
     ws, repo = promoted["ws"], promoted["repo"]
     assert rolled_back["version"] == "2" and rolled_back["served_v2"] == "2"
+    rolled_back["probe"].assert_no_outage()  # the reconcile's switch to v2 and the rollback's to v1
+    assert rolled_back["probe"].versions == {"1", "2"}
     assert [s["status"] for s in rolled_back["pipeline"]["steps"]] == ["ok", "ok"]
     done = rolled_back["rollback"]["outputs"]
     assert (done["rollback"]["from_version"], done["rollback"]["to_version"]) == ("2", "1")

@@ -94,3 +94,60 @@ def test_password_never_appears_in_config_errors_or_redacted_text(cfg_file: Path
     with pytest.raises(ConfigError) as err:
         load_config(cfg_file, ["object_store.secret_access_key=[topsecretvalue]"], environ={})
     assert "topsecretvalue" not in str(err.value) and "object_store.secret_access_key" in str(err.value)
+
+
+SECRET_FIELD = ("url", "uri", "host", "endpoint_url", "connection")
+NOT_A_URL = {"serving.host", "lineage.endpoint"}  # a bind address; a path on lineage.url
+
+
+def _fields(model: type, prefix: str = "") -> list[str]:
+    from pydantic import BaseModel
+
+    found = []
+    for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            found += _fields(kind, f"{prefix}{name}.")
+        else:
+            found.append(f"{prefix}{name}")
+    return found
+
+
+def test_every_url_valued_key_goes_through_the_one_list() -> None:
+    """A URL key added to the settings without joining URL_KEYS would have its credentials neither refused nor
+    masked (before, gitops.argocd.repo_url was missed)."""
+    from common.settings import URL_KEYS, Settings
+
+    urlish = [k for k in _fields(Settings) if k.rsplit(".", 1)[-1].endswith(SECRET_FIELD)]
+    assert set(urlish) - NOT_A_URL - {"features.redis_connection"} == set(URL_KEYS)
+
+
+@pytest.mark.parametrize("key", ["gitops.repo_url", "gitops.argocd.repo_url"])
+def test_a_committed_or_published_url_refuses_credentials_naming_the_key(key: str) -> None:
+    """Before, a token in gitops.argocd.repo_url was committed to the deployment repo in plain text."""
+    with pytest.raises(ConfigError, match=rf"{key}.*credential") as err:
+        load_config(overrides=[f"{key}=https://bot:TOKEN123@git.example.com/x.git"], environ={})
+    assert "TOKEN123" not in str(err.value) and err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "kubeflow.host=https://user:PW-kfp-77@kfp.example.com",
+        "object_store.endpoint_url=http://key:PW-s3-77@127.0.0.1:9000",
+        "dvc.remote_url=s3://k:PW-dvc-77@bucket/dvc",
+        "mlflow.tracking_uri=postgresql+psycopg://u:PW-mlflow-77@127.0.0.1/m",
+        "lineage.url=http://u:PW-lineage-77@127.0.0.1:5000",
+        "ab_testing.prometheus_url=http://u:PW-prom-77@127.0.0.1:9090",
+        "drift.pushgateway_url=http://u:PW-push-77@127.0.0.1:9091",
+        "monitoring.pushgateway_url=http://PW-token-77@127.0.0.1:9091",
+        "warehouse.url=postgresql+psycopg://u:PW-wh-77@127.0.0.1/w",
+        "features.redis_connection=127.0.0.1:6379,password=PW-redis-77,db=0",
+    ],
+)
+def test_a_credential_in_any_other_url_is_masked_wherever_it_would_be_printed(override: str) -> None:
+    from common.redact import redact
+
+    cfg = load_config(overrides=[override], environ={})
+    secret = "PW-" + override.split("PW-", 1)[1].split("@", 1)[0].split(",", 1)[0]
+    assert secret not in redact(f"a library printed {cfg.model_dump_json()} and {override}")

@@ -231,15 +231,33 @@ def test_taking_the_spool_leaves_a_fresh_one_and_adopts_what_a_dead_run_left(tmp
     from common.lineage.emitter import append_line
     from uc4_data_lineage.uc4_01_emit_lineage_openlineage import _take_spool
 
+    ws = Workspace(tmp_path / "ws")
     append_line(tmp_path / "spool.jsonl", json.dumps({"n": 1}))
     append_line(tmp_path / ".spool.jsonl.999999999", json.dumps({"n": 0}))  # taken by a run that died
-    taken = _take_spool(tmp_path)
+    taken, torn = _take_spool(ws, tmp_path)
     append_line(tmp_path / "spool.jsonl", json.dumps({"n": 2}))  # a step spooling while the spool is sent
-    assert sorted(e["n"] for _, batch in taken for e in batch) == [0, 1]
+    assert sorted(e["n"] for _, batch in taken for e in batch) == [0, 1] and torn == 0
     assert all(path.exists() for path, _ in taken)  # kept until every event is delivered or spooled again
     for path, _ in taken:
         path.unlink()
-    assert [e for _, batch in _take_spool(tmp_path) for e in batch] == [{"n": 2}]
+    assert [e for _, batch in _take_spool(ws, tmp_path)[0] for e in batch] == [{"n": 2}]
+
+
+def test_a_torn_spool_line_is_quarantined_and_the_good_events_are_still_taken(tmp_path: Path) -> None:
+    """A kill mid-write leaves half a line; before, every delivery failed on it, naming no file, for good."""
+    from common.lineage.emitter import append_line
+    from common.quarantine import counts
+    from uc4_data_lineage.uc4_01_emit_lineage_openlineage import _take_spool
+
+    ws = Workspace(tmp_path / "ws")
+    (tmp_path / ".spool.jsonl.999999998").write_text('{"n": 0}\n{"n": 1, "tor')  # hidden, renamed, then torn
+    append_line(tmp_path / ".spool.jsonl.999999998", json.dumps({"n": 2}))  # starts on a line of its own
+    taken, torn = _take_spool(ws, tmp_path)
+    assert sorted(e["n"] for _, batch in taken for e in batch) == [0, 2] and torn == 1
+    kept = list((tmp_path / "ws" / "quarantine" / "lineage-spool").iterdir())
+    assert len(kept) == 1 and kept[0].read_text() == '{"n": 1, "tor\n' and counts(ws) == {"lineage-spool": 1}
+    _take_spool(ws, tmp_path)  # seen again: not counted twice
+    assert counts(ws) == {"lineage-spool": 1}
 
 
 def test_delivery_with_no_backend_skips_when_nothing_waits_and_names_the_key_when_something_does(

@@ -27,6 +27,7 @@ TAGS = {
     "drift.reasons",
     "drift.decision_id",
     "drift.champion_version",
+    "serving.load_failed",
 }
 
 

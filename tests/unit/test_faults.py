@@ -195,3 +195,28 @@ def test_a_config_error_exits_2_with_one_json_line_naming_it(
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert len(proc.stdout.strip().splitlines()) == 1 and named in summary_of(proc)["error"], proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_a_rollback_moves_back_every_lifecycle_alias_that_named_the_reverted_version(tmp_path: Path) -> None:
+    """Before, --rollback moved gitops.alias only: batch scores, drift and fairness went on with the reverted
+    version. The candidate alias stays where it is (a rolled-back version is not canaried again)."""
+    from common.config import load_config
+    from common.gitops.rollback import follow_in_registry
+    from common.model.registry import client_for, tracking_uri
+
+    sets = ["batch.alias=scoring", "fairness.alias=judged", "drift.alias=reference"]
+    cfg = load_config(overrides=[f"workspace={tmp_path}", *sets], environ={})
+    ws = Workspace(tmp_path)
+    client = client_for(tracking_uri(cfg, ws))
+    name = cfg.training.registered_model
+    client.create_registered_model(name)
+    for _ in range(2):
+        client.create_model_version(name, (tmp_path / "model").as_uri())
+    for alias in ("champion", "scoring", "judged", "reference", "challenger"):
+        client.set_registered_model_alias(name, alias, "2")
+    rolled = {"model": name, "from_version": "2", "to_version": "1", "reverted": ["a" * 40]}
+    follow_in_registry(cfg, ws, rolled)
+    follow_in_registry(cfg, ws, rolled)  # idempotent
+    aliases = client.get_registered_model(name).aliases
+    assert aliases == {"champion": 1, "scoring": 1, "judged": 1, "reference": 1, "challenger": 2}, aliases
+    assert client.get_model_version(name, "2").tags["rolled_back"].endswith("reverted")

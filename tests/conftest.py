@@ -228,6 +228,33 @@ class Impostor:
 
 
 @pytest.fixture
+def pushgateway(tmp_path: Path) -> Iterator[str]:
+    """Debian's Prometheus Pushgateway on a loopback port."""
+    import time
+    import urllib.request
+
+    binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway")
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [binary, f"--web.listen-address={url.removeprefix('http://')}"],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "pushgateway.log").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/-/ready", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
 def impostor() -> Iterator[Impostor]:
     import threading
 

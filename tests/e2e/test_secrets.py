@@ -8,41 +8,13 @@ a run cannot reach here (kubeflow.host, the S3 and DVC endpoints) are checked by
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import free_port, require_binary, run_script, summary_of
+from tests.conftest import free_port, run_script, summary_of
 
 SECRET = "Sw0rdfish-4ab9e"
-
-
-@pytest.fixture
-def pushgateway(tmp_path: Path) -> Iterator[str]:
-    binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "pushgateway.log").open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _with_password(url: str, user: str = "postgres") -> str:

@@ -5,17 +5,15 @@ cool-down and a window too small change nothing. The fixture plays the story onc
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import free_port, require_binary, run_script, serving_port, summary_of
+from tests.conftest import run_script, serving_port, summary_of
 
 MODEL = "churn-predictor"
 SERVE = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
@@ -179,30 +177,6 @@ def test_the_newest_data_version_can_be_the_current_side_with_its_own_labels(sto
     )  # the extract's own churn labels, scored by the champion
     assert summary["prediction_drift"]["column"] == "churn_probability" and detected["drifted"]
     assert detected["decision"] == "none"  # drifted or not, v2 was retrained within the cool-down
-
-
-@pytest.fixture
-def pushgateway(tmp_path: Path) -> Iterator[str]:
-    """Debian's Prometheus Pushgateway on a loopback port."""
-    binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway")
-    url = f"http://127.0.0.1:{free_port()}"
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address={url.removeprefix('http://')}"],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "pushgateway.log").open("w"),
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_the_drift_metrics_are_valid_for_a_real_pushgateway(story: dict[str, Any], pushgateway: str) -> None:

@@ -33,7 +33,11 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     reason = _why_not(cfg)
     if reason:
         return StepResult(step=STEP, outputs={"reason": reason}, status="skipped")
+    from common import intent
+    from common.gitops.rollback import intent_name
+
     done = sync(cfg, ws)
+    intent.clear(ws, intent_name(cfg.gitops.environment))  # git is served: a pushed rollback is done
     log.info(
         "%s: v%s at %s is %s and %s",
         done["app"],
@@ -60,11 +64,21 @@ def _why_not(cfg: Settings) -> str:
 def run_rollback(cfg: Settings, ws: Workspace, done: dict[str, Any] | None = None) -> StepResult:
     """Revert the last promotion, then sync like run(). `done` keeps the revert across the runner's retries of
     a transient failure after the push, so a retry never reverts a second promotion."""
-    done = {} if done is None else done
+    from common import intent
+    from common.gitops.rollback import follow_in_registry, intent_name
+
+    done, name = ({} if done is None else done), intent_name(cfg.gitops.environment)
+    pending = intent.pending(ws, name)
+    if "rollback" not in done and pending is not None:  # pushed before a kill: finished, not reverted again
+        log.warning("finishing the rollback %s, pushed before a kill, not yet served", pending["commit"][:12])
+        if cfg.gitops.push == "direct":
+            follow_in_registry(cfg, ws, pending)
+        done["rollback"] = pending
     if "rollback" not in done:
         done["rollback"] = rollback(cfg, ws)
     rolled = done["rollback"]
     if cfg.gitops.push == "branch":
+        intent.clear(ws, name)
         reason = f"gitops.push is branch: the rollback waits for review on {rolled['ref']}, nothing is synced"
         return StepResult(step=STEP, outputs={"rollback": rolled, "reason": reason}, status="skipped")
     try:
@@ -74,6 +88,7 @@ def run_rollback(cfg: Settings, ws: Workspace, done: dict[str, Any] | None = Non
         raise SyncFailedError(
             f"{exc} (the rollback {rolled['commit'][:12]} is pushed: run {again} to sync again)"
         ) from exc
+    intent.clear(ws, name)
     return _result(cfg, {**synced, "rollback": rolled})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from common import intent
 from common.errors import ConfigError, MissingInputError
 from common.gitops.layout import PATCH_FILE, Release, overlay_path
 from common.gitops.promote import deployed, open_repo, release_trailers
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from git import Commit
 
 log = logging.getLogger(__name__)
+
+
+def intent_name(environment: str) -> str:
+    """The intent of a pushed rollback of `environment` not yet served (common.intent)."""
+    return f"uc6_rollback_{environment}"
 
 
 def to_revert(repo: DeployRepo, environment: str) -> tuple[list[Commit], Release, Release]:
@@ -76,6 +82,9 @@ def rollback(cfg: Settings, ws: Workspace) -> dict[str, Any]:
             last = exc
             log.warning("attempt %d/%d: %s; reverting again on the new head", attempt, g.push_attempts, exc)
             continue
+        # pushed: from here a rerun of --rollback finishes this one (serves it) and never reverts one more
+        intent.record(ws, intent_name(env), rolled)
+        intent.boundary("uc6.rollback.pushed")
         log.info("rolled %s back from v%s to v%s: %s", env, undone.version, back.version, sha[:12])
         return rolled
     raise GitOpsError(f"gave up after {g.push_attempts} attempts: {last}")

@@ -311,3 +311,27 @@ def test_step_06_in_the_foreground_becomes_the_server_as_a_container_runs_it(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_rollback_killed_after_its_push_is_finished_by_the_rerun_not_repeated(
+    promoted: dict[str, Any],
+) -> None:
+    """A kill after the revert was pushed, before it was served: the rerun of --rollback serves that rollback
+    (one revert in git, not two), and the intent is gone."""
+    ws, repo = promoted["ws"], promoted["repo"]
+    qa = ["--set", "gitops.environment=qa"]
+    first = _register_again(ws, "champion")
+    _run(ws, PROMOTE, *qa)
+    second = _register_again(ws, "champion")
+    _run(ws, PROMOTE, *qa)
+    assert _run(ws, SYNC, *qa)["outputs"]["version"] == second
+    killed = run_script(SYNC, "--rollback", *qa, workspace=ws, env={"MLOPS_KILL_AT": "uc6.rollback.pushed"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    head = _git(repo, "rev-parse", "main")
+    assert _serving(ws)["version"] == second  # pushed, not served
+    again = _run(ws, SYNC, "--rollback", *qa)
+    assert "finishing the rollback" in again["stderr"]
+    assert _git(repo, "rev-parse", "main") == head  # no second revert
+    assert again["outputs"]["rollback"]["to_version"] == first and _serving(ws)["version"] == first
+    assert str(_client(ws).get_model_version_by_alias(MODEL, "champion").version) == first
+    assert not list((ws / "state" / "intents").glob("*.json"))

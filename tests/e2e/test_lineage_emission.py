@@ -313,7 +313,7 @@ def test_uc4_01_delivers_the_spool_exactly_once_when_the_receiver_is_back(tmp_pa
     finally:
         back.stop()
     assert first.returncode == 0, first.stderr[-2000:]
-    assert summary_of(first)["metrics"] == {"sent": 2, "already_present": 0, "failed": 0}
+    assert summary_of(first)["metrics"] == {"sent": 2, "already_present": 0, "failed": 0, "quarantined": 0}
     assert summary_of(second)["metrics"]["sent"] == 0 and not _events(ws, "spool.jsonl")
     received = [
         (b["event"]["job"]["name"], b["event"]["eventType"], b["event"]["run"]["runId"]) for b in back.bodies
@@ -339,7 +339,7 @@ def test_uc4_01_backfill_sends_the_recorded_history_once(tmp_path: Path) -> None
     finally:
         receiver.stop()
     assert summary_of(first)["metrics"]["sent"] == 2, first.stderr[-2000:]
-    assert summary_of(again)["metrics"] == {"sent": 0, "already_present": 2, "failed": 0}
+    assert summary_of(again)["metrics"] == {"sent": 0, "already_present": 2, "failed": 0, "quarantined": 0}
     history = [b["event"] for b in receiver.bodies if b["event"]["job"]["name"] == STEPS[0]]
     assert [e["eventType"] for e in history] == ["START", "COMPLETE"]
     assert history[1]["outputs"][0]["facets"]["dataQualityMetrics"]["rowCount"] == 2000

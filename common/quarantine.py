@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.workspace import Workspace
+from common.workspace import Workspace, write_text
 
 log = logging.getLogger(__name__)
 INDEX = "index.jsonl"
@@ -58,7 +58,7 @@ def keep_lines(ws: Workspace, source: Path, kind: str, lines: list[str], why: st
     dest = _folder(ws, kind) / f"{source.name}.{digest}.lines"
     if dest.exists():
         return None
-    dest.write_text("\n".join(lines) + "\n")
+    write_text(dest, "\n".join(lines) + "\n")  # whole or not at all: a torn copy would hide the lines
     log.warning(
         "quarantined %d line(s) of %s (%s): kept in %s, the rest is read", len(lines), source, why, dest
     )

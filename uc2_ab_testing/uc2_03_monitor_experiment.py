@@ -42,9 +42,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         return StepResult(step=STEP, status="skipped", outputs={"reason": reason})
     path = Path(created.outputs["experiment"])
     record = path.parent / "report.json"
-    if (
-        not record.exists()
-    ):  # decided before: never observed twice; acted upon again only if that was cut short
+    # decided before: never observed twice; acted upon again only if that was cut short
+    if not record.exists():
         write_text(record, json.dumps(decide(json.loads(path.read_text()), path.parent), indent=2))
     report = carry_out(cfg, ws, record)  # the decision first: an act a kill interrupts is finished on a rerun
     write_text(path.parent / "report.html", render(report))

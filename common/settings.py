@@ -347,6 +347,9 @@ class TrainingCfg(Section):
     test_size: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
     cv_folds: int = Field(5, ge=2)
+    max_train_rows: int = Field(
+        200_000, ge=100
+    )  # the candidates' CV and fit take a stratified sample of this many
     decision_threshold: float | Literal["auto"] = "auto"  # auto: the F1-best cut on out-of-fold predictions
     threshold_margin: float = Field(
         0.02, ge=0, lt=0.5
@@ -372,7 +375,8 @@ class MlflowCfg(Section):
 
 
 class KubeflowCfg(Section):
-    host: WebUrl = ""  # empty: run the pipeline locally with kfp.local's SubprocessRunner
+    host: WebUrl = ""  # empty: run the pipeline locally with kfp.local (local_runner)
+    local_runner: Literal["inprocess", "subprocess"] = "inprocess"  # common/model/local_runner.py
     namespace: str = "kubeflow"
     base_image: str = "python:3.11-slim"  # on a cluster: an image with this project installed
     timeout_s: int = Field(3600, ge=1)

@@ -9,13 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from common.features.engineering import feature_types
-from common.features.feast_store import feast_names
+from common.features.feast_store import feast_names, uninstrumented_feast
 from common.settings import DatasetCfg, FeaturesCfg
 
 
 def declare(fcfg: FeaturesCfg, ds: DatasetCfg, source_path: str, id_type: str) -> list[Any]:
     """[entity, source, feature view, feature service], named and typed from config; the entity's join key is
     a string for text ids (`id_type` "str"), else an integer."""
+    uninstrumented_feast()
     from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64, Int64, String
 

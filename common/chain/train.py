@@ -1,8 +1,8 @@
 """The chain's training step (UC1 step 05): train the candidates in a Kubeflow Pipelines v2 pipeline (Feast point-in-
 time training set, k-fold CV, holdout evaluation, MLflow runs under one parent, evaluation gate, registry with
-challenger / champion aliases). Locally it runs with kfp.local's SubprocessRunner; with kubeflow.host set it is
-compiled and submitted. A model that fails the gate exits 4, listing every unmet threshold; nothing is registered
-or promoted. A version already trained on the same data with the same training config is not trained again:
+challenger / champion aliases). Locally it runs with kfp.local (common/model/local_runner.py); with kubeflow.host
+set it is compiled and submitted. A model that fails the gate exits 4, listing every unmet threshold; nothing is
+registered or promoted. A version already trained on the same data with the same training config is not trained again:
 the step is skipped, naming it (the training fingerprint, a registry tag)."""
 
 from __future__ import annotations
@@ -157,16 +157,17 @@ def _entities(cfg: Settings, ws: Workspace, data_path: str) -> Path:
 
 
 def _run_local(cfg: Settings, ws: Workspace, args: dict[str, str]) -> None:
-    from kfp import local
+    from common.model.kfp_pipeline import COMPONENTS, build_pipeline
+    from common.model.local_runner import run_local
 
-    from common.model.kfp_pipeline import build_pipeline
-
+    runner = cfg.kubeflow.local_runner
     log.info(
-        "running the training pipeline locally (kfp.local SubprocessRunner), %d candidates",
+        "running the training pipeline locally (kfp.local, %s), %d candidates",
+        runner,
         len(cfg.training.candidates),
     )
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.dir("kfp", "runs")))
-    build_pipeline(cfg)(**args)
+    components = {f.__name__: f for f in COMPONENTS}
+    run_local(build_pipeline(cfg), args, ws.dir("kfp", "runs"), runner, components)
 
 
 def _submit(cfg: Settings, package: Path, args: dict[str, str]) -> None:

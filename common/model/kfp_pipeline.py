@@ -45,16 +45,30 @@ def split_data(
     target: str,
     test_size: float,
     seed: int,
+    max_train_rows: int,
     train: Output[Dataset],
     test: Output[Dataset],
 ) -> None:
-    """A seeded split stratified on the label."""
+    """A seeded split stratified on the label; a training part over `max_train_rows` is sampled to it (the
+    holdout stays whole). The sizes go on the train artifact's metadata."""
+    import logging
+
     import pandas as pd
 
-    from common.model.training import split
+    from common.model.training import at_most, split
 
     train_df, test_df = split(pd.read_parquet(training_set.path), target, test_size, seed)
-    train_df.to_parquet(train.path, index=False)
+    kept = at_most(train_df, target, max_train_rows, seed)
+    if len(kept) < len(train_df):
+        logging.getLogger("common.model.kfp_pipeline").info(
+            "the candidates train on a stratified sample of %d of %d training rows (training.max_train_rows); "
+            "the holdout of %d rows is scored whole",
+            len(kept),
+            len(train_df),
+            len(test_df),
+        )
+    train.metadata.update({"rows": len(kept), "rows_before_sampling": len(train_df)})
+    kept.to_parquet(train.path, index=False)
     test_df.to_parquet(test.path, index=False)
 
 
@@ -203,7 +217,11 @@ def build_pipeline(cfg: Settings) -> Any:
             feast_names=json.dumps(feast_names(cfg.features, ds)),
         )
         parts = comp["split_data"](
-            training_set=built.outputs["training_set"], target=ds.target, test_size=tr.test_size, seed=tr.seed
+            training_set=built.outputs["training_set"],
+            target=ds.target,
+            test_size=tr.test_size,
+            seed=tr.seed,
+            max_train_rows=tr.max_train_rows,
         )
         tasks = [built, parts]
         for c in tr.candidates:

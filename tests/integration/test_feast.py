@@ -156,3 +156,63 @@ def test_text_ids_and_names_feast_refuses_go_in_and_come_back_as_the_warehouse_h
     assert online["plan:price"].tolist() == [30.0, 20.0] and online["class"].tolist() == [None, "b"]
     with pytest.raises(BadRequestError, match=r"instances\[0\]\.customerID: unknown customer '42'"):
         model._online({0: "42"})
+
+
+@pytest.mark.service
+def test_batched_materialization_keeps_each_customers_newest_row_across_groups_and_workers(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customer with rows in two row groups, dealt to two worker processes, is served its newest row in the
+    window; a row after the window's end is not written, and the window is recorded for the next run."""
+    require_service("Redis", "127.0.0.1", 6379)
+    from datetime import UTC, datetime
+
+    from common.chain import features as chain_features
+    from common.features import materialize as m
+
+    monkeypatch.setattr(chain_features, "GROUP_ROWS", 100)  # 4 row groups: 300 customers and 2 more rows
+    monkeypatch.setattr(m, "IN_PROCESS_ROWS", 0)  # workers even for a few rows
+    project = f"t{uuid.uuid4().hex[:10]}"
+    cfg = load_config(
+        overrides=[f"workspace={workspace}", "features.online_store=redis", f"features.project={project}"],
+        environ={},
+    )
+    ws = Workspace(workspace)
+    df = generate(300, seed=5)
+    now = datetime.now(UTC)
+    newer = df.iloc[[7]].assign(age=77.0, event_timestamp=now - timedelta(days=1))  # the newest of 7: written
+    future = df.iloc[[9]].assign(age=99.0, event_timestamp=now + timedelta(days=30))  # after the window
+    _validated(ws, pd.concat([df, newer, future], ignore_index=True))
+    result = step04.run(cfg, ws)
+    store = open_store(result.outputs["repo_config"])
+    try:
+        assert pq_groups(Path(result.outputs["offline_source"])) == 4
+        assert result.metrics == {"rows": 302, "entities_materialized": 300}
+        ids = [int(df.loc[7, "customer_id"]), int(df.loc[9, "customer_id"])]
+        online = store.get_online_features(
+            features=["customer_features:age"], entity_rows=[{"customer_id": i} for i in ids]
+        ).to_dict()
+        assert online["age"] == [77.0, df.loc[9, "age"]]
+        view = store.get_feature_view("customer_features")
+        assert view.most_recent_end_time is not None and view.most_recent_end_time >= now - timedelta(minutes=5)
+    finally:
+        store.teardown()
+
+
+def pq_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_row_groups
+
+
+def test_newest_rows_keeps_the_last_time_of_each_id_inside_the_window(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from common.features.materialize import newest_rows
+
+    t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3, 4, 5)]
+    df = pd.DataFrame({"id": [1, 2, 1, 1, 2, 3], "ts": [t[0], t[1], t[2], t[4], t[0], t[3]]})
+    df.to_parquet(tmp_path / "s.parquet", index=False)
+    window = (t[0], t[3])  # start exclusive: the rows at t[0] are out; end inclusive: t[3] is in
+    # id 1: t[2] (position 2; t[4] is past the end); id 2: t[1] (position 1); id 3: t[3] (position 5)
+    assert newest_rows(tmp_path / "s.parquet", ("id", "ts"), window).tolist() == [1, 2, 5]

@@ -64,7 +64,6 @@ def database(rows: int) -> Iterator[str]:
 def tear_down_features(workspace: Path) -> None:
     """The size's Feast project off Redis (its registry is in the workspace)."""
     from common.features.feast_store import open_store
-
     from common.workspace import Workspace
 
     features = Workspace(workspace).result("uc1_04_feature_engineering_feast")

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
+PARALLEL_FOLDS_ROWS = 20_000
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 
 
@@ -71,8 +72,9 @@ def out_of_fold(model: Pipeline, x: pd.DataFrame, y: pd.Series, folds: int, seed
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    # folds in parallel: most estimators fit on one core (GradientBoosting, LogisticRegression)
-    jobs = min(folds, os.cpu_count() or 1)
+    # folds in parallel: most estimators fit on one core (LogisticRegression); on small data one process, as
+    # starting joblib's workers (~1-2 s, once per process) costs more than the folds themselves
+    jobs = min(folds, os.cpu_count() or 1) if len(x) >= PARALLEL_FOLDS_ROWS else 1
     return cross_val_predict(model, x, y, cv=cv, method="predict_proba", n_jobs=jobs)[:, 1]
 
 

@@ -52,10 +52,7 @@ def version_metrics() -> SimpleNamespace:
 def answer_measured(model: Any, payload: Any, name: str, version: str, since: float | None = None) -> Any:
     """`model`'s answer to the request (a ChurnModel: v1 JSON or an Open Inference Protocol request), counted
     under (name, version); its latency from `since` (the request's arrival: queueing included), else from now."""
-    metrics, labels = version_metrics(), (name, version)
-    metrics.errors.labels(
-        *labels
-    )  # a series from the first request on, so an error ratio reads 0, not nothing
+    metrics = version_series(name, version)
     start = time.perf_counter() if since is None else since
     try:
         if isinstance(payload, InferRequest):
@@ -68,25 +65,32 @@ def answer_measured(model: Any, payload: Any, name: str, version: str, since: fl
                 "model_version": version,
             }
     except InvalidInput:  # the client's bad input, not the version's fault
-        metrics.requests.labels(*labels).inc()
+        metrics.requests.inc()
         raise
     except Exception:
-        metrics.requests.labels(*labels).inc()
-        metrics.errors.labels(*labels).inc()
+        metrics.requests.inc()
+        metrics.errors.inc()
         raise
     finally:
-        metrics.latency.labels(*labels).observe(time.perf_counter() - start)
-    _observe(metrics, labels, proba, model.threshold)
+        metrics.latency.observe(time.perf_counter() - start)
+    _observe(metrics, proba, model.threshold)
     return answer
 
 
-def _observe(m: SimpleNamespace, labels: tuple[str, str], proba: Any, threshold: float) -> None:
-    m.requests.labels(*labels).inc()
-    m.predictions.labels(*labels).inc(len(proba))
-    m.positives.labels(*labels).inc(int(sum(p >= threshold for p in proba)))
-    histogram = m.probability.labels(*labels)
+@cache
+def version_series(name: str, version: str) -> SimpleNamespace:
+    """One version's series (the labelled children), looked up once rather than on every request. Made on the
+    first request, errors included, so an error ratio reads 0, not nothing."""
+    metrics = version_metrics()
+    return SimpleNamespace(**{key: family.labels(name, version) for key, family in vars(metrics).items()})
+
+
+def _observe(m: SimpleNamespace, proba: Any, threshold: float) -> None:
+    m.requests.inc()
+    m.predictions.inc(len(proba))
+    m.positives.inc(int(sum(p >= threshold for p in proba)))
     for p in proba:
-        histogram.observe(float(p))
+        m.probability.observe(float(p))
 
 
 def _v2_probabilities(answer: InferResponse) -> list[float]:

@@ -1,4 +1,5 @@
-"""Step 06 as a user runs it: the champion served by a KServe ModelServer on localhost (tests in file order)."""
+"""Step 06 as a user runs it: the champion served by a KServe ModelServer on localhost. The module trains and
+serves once; each test finds the server answering with the default settings, whichever test ran before it."""
 
 import http.client
 import http.server
@@ -22,11 +23,32 @@ CUSTOMER = EXAMPLE_CUSTOMER
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def pipeline_served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     ws = tmp_path_factory.mktemp("serving") / "ws"
     proc = run_script(PIPELINE, workspace=ws)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return ws, f"http://127.0.0.1:{serving_port(ws)}"
+
+
+@pytest.fixture
+def served(pipeline_served: tuple[Path, str]) -> tuple[Path, str]:
+    """The module's server, answering with the default settings whatever the test before left: a test that
+    stops or kills it brings nothing on the next one (one that changes settings puts them back)."""
+    ws, base = pipeline_served
+    if not _answering(ws, base):
+        proc = run_script(STEP6, workspace=ws)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return ws, base
+
+
+def _answering(ws: Path, base: str) -> bool:
+    """The recorded server is the one answering on the port."""
+    if not (ws / "serving" / "server.json").exists():
+        return False
+    try:
+        return _call(f"{base}/v1/models/{MODEL}")[1].get("pid") == _server_pid(ws)
+    except OSError:
+        return False
 
 
 def _server_pid(ws: Path) -> int:
@@ -342,6 +364,7 @@ def test_a_server_orphaned_by_a_kill_is_stopped_or_adopted(served: tuple[Path, s
     """A kill between the server's start and its record (server.json) leaves it running unrecorded: --stop
     still stops it, and a rerun adopts it (no second start, no "another server" error)."""
     ws, base = served
+    assert run_script(STEP6, "--stop", workspace=ws).returncode == 0  # the kill needs a start to interrupt
     kill = {"MLOPS_KILL_AT": "local_server.started"}
     for then in ("--stop", None):
         killed = run_script(STEP6, workspace=ws, env=kill)
@@ -359,13 +382,21 @@ def test_a_server_orphaned_by_a_kill_is_stopped_or_adopted(served: tuple[Path, s
             assert rerun.returncode == 0, rerun.stderr[-2000:]
             assert "adopted the model server" in rerun.stderr
             assert summary_of(rerun)["outputs"]["pid"] == orphan == _server_pid(ws)
-    assert run_script(STEP6, "--stop", workspace=ws).returncode == 0  # as the next test expects
+    assert run_script(STEP6, "--stop", workspace=ws).returncode == 0
 
 
 def test_a_new_start_after_stop_serves_with_its_own_settings(served: tuple[Path, str]) -> None:
     """After --stop, step 06 starts a new server; under serving.out_of_range accept it scores a value outside
     the declared limits and counts it per field."""
     ws, base = served
+    assert run_script(STEP6, "--stop", workspace=ws).returncode == 0
+    try:
+        _accepting_server_counts_out_of_range_values(ws, base)
+    finally:  # the default settings back, for whichever test comes next
+        assert run_script(STEP6, workspace=ws).returncode == 0
+
+
+def _accepting_server_counts_out_of_range_values(ws: Path, base: str) -> None:
     proc = run_script(STEP6, workspace=ws, env={"MLOPS__SERVING__OUT_OF_RANGE": "accept"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = summary_of(proc)["outputs"]

@@ -1,7 +1,9 @@
-"""Steps 04 and 05 as a user runs them, after 01-03, in one fresh workspace (the tests run in file order)."""
+"""Steps 04 and 05 as a user runs them, after 01-03, in one fresh workspace trained once for the module; a test
+that changes the data works on its own copy, so no test depends on another's order."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -18,12 +20,23 @@ MODEL = "churn-predictor"
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Steps 01-03, then 04 and 05 as standalone scripts: v1, the champion. Tests read it; one that changes the
+    registry or the data does it in a copy, or asserts only what its own act changed."""
     workspace = tmp_path_factory.mktemp("training") / "ws"
     for step in ("uc1_01_data_ingestion_postgres", "uc1_02_data_versioning_dvc", "uc1_03_data_validation_ge"):
         proc = run_script(f"{UC1}/{step}.py", workspace=workspace)
         assert proc.returncode == 0, proc.stderr[-3000:]
-    return workspace
+    features = run_script(f"{UC1}/uc1_04_feature_engineering_feast.py", workspace=workspace)
+    assert features.returncode == 0, features.stderr[-3000:]
+    training = run_script(f"{UC1}/uc1_05_model_training_kubeflow.py", workspace=workspace)
+    assert training.returncode == 0, training.stderr[-3000:]
+    return {"ws": workspace, "features": summary_of(features), "training": summary_of(training)}
+
+
+@pytest.fixture
+def ws(trained: dict[str, Any]) -> Path:
+    return trained["ws"]
 
 
 def _client(ws: Path):
@@ -40,16 +53,12 @@ def _versions(ws: Path) -> list[str]:
     return sorted(str(v.version) for v in _client(ws).search_model_versions(f"name='{MODEL}'"))
 
 
-def test_features_then_training_standalone_make_a_loadable_champion(ws: Path) -> None:
+def test_features_then_training_standalone_make_a_loadable_champion(trained: dict[str, Any]) -> None:
     import mlflow
 
-    features = run_script(f"{UC1}/uc1_04_feature_engineering_feast.py", workspace=ws)
-    assert features.returncode == 0, features.stderr[-3000:]
-    assert summary_of(features)["metrics"]["entities_materialized"] == 2000
-
-    trained = run_script(f"{UC1}/uc1_05_model_training_kubeflow.py", workspace=ws)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    out = summary_of(trained)["outputs"]
+    ws = trained["ws"]
+    assert trained["features"]["metrics"]["entities_materialized"] == 2000
+    out = trained["training"]["outputs"]
     assert out["aliases"] == ["challenger", "champion"] and out["version"] == "1"
     assert "registered as challenger and champion: there was no champion" in out["reasons"]
     assert Path(out["pipeline_yaml"]).exists()
@@ -74,17 +83,23 @@ def test_a_second_worse_training_stays_challenger(ws: Path) -> None:
         "MLOPS__TRAINING__GATE__THRESHOLDS": "{roc_auc: 0.6}",
         "MLOPS__TRAINING__GATE__REGRESSION_TOLERANCE": "0.5",
     }
+    before = _versions(ws)
     proc = run_script(f"{UC1}/uc1_05_model_training_kubeflow.py", workspace=ws, env=worse)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = summary_of(proc)["outputs"]
-    assert out["version"] == "2" and out["aliases"] == ["challenger"]
+    assert out["version"] == str(len(before) + 1) == "2" and out["aliases"] == ["challenger"]
     assert any("the champion stays" in r for r in out["reasons"])
     client = _client(ws)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "2"
 
 
-def test_shuffled_labels_fail_the_gate_and_leave_the_registry_unchanged(ws: Path) -> None:
+def test_shuffled_labels_fail_the_gate_and_leave_the_registry_unchanged(ws: Path, tmp_path: Path) -> None:
+    import shutil
+
+    ws = Path(
+        shutil.copytree(ws, tmp_path / "ws")
+    )  # its own table and registry: the module's stay as they are
     before = _versions(ws)
     engine = create_engine(f"sqlite:///{ws / 'warehouse' / 'warehouse.db'}")
     df = pd.read_sql_table("customers", engine)
@@ -103,3 +118,47 @@ def test_shuffled_labels_fail_the_gate_and_leave_the_registry_unchanged(ws: Path
     assert "roc_auc 0." in message and "< 0.75" in message  # each unmet threshold is listed
     assert _versions(ws) == before
     assert str(_client(ws).get_model_version_by_alias(MODEL, "champion").version) == "1"
+
+
+def test_the_in_process_runner_trains_what_the_subprocess_runner_trains(tmp_path: Path) -> None:
+    """kubeflow.local_runner: the same pipeline on the same data gives the same model, threshold and figures
+    in this process as in a fresh process per task (kfp.local's SubprocessRunner)."""
+    import shutil
+
+    inprocess = tmp_path / "inprocess"
+    for step in (
+        "uc1_01_data_ingestion_postgres",
+        "uc1_02_data_versioning_dvc",
+        "uc1_03_data_validation_ge",
+        "uc1_04_feature_engineering_feast",
+    ):
+        proc = run_script(f"{UC1}/{step}.py", workspace=inprocess)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    subprocess_ws = tmp_path / "subprocess"
+    shutil.copytree(inprocess, subprocess_ws)  # the same extract, features and (read-only) Feast store
+    one = {
+        "MLOPS__TRAINING__CANDIDATES": "[{name: forest, estimator: sklearn.ensemble.RandomForestClassifier, "
+        "params: {n_estimators: 20, max_depth: 6, random_state: 0}}]"
+    }
+    runs, printed = {}, {}
+    for runner, workspace in (("inprocess", inprocess), ("subprocess", subprocess_ws)):
+        proc = run_script(
+            f"{UC1}/uc1_05_model_training_kubeflow.py",
+            workspace=workspace,
+            env={**one, "MLOPS__KUBEFLOW__LOCAL_RUNNER": runner},
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[runner], printed[runner] = summary_of(proc), _plain(proc.stderr + proc.stdout)
+        assert "Executing task 'train-candidate'" in printed[runner]  # kfp.local walked the pipeline
+    # only a task process runs kfp.dsl.executor_main, whose log lines start so
+    assert "[KFP Executor" in printed["subprocess"] and "[KFP Executor" not in printed["inprocess"]
+    mine, theirs = runs["inprocess"], runs["subprocess"]
+    assert mine["metrics"] == theirs["metrics"] and mine["metrics"]["roc_auc"] > 0.7
+    assert mine["outputs"]["decision_threshold"] == pytest.approx(theirs["outputs"]["decision_threshold"])
+    assert mine["outputs"]["candidate"] == theirs["outputs"]["candidate"] == "forest"
+
+
+def _plain(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)

@@ -194,7 +194,9 @@ def test_batched_materialization_keeps_each_customers_newest_row_across_groups_a
         ).to_dict()
         assert online["age"] == [77.0, df.loc[9, "age"]]
         view = store.get_feature_view("customer_features")
-        assert view.most_recent_end_time is not None and view.most_recent_end_time >= now - timedelta(minutes=5)
+        assert view.most_recent_end_time is not None and view.most_recent_end_time >= now - timedelta(
+            minutes=5
+        )
     finally:
         store.teardown()
 

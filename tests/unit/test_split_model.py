@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +31,8 @@ class Arm:
         self.name, self.spec, self.ds = "churn-split-test", {"version": version}, DatasetCfg()
         self.threshold, self.scorer_kind, self.broken, self.seconds = 0.5, "compiled", False, 0.0
         self.executor = ThreadPoolExecutor(max_workers=1)
+        self.inline = False  # as server.build makes the arms of a split: each on its own thread
+        self.threads: list[str] = []
 
     answer = ChurnModel.answer  # the server's own: scoring on the version's thread, timed from arrival
 
@@ -43,6 +46,7 @@ class Arm:
         if self.broken:
             raise RuntimeError("the candidate's model broke")
         time.sleep(self.seconds)  # the work a model does, holding its thread
+        self.threads.append(threading.current_thread().name)
         return ids, np.full(len(ids), 0.7)
 
 
@@ -136,3 +140,43 @@ def test_a_challenger_120_ms_slower_leaves_the_stable_clients_p95_where_it_was()
     baseline = _stable_p95(0.002)
     slowed = _stable_p95(0.122)
     assert slowed - baseline < 10, (baseline, slowed)
+
+
+def test_a_lone_version_scores_a_small_request_on_the_loop_and_a_large_one_on_its_thread() -> None:
+    """Alone, a version answers a one-customer request without the hop to its thread (cheaper than the work);
+    a request of many customers still goes to the thread, so the event loop stays free meanwhile."""
+    from common.serving.server import INLINE_MAX_INSTANCES
+
+    lone = Arm("1")
+    lone.inline = True
+    small = {"instances": [{"customer_id": 1}]}
+    large = {"instances": [{"customer_id": i} for i in range(INLINE_MAX_INSTANCES + 1)]}
+
+    async def both() -> None:
+        await lone.answer(small, lone.name, "1", time.perf_counter())
+        await lone.answer(large, lone.name, "1", time.perf_counter())
+
+    asyncio.run(both())
+    assert lone.threads == ["MainThread", lone.threads[1]] and lone.threads[1] != "MainThread"
+
+
+def test_the_versions_of_a_split_never_score_on_the_loop() -> None:
+    from common.serving.server import build
+
+    spec = {
+        "model_name": "churn-split-test",
+        "version": "1",
+        "dataset": {},
+        "features": {},
+        "decision_threshold": 0.5,
+        "max_batch": 10,
+        "canary": {
+            "percent": 10,
+            "routing": "sticky",
+            "pin_header": "x-model-version",
+            "version_spec": {"version": "2"},
+        },
+    }
+    split = build(spec)
+    assert [arm.inline for arm in split.arms.values()] == [False, False]
+    assert build({**spec, "canary": None}).inline is True

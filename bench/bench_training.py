@@ -38,7 +38,7 @@ PREPARE = (
 )
 TRAIN = f"{UC1}/uc1_05_model_training_kubeflow.py"
 EARLIER_AUC, AUC_TOLERANCE = 0.9037, 0.005
-TARGETS = {10_000: {"target_overhead_s": 8, "target_floor_ratio": 2}, 100_000: {"target_s": 60}}
+TARGETS = {10_000: {"target_overhead_s": 8}, 100_000: {"target_s": 60}}
 
 
 def prepared(tmp: Path, rows: int, sets: list[str]) -> Path:
@@ -69,7 +69,12 @@ def bench_size(tmp: Path, rows: int) -> dict[str, Any]:
     floor = measured_child(__file__, "floor", str(workspace), *sets)
     figures.update(floor_s=floor["floor_s"], floor_per_candidate_s=floor["per_candidate_s"])
     figures["floor_ratio"] = round(figures["step_s"] / floor["floor_s"], 2)
-    figures["overhead_s"] = round(figures["step_s"] - 2 * floor["floor_s"], 2)
+    figures["overhead_s"] = round(figures["step_s"] - 2 * floor["floor_s"], 2)  # over twice the floor
+    if rows == 10_000:
+        figures["target_step_s"] = round(2 * floor["floor_s"] + 8, 2)
+        figures["met"] = figures["step_s"] <= figures["target_step_s"]
+    elif rows == 100_000:
+        figures["met"] = figures["step_s"] <= 60
     if rows == 10_000:
         runner = trained(other, [*sets, "kubeflow.local_runner=subprocess"])
         figures.update(subprocess_step_s=runner["step_s"], subprocess_holdout=runner["holdout"])

@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchlib import run_measured
+from benchlib import customers_database, run_measured
 
 from common.config import load_config
 from common.data.sample_data import load
@@ -76,27 +75,10 @@ def digest_cost(path: Path) -> dict[str, float]:
 
 def bench_postgres(tmp: Path, table: str, rows: int) -> dict[str, Any]:
     """Load `rows` customers into a new database, extract them, drop the database whatever happens."""
-    from sqlalchemy import create_engine, text
-
-    name = f"bench_mlops_{secrets.token_hex(4)}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = f"{PG_SERVER}/{name}"
-        engine = make_engine(url)
-        try:
-            load(engine, table, rows, seed=42)
-        finally:
-            engine.dispose()
+    with customers_database(PG_SERVER, table, rows, "bench_mlops") as url:
         workspace = tmp / "postgres"
         workspace.mkdir()
         return run_step(workspace, url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        log.info("dropped database %s", name)
 
 
 def bench_sqlite(tmp: Path, table: str, rows: int) -> dict[str, Any]:

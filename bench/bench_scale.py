@@ -19,12 +19,10 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchlib import free_port, run_measured
+from benchlib import customers_database, free_port, run_measured
 
 from common.telemetry import disable_telemetry
 
@@ -32,33 +30,6 @@ log = logging.getLogger("bench.scale")
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("REDIS_CONNECTION", "127.0.0.1:6379")
 TARGET_S, TARGET_RSS_MB, TARGET_RATIO = 600, 4096, 10.0
-
-
-@contextmanager
-def database(rows: int) -> Iterator[str]:
-    """A new PostgreSQL database holding `rows` generated customers; dropped on the way out."""
-    from sqlalchemy import create_engine, text
-
-    from common.config import load_config
-    from common.data.sample_data import load
-    from common.data.warehouse import make_engine
-
-    name = f"bench_scale_{secrets.token_hex(4)}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = f"{PG_SERVER}/{name}"
-        engine = make_engine(url)
-        try:
-            load(engine, load_config().dataset.table, rows, seed=42)
-        finally:
-            engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def tear_down_features(workspace: Path) -> None:
@@ -81,7 +52,9 @@ def stop_server(workspace: Path) -> None:
 
 def bench_size(tmp: Path, rows: int) -> dict[str, Any]:
     workspace = tmp / str(rows)
-    with database(rows) as url:
+    from common.config import load_config
+
+    with customers_database(PG_SERVER, load_config().dataset.table, rows, "bench_scale") as url:
         sets = [
             f"warehouse.url={url}",
             "features.online_store=redis",

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,3 +72,34 @@ def measured_child(script: str, *args: str) -> dict[str, Any]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{Path(script).name} --child {' '.join(args)} failed")
     return {**json.loads(out), "peak_rss_mb": round(usage.ru_maxrss / 1024)}  # KiB on Linux
+
+
+@contextmanager
+def customers_database(server: str, table: str, rows: int, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on `server` holding `rows` generated customers in `table`; its URL. Dropped on
+    the way out, whatever happens."""
+    import logging
+    import secrets
+
+    from sqlalchemy import create_engine, text
+
+    from common.data.sample_data import load
+    from common.data.warehouse import make_engine
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"{server}/{name}"
+        engine = make_engine(url)
+        try:
+            load(engine, table, rows, seed=42)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        logging.getLogger("bench").info("dropped database %s", name)

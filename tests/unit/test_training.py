@@ -120,3 +120,14 @@ def test_the_training_fingerprint_is_what_shapes_the_model_and_nothing_else() ->
         assert training_fingerprint(load_config(None, [change], environ={}), "data-v1", "md5a") != base, (
             change
         )
+
+
+def test_a_training_part_over_the_limit_is_a_seeded_sample_that_keeps_the_churn_share() -> None:
+    from common.model.training import at_most
+
+    df = pd.DataFrame({"x": range(10_000), "churn": [1] * 2_000 + [0] * 8_000})
+    kept = at_most(df, "churn", 1_000, seed=3)
+    assert len(kept) == 1_000 and kept["churn"].mean() == 0.2  # stratified: the share exactly
+    assert kept["x"].is_unique and kept.equals(at_most(df, "churn", 1_000, seed=3))  # seeded
+    assert not kept.equals(at_most(df, "churn", 1_000, seed=4))
+    assert at_most(df, "churn", 10_000, seed=3) is df  # at or under the limit: whole, untouched

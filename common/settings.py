@@ -400,7 +400,7 @@ class ResourcesCfg(Section):
     @field_validator("requests", "limits")
     @classmethod
     def _quantities(cls, value: dict[str, str]) -> dict[str, str]:
-        from kubernetes.utils import parse_quantity
+        from common.serving.quantities import parse_quantity
 
         for name, quantity in value.items():
             try:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
 _BINARY = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 _DECIMAL = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
@@ -12,13 +14,35 @@ _DECIMAL = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 1
 def canonical(quantity: str) -> str:
     """The form Kubernetes serialises `quantity` in: binary suffixes stay binary when the value is a whole number
     of bytes of at least 1024, everything else is decimal with the largest suffix that keeps an integer."""
-    from kubernetes.utils import parse_quantity
-
     value = Decimal(parse_quantity(quantity))
     binary = quantity.strip().endswith("i")
     if binary and abs(value) >= 1024 and value == value.to_integral_value():
         return _binary(int(value))
     return _decimal(value)
+
+
+def parse_quantity(quantity: str) -> Decimal:
+    """kubernetes' own `parse_quantity` (ValueError for a malformed one)."""
+    return _kubernetes_quantity().parse_quantity(quantity)
+
+
+@cache
+def _kubernetes_quantity() -> Any:
+    """kubernetes/utils/quantity.py loaded from its file alone: through its package, the import brings the whole
+    Kubernetes client (~0.5 s, in every process that validates a config) for a function of `decimal` only."""
+    import importlib.util
+    from pathlib import Path
+
+    package = importlib.util.find_spec("kubernetes")  # found, not imported
+    if package is None or package.origin is None:
+        raise ImportError("the kubernetes package is not installed")
+    path = Path(package.origin).parent / "utils" / "quantity.py"
+    spec = importlib.util.spec_from_file_location("common.serving._kubernetes_quantity", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _binary(value: int) -> str:

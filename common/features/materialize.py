@@ -38,15 +38,16 @@ def materialize(
     newest = newest_rows(source, keys, window)
     parts = _by_row_group(source, newest)
     workers = workers or os.cpu_count() or 1
+    store = open_store(repo)
     # SQLite takes one writer at a time: workers would wait on its lock
     if len(newest) < IN_PROCESS_ROWS or workers == 1 or repo["online_store"]["type"] == "sqlite":
-        store, done = open_store(repo), 0
+        done = 0
         for group, rows in parts:
             done += _write(store, view, source, group, rows)
             log.info("materialized %d/%d entities", done, len(newest))
     else:
         _write_in_workers(repo, view, source, parts, workers)
-    store = open_store(repo)
+    # last: a run killed before this line wrote rows again on its rerun (the newest row wins), never skipped them
     store.registry.apply_materialization(store.get_feature_view(view), store.project, *window)
     return len(newest)
 

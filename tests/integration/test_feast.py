@@ -14,6 +14,7 @@ from common.data.sample_data import generate
 from common.features.engineering import build_features
 from common.features.feast_store import feast_names, open_store, repo_config
 from common.model.kfp_pipeline import build_training_set
+from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
 from feature_repo.definitions import declare
@@ -30,16 +31,24 @@ def _validated(ws: Workspace, df: pd.DataFrame, **outputs: str) -> None:
     )
 
 
+def _redis_config(workspace: Path) -> Settings:
+    """The default config on Redis, under a Feast project of the test's own."""
+    return load_config(
+        overrides=[
+            f"workspace={workspace}",
+            "features.online_store=redis",
+            f"features.project=t{uuid.uuid4().hex[:10]}",
+        ],
+        environ={},
+    )
+
+
 @pytest.mark.service
 def test_materializes_into_redis_and_serves_online(workspace: Path) -> None:
     require_service("Redis", "127.0.0.1", 6379)
     import redis
 
-    project = f"t{uuid.uuid4().hex[:10]}"
-    cfg = load_config(
-        overrides=[f"workspace={workspace}", "features.online_store=redis", f"features.project={project}"],
-        environ={},
-    )
+    cfg = _redis_config(workspace)
     ws = Workspace(workspace)
     df = generate(300, seed=2)
     _validated(ws, df)
@@ -172,11 +181,7 @@ def test_batched_materialization_keeps_each_customers_newest_row_across_groups_a
 
     monkeypatch.setattr(chain_features, "GROUP_ROWS", 100)  # 4 row groups: 300 customers and 2 more rows
     monkeypatch.setattr(m, "IN_PROCESS_ROWS", 0)  # workers even for a few rows
-    project = f"t{uuid.uuid4().hex[:10]}"
-    cfg = load_config(
-        overrides=[f"workspace={workspace}", "features.online_store=redis", f"features.project={project}"],
-        environ={},
-    )
+    cfg = _redis_config(workspace)
     ws = Workspace(workspace)
     df = generate(300, seed=5)
     now = datetime.now(UTC)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -195,9 +196,9 @@ def _stop_model_servers() -> Iterator[None]:
     from common.serving import local_server
     from common.workspace import Workspace
 
-    for workspace in _PORTS:
-        if (workspace / "serving").exists():
-            local_server.stop(Workspace(workspace))
+    served = [Workspace(ws) for ws in _PORTS if (ws / "serving").exists()]
+    with ThreadPoolExecutor(8) as pool:  # each stop waits for its server's shutdown: wait for all at once
+        list(pool.map(local_server.stop, served))
 
 
 class Impostor:

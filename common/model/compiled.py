@@ -42,6 +42,14 @@ class _Numbers:
         out -= self.mean
         out /= self.scale
 
+    def fill_row(self, values: Mapping[str, Any], out: np.ndarray) -> None:
+        """`fill_in` for one row of scalars (name -> value), into `out` (width,)."""
+        x = np.array([values[name] for name in self.columns], dtype="float64")
+        np.copyto(x, self.fill, where=np.isnan(x))
+        x -= self.mean
+        x /= self.scale
+        out[:] = x
+
 
 @dataclass
 class _OneHot:
@@ -58,6 +66,14 @@ class _OneHot:
                 slot = slots.get(fill if isinstance(value, float) and value != value else value)
                 if slot is not None:
                     out[i, slot] = 1.0
+
+    def fill_row(self, values: Mapping[str, Any], out: np.ndarray) -> None:
+        """`fill_in` for one row of scalars (name -> value), into `out` (width,) of zeros."""
+        for j, name in enumerate(self.columns):
+            value = values[name]
+            slot = self.slots[j].get(self.fill[j] if isinstance(value, float) and value != value else value)
+            if slot is not None:
+                out[slot] = 1.0
 
 
 @dataclass
@@ -100,6 +116,18 @@ class CompiledModel:
             part.fill_in(data, out[:, start : start + part.width])
             start += part.width
         return out
+
+    def row_proba(self, values: Mapping[str, Any]) -> float:
+        """`predict_proba` of one row given as scalars (feature name -> value): no one-element arrays."""
+        x = np.zeros((1, sum(part.width for part in self.parts)))
+        start = 0
+        for part in self.parts:
+            part.fill_row(values, x[0, start : start + part.width])
+            start += part.width
+        if self.linear is not None:
+            second = float(self.linear.proba(x)[0])
+            return second if self.positive == 1 else 1.0 - second
+        return float(self.estimator.predict_proba(x)[0, self.positive])
 
     def predict_proba(self, data: Columns) -> np.ndarray:
         """The churn probability of each row of `data` (feature name -> array)."""

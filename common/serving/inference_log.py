@@ -260,8 +260,9 @@ def _columns(batches: list[dict[str, Any]], arrow_schema: Any) -> dict[str, Any]
     }
     for field in arrow_schema:
         if field.name not in out:
-            values = np.concatenate([np.asarray(b["columns"][field.name]) for b in batches])
-            out[field.name] = (
-                values if values.dtype == object else values.astype(field.type.to_pandas_dtype())
-            )
+            dtype = field.type.to_pandas_dtype()
+            # a one-customer request logs lists of one (common.serving.one_row): text stays objects
+            kind = object if dtype is np.object_ else None
+            values = np.concatenate([np.asarray(b["columns"][field.name], dtype=kind) for b in batches])
+            out[field.name] = values if values.dtype == object else values.astype(dtype)
     return out

@@ -29,6 +29,7 @@ from common.serving.contract import (
     id_array,
     parse_instances,
 )
+from common.serving.one_row import SCALAR_FAILURES, row_scorer
 from common.settings import DatasetCfg, FeaturesCfg
 
 VERSION_HEADER = "x-model-version"
@@ -53,6 +54,7 @@ class ChurnModel(kserve.Model):
         self.model: Any = None
         self.score: Any = None
         self.scorer_kind = ""
+        self.row: Any = None  # the scalar path of one-customer requests (common.serving.one_row), when it agrees
         self.store: Any = None
         self.feast_names: dict[str, str] = {}
         self.inference_log: Any = None
@@ -72,7 +74,13 @@ class ChurnModel(kserve.Model):
         mlflow.set_tracking_uri(with_password(self.spec["tracking_uri"]))
         self.model = mlflow.sklearn.load_model(self.spec["model_uri"])
         self.score, self.scorer_kind = scorer(self.model, self.columns)
-        log.info("scoring %s with the %s model", self.spec["model_uri"], self.scorer_kind)
+        self.row = row_scorer(self.score, self.ds, self.fcfg, self.columns)
+        log.info(
+            "scoring %s with the %s model%s",
+            self.spec["model_uri"],
+            self.scorer_kind,
+            ", one customer on scalars" if self.row is not None else "",
+        )
         if self.spec.get("repo_config"):
             from common.features.feast_store import feast_names, open_store
 
@@ -121,17 +129,31 @@ class ChurnModel(kserve.Model):
         start = time.perf_counter()
         try:
             parsed = parse_instances(payload, self.contract)
-            ids, features = self._features(parsed)
+            one = self._one(parsed)
+            ids, features = one[:2] if one else self._features(parsed)
         except BadRequestError as exc:
             raise InvalidInput(str(exc)) from None
         for name in parsed.out_of_range:  # serving.out_of_range: accept
             self.out_of_range.labels(self.name, self.spec["version"], name).inc()
-        proba = self.score(features)
+        proba = one[2] if one else self.score(features)
         if self.inference_log is not None:  # an append: the writing happens on the log's own thread
             latency_ms = (time.perf_counter() - start) * 1000
             meta = {"model_name": self.name, "model_version": self.version, "latency_ms": latency_ms}
             self.inference_log.record(features, proba, self.threshold, meta)
         return ids, proba
+
+    def _one(self, parsed: Parsed) -> tuple[list[int | str], dict[str, list[Any]], np.ndarray] | None:
+        """A lone full customer on the scalar path: its id, its features (as the log's one-row columns) and its
+        probability; None for any other request, or a customer the scalar path cannot take."""
+        if self.row is None or parsed.by_id or len(parsed.full) != 1:
+            return None
+        (customer,) = parsed.full.values()
+        try:
+            features = self.row.features(customer)
+            proba = self.row.proba(features)
+        except SCALAR_FAILURES:
+            return None
+        return [features[self.ds.id_column]], {k: [v] for k, v in features.items()}, np.array([proba])
 
     def _features(self, parsed: Parsed) -> tuple[list[int | str], dict[str, np.ndarray]]:
         """The model's features of every instance, in request order: derived here for full customers, read

@@ -9,6 +9,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from kserve import InferRequest, InferResponse  # only the server process imports this module
 from kserve.errors import InvalidInput
 
@@ -86,11 +87,12 @@ def version_series(name: str, version: str) -> SimpleNamespace:
 
 
 def _observe(m: SimpleNamespace, proba: Any, threshold: float) -> None:
+    values = proba.tolist() if isinstance(proba, np.ndarray) else list(proba)  # Python floats: no NumPy per row
     m.requests.inc()
-    m.predictions.inc(len(proba))
-    m.positives.inc(int(sum(p >= threshold for p in proba)))
-    for p in proba:
-        m.probability.observe(float(p))
+    m.predictions.inc(len(values))
+    m.positives.inc(sum(p >= threshold for p in values))
+    for p in values:
+        m.probability.observe(p)
 
 
 def _v2_probabilities(answer: InferResponse) -> list[float]:

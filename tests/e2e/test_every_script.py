@@ -1,7 +1,8 @@
 """Every entry point as a user calls it: each script of ucN_*/, run_all.py and the `python -m common...` tools take
 `--help` (their help text) and `--config <a copy of config.yaml>` (exit 0 and one JSON line on stdout), whatever
 they import: kserve parses sys.argv when it is imported and must never see ours. The scripts run in lifecycle
-order in one fresh workspace; run_all last, on the same unchanged data, makes no new data or model version."""
+order in one fresh workspace; UC1's pipeline after its steps, and run_all last, on the same unchanged data, make no
+new data or model version; then a changed table is a new data version."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,11 +69,13 @@ def config_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_script_takes_config_and_prints_one_json_line(tmp_path: Path, config_copy: Path) -> None:
     ws = tmp_path / "ws"
+    said = {}
     for script in _scripts():
         proc = run_script(script, "--config", str(config_copy), workspace=ws)
         assert proc.returncode == 0, f"{script}: {proc.stderr[-3000:]}"
-        summary = _one_json_line(proc)
+        said[script] = summary = _one_json_line(proc)
         assert summary.get("status") != "failed", f"{script}: {summary}"
+    _uc1_pipeline_after_its_steps_makes_no_new_version(ws, said)
     for tool in TOOLS:
         proc = run_script(*tool, "--config", str(config_copy), workspace=ws)
         assert proc.returncode == 0, f"{tool}: {proc.stderr[-3000:]}"
@@ -104,6 +108,52 @@ def test_every_script_takes_config_and_prints_one_json_line(tmp_path: Path, conf
     )
     assert trained["status"] == "skipped" and "version 1 was trained on data-v1" in trained["reason"]
     assert _model_versions(ws) == ["1"]
+    assert _batch_rows(ws) == {("data-v1", "1"): 2000}  # step 07 ran three times: replaced, not duplicated
+    _a_changed_table_is_a_new_data_version(ws)
+
+
+def _uc1_pipeline_after_its_steps_makes_no_new_version(ws: Path, said: dict[str, dict]) -> None:
+    """UC1's steps one by one, then its pipeline on the same data and training config: the pipeline trains
+    nothing, so there is one model version."""
+    steps = [s for s in _scripts() if s.startswith("uc1_") and not s.endswith("run_pipeline.py")]
+    assert [said[s]["status"] for s in steps] == ["ok"] * len(steps)
+    again = {s["step"]: s["status"] for s in said["uc1_churn_prediction/run_pipeline.py"]["steps"]}
+    assert list(again) == [Path(s).stem for s in steps]
+    assert [s for s, status in again.items() if status != "ok"] == ["uc1_05_model_training_kubeflow"]
+    assert _batch_rows(ws) == {("data-v1", "1"): 2000}  # step 07 ran twice: replaced, not duplicated
+    state = json.loads((ws / "state" / "steps.json").read_text())
+    assert state["uc1_02_data_versioning_dvc"]["outputs"]["created"] is False
+
+
+def _a_changed_table_is_a_new_data_version(ws: Path) -> None:
+    """A changed table is a new data version, scored by the champion of the day; the old one reads back by
+    its tag."""
+    import pandas as pd
+
+    versioning = "uc1_churn_prediction/uc1_02_data_versioning_dvc.py"
+    assert (
+        run_script("common/data/sample_data.py", "--rows", "700", "--seed", "5", workspace=ws).returncode == 0
+    )
+    # A model trained on these 700 rows may well score below the champion: this is about data versions.
+    tolerant = {"MLOPS__TRAINING__GATE__REGRESSION_TOLERANCE": "1.0"}
+    assert run_script("uc1_churn_prediction/run_pipeline.py", workspace=ws, env=tolerant).returncode == 0
+    exported = _one_json_line(run_script(versioning, "--export", "data-v1", workspace=ws))
+    assert len(pd.read_parquet(exported["path"])) == 2000
+    listed = run_script(versioning, "--list-versions", workspace=ws)
+    assert [v["tag"] for v in _one_json_line(listed)["versions"]] == ["data-v1", "data-v2"]
+    champion = _registry(ws).get_model_version_by_alias("churn-predictor", "champion").version
+    assert {k: v for k, v in _batch_rows(ws).items() if k[0] == "data-v2"} == {
+        ("data-v2", str(champion)): 700
+    }
+
+
+def _batch_rows(ws: Path) -> dict[tuple[str, str], int]:
+    """Step 07's rows in the warehouse, by data and model version."""
+    import sqlite3
+
+    with sqlite3.connect(ws / "warehouse" / "warehouse.db") as conn:
+        query = "SELECT data_version, model_version, count(*) FROM churn_predictions GROUP BY 1, 2"
+        return {(d, m): n for d, m, n in conn.execute(query)}
 
 
 def _data_versions(ws: Path) -> list[str]:
@@ -116,12 +166,15 @@ def _data_versions(ws: Path) -> list[str]:
     return tags.stdout.split()
 
 
-def _model_versions(ws: Path) -> list[str]:
+def _registry(ws: Path) -> Any:
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
-    client = MlflowClient(uri, uri)  # the registry too: else MLflow's process-wide default
-    return sorted(str(mv.version) for mv in client.search_model_versions("name = 'churn-predictor'"))
+    return MlflowClient(uri, uri)  # the registry too: else MLflow's process-wide default
+
+
+def _model_versions(ws: Path) -> list[str]:
+    return sorted(str(mv.version) for mv in _registry(ws).search_model_versions("name = 'churn-predictor'"))
 
 
 def test_run_all_checks_every_use_case_config_first_and_lists_all_six(tmp_path: Path) -> None:

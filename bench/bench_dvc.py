@@ -23,8 +23,8 @@ from typing import Any
 
 from benchlib import write_extract
 
-from common.chain.version import data_path
 from common.config import load_config
+from common.data.registry import data_path
 from common.settings import Settings
 from common.telemetry import disable_telemetry
 

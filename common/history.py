@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 KINDS = ("step", "pipeline", "run_all")
 MAX_FIGURES = 12  # the key figures of a summary, not all of them: a line stays short
 TAIL_BLOCK = 64 * 1024
+PAGE_ROWS = 100  # the runs the reports page lists, newest first
 
 
 @dataclass
@@ -143,7 +144,7 @@ def rebuild_page(ws: Workspace) -> None:
     """The reports page after a run; a page that cannot be written is a warning, never the run's failure."""
     from common.report.page import build
 
-    _safely(lambda: build(ws))
+    _safely(lambda: build(ws, read(ws, PAGE_ROWS)))
 
 
 def _safely(action: Callable[[], object]) -> None:

@@ -7,8 +7,9 @@ rows, source and hash, a tag data-vN, and a push to the DVC remote. Unchanged da
 from __future__ import annotations
 
 from common.chain import VERSION as STEP
-from common.chain.version import data_path, open_registry, run
+from common.chain.version import run
 from common.cli import base_parser, execute, run_step
+from common.data.registry import data_path, open_registry
 from common.settings import Settings
 from common.workspace import Workspace
 from uc1_churn_prediction import USE_CASE

@@ -169,7 +169,7 @@ def _result(
     summary: dict[str, Any],
     report: Path,
 ) -> StepResult:
-    from common.chain.version import data_path
+    from common.data.registry import data_path
 
     reference_uri = f"dvc://{ws.root / 'data-registry'}/{data_path(cfg)}@{champion['data_tag']}"
     return StepResult(

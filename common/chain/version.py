@@ -8,22 +8,13 @@ import logging
 
 from common.chain import EXTRACT, VERSION
 from common.data.object_store import make_store
-from common.data.registry import DataRegistry
+from common.data.registry import data_path, open_registry
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
 
 STEP = VERSION
 log = logging.getLogger(__name__)
-
-
-def open_registry(cfg: Settings, ws: Workspace) -> DataRegistry:
-    return DataRegistry(ws.root / "data-registry", cfg.dvc, ws.dir("dvc-remote"))
-
-
-def data_path(cfg: Settings) -> str:
-    """The versioned file, relative to the registry."""
-    return f"data/{cfg.dataset.table}.parquet"
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.errors import MissingInputError
-from common.settings import DvcCfg
-from common.workspace import atomic_path
+from common.settings import DvcCfg, Settings
+from common.workspace import Workspace, atomic_path
 
 if TYPE_CHECKING:
     import git
@@ -207,3 +207,13 @@ def file_md5(path: Path) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def open_registry(cfg: Settings, ws: Workspace) -> DataRegistry:
+    """The workspace's data registry (UC1 step 02 versions the extract in it)."""
+    return DataRegistry(ws.root / "data-registry", cfg.dvc, ws.dir("dvc-remote"))
+
+
+def data_path(cfg: Settings) -> str:
+    """The versioned file, relative to the registry."""
+    return f"data/{cfg.dataset.table}.parquet"

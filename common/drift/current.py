@@ -64,7 +64,7 @@ def from_latest_extract(cfg: Settings, ws: Workspace, champion: dict[str, Any]) 
     import pandas as pd
 
     from common.chain import VALIDATE
-    from common.chain.version import data_path
+    from common.data.registry import data_path
     from common.features.engineering import build_features, feature_types
     from common.model.registry import tracking_uri
 

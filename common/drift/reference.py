@@ -20,7 +20,7 @@ def reference_frame(cfg: Settings, ws: Workspace, tag: str) -> pd.DataFrame:
     version (a version's bytes never change), then read back."""
     import pandas as pd
 
-    from common.chain.version import data_path, open_registry
+    from common.data.registry import data_path, open_registry
 
     ds = cfg.dataset
     cached = ws.dir("drift", "reference") / f"{ds.table}_{tag}_{cfg.drift.reference_rows}.parquet"

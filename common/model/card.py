@@ -71,7 +71,7 @@ def training_data(cfg: Settings, ws: Workspace, tag: str) -> dict[str, Any]:
     """The DVC tag, rows and time window of the version's data, and its validation with the Data Docs link."""
     import pyarrow.parquet as pq
 
-    from common.chain.version import data_path, open_registry
+    from common.data.registry import data_path, open_registry
 
     ds = cfg.dataset
     with ws.scratch(f"{ds.table}_{tag}.parquet") as tmp:

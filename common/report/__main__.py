@@ -16,9 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
+        from common.history import PAGE_ROWS, read
         from common.report.page import build
 
-        page = build(ws)
+        page = build(ws, read(ws, PAGE_ROWS))
         if args.open:
             import webbrowser
 

@@ -11,7 +11,6 @@ from typing import Any
 from common.report.sections import Section, collect
 from common.workspace import Workspace, write_bytes
 
-HISTORY_ROWS = 100
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left}
@@ -20,13 +19,12 @@ img{height:220px;margin:.3em;border:1px solid #eee}
 """
 
 
-def build(ws: Workspace) -> Path:
-    """Write the page from what the workspace holds now; return its path."""
-    from common import history
-
+def build(ws: Workspace, runs: list[dict[str, Any]]) -> Path:
+    """Write the page from what the workspace holds now and the newest `runs` of its history (common.history:
+    the caller reads them, so the page never imports the history that rebuilds it); return its path."""
     folder = ws.dir("reports")
     page = folder / "index.html"
-    text = render(ws.root, folder, collect(ws), history.read(ws, HISTORY_ROWS))
+    text = render(ws.root, folder, collect(ws), runs)
     write_bytes(page, text.encode(errors="replace"))  # a file name that is not UTF-8 must not stop the page
     return page
 
@@ -82,7 +80,7 @@ def _history(runs: list[dict[str, Any]]) -> str:
     table = (
         _table(header, rows, [r["status"] for r in newest]) if rows else "<p class='empty'>no runs yet</p>"
     )
-    return f"<h2>Run history (newest {HISTORY_ROWS})</h2>{table}"
+    return f"<h2>Run history (newest {len(runs)})</h2>{table}"
 
 
 def _when(run: dict[str, Any]) -> list[str]:

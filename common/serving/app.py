@@ -16,6 +16,8 @@ from typing import Any
 
 import kserve
 
+from common.serving.headers import RECEIVED_HEADER
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -153,8 +155,6 @@ class StampArrival:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            from common.serving.server import RECEIVED_HEADER
-
             stamp = (RECEIVED_HEADER.encode(), repr(time.perf_counter()).encode())
             scope = {**scope, "headers": [*scope["headers"], stamp]}
         await self.app(scope, receive, send)

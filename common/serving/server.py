@@ -29,11 +29,10 @@ from common.serving.contract import (
     id_array,
     parse_instances,
 )
+from common.serving.headers import VERSION_HEADER, received
 from common.serving.one_row import SCALAR_FAILURES, row_scorer
 from common.settings import DatasetCfg, FeaturesCfg
 
-VERSION_HEADER = "x-model-version"
-RECEIVED_HEADER = "x-mlops-received"  # when the request reached the server (common.serving.app.stamp_arrival)
 log = logging.getLogger("common.serving.server")  # not __name__: run with -m, that is __main__
 
 
@@ -54,7 +53,9 @@ class ChurnModel(kserve.Model):
         self.model: Any = None
         self.score: Any = None
         self.scorer_kind = ""
-        self.row: Any = None  # the scalar path of one-customer requests (common.serving.one_row), when it agrees
+        self.row: Any = (
+            None  # the scalar path of one-customer requests (common.serving.one_row), when it agrees
+        )
         self.store: Any = None
         self.feast_names: dict[str, str] = {}
         self.inference_log: Any = None
@@ -236,14 +237,6 @@ def out_of_range_counter() -> Any:
     )
 
 
-def received(headers: Any) -> float:
-    """When the request reached the server (perf_counter), as stamped on its headers; else now."""
-    try:
-        return float((headers or {})[RECEIVED_HEADER])
-    except (KeyError, TypeError, ValueError):
-        return time.perf_counter()
-
-
 def build(spec: dict[str, Any]) -> Any:
     """The model a spec describes, not loaded yet: one version, or UC2's split of two behind the same name."""
     model = ChurnModel(spec)
@@ -275,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = json.loads(Path(args.spec).read_text())
     model = build(spec)
     model.load()
-    served = Switchable(model, spec, Path(args.spec).resolve())
+    served = Switchable(model, spec, Path(args.spec).resolve(), build)
     limit = BodyLimitSetting(int(spec.get("max_body_bytes", 1 << 20)))  # a spec from before the limit
     add_metadata_routes(served)
     add_switch_route(served, Path(args.spec).parent, limit)

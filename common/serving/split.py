@@ -10,8 +10,8 @@ from typing import Any
 import kserve
 from kserve import InferRequest
 
+from common.serving.headers import VERSION_HEADER, received
 from common.serving.routing import CANDIDATE, STABLE, arm
-from common.serving.server import VERSION_HEADER, received
 
 
 class SplitModel(kserve.Model):

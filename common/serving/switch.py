@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,12 @@ BOUND = (
 class Switchable(kserve.Model):
     """The public model: answers with `current`, which `switch` replaces once its successor is ready."""
 
-    def __init__(self, current: Any, spec: dict[str, Any], spec_file: Path) -> None:
+    def __init__(
+        self, current: Any, spec: dict[str, Any], spec_file: Path, build: Callable[[dict[str, Any]], Any]
+    ) -> None:
         super().__init__(spec["model_name"], return_response_headers=True)
         self.current, self.spec, self.spec_file = current, spec, spec_file
+        self.build = build  # a spec -> the model it describes, not loaded (common.serving.server.build)
         self.lock = asyncio.Lock()
         self.ready = current.ready
 
@@ -56,10 +60,8 @@ class Switchable(kserve.Model):
 
     async def switch(self, spec: dict[str, Any], spec_file: Path) -> dict[str, Any]:
         """Load `spec` beside the current model, then let it answer; the old one is stopped after."""
-        from common.serving.server import build
-
         async with self.lock:  # one switch at a time
-            new = build(spec)
+            new = self.build(spec)
             try:
                 await asyncio.to_thread(new.load)  # the old model answers meanwhile
             except Exception as exc:  # any failure to load: the caller is told which version

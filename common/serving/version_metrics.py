@@ -87,7 +87,8 @@ def version_series(name: str, version: str) -> SimpleNamespace:
 
 
 def _observe(m: SimpleNamespace, proba: Any, threshold: float) -> None:
-    values = proba.tolist() if isinstance(proba, np.ndarray) else list(proba)  # Python floats: no NumPy per row
+    # Python floats: no NumPy call per row
+    values = proba.tolist() if isinstance(proba, np.ndarray) else list(proba)
     m.requests.inc()
     m.predictions.inc(len(values))
     m.positives.inc(sum(p >= threshold for p in values))

@@ -50,7 +50,7 @@ def test_a_torn_events_line_is_quarantined_and_the_other_events_are_read(tmp_pat
     assert len(kept) == 1 and kept[0].read_text() == '{"eventType": "COMPL\n'
     open_source(cfg, ws)  # read again: the same torn line is not counted twice
     assert counts(ws) == {"lineage-events": 1}
-    page = build(ws).read_text()
+    page = build(ws, []).read_text()
     assert "Quarantine" in page and "<td>lineage-events</td><td>1</td>" in page
 
 

@@ -74,3 +74,48 @@ def test_the_checker_sees_imports_inside_functions_and_relative_ones() -> None:
     found = imports_of(source, "common.serving")
     assert use_cases_in(found) == {"uc1_churn_prediction"}
     assert {"common.serving.contract", "common.log"} <= found
+
+
+def module_graph(root: Path, package: str = "common") -> dict[str, set[str]]:
+    """The import graph of `package` under `root`: each module and the modules of the package it imports (a
+    package's `__init__` under the package's own name), lazy and relative imports included."""
+    modules = {}
+    for path in (root / package).rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return {
+        name: (imports_of(path.read_text(), ".".join(path.relative_to(root).parent.parts)) & modules.keys())
+        - {name}
+        for name, path in modules.items()
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle of `graph`, as the modules around it, sorted (networkx's simple cycles)."""
+    import networkx as nx
+
+    edges = [(a, b) for a, bs in graph.items() for b in bs]
+    return sorted(sorted(c) for c in nx.simple_cycles(nx.DiGraph(edges)))
+
+
+def test_common_has_no_import_circle() -> None:
+    found = cycles(module_graph(ROOT))
+    assert not found, f"import circles in common/: {found}"
+
+
+def test_the_circle_finder_sees_a_circle_closed_by_a_lazy_import(tmp_path: Path) -> None:
+    serving = tmp_path / "common" / "serving"
+    serving.mkdir(parents=True)
+    for init in (tmp_path / "common" / "__init__.py", serving / "__init__.py"):
+        init.write_text("")
+    (serving / "server.py").write_text("def build():\n    from .split import Split\n")
+    (serving / "split.py").write_text("from common.serving.server import HEADER\n")
+    (serving / "app.py").write_text("from common.serving import server\n")
+    assert cycles(module_graph(tmp_path)) == [["common.serving.server", "common.serving.split"]]
+
+
+def test_the_model_wing_does_not_reach_up_into_the_chain() -> None:
+    """common/model is below common/chain (the steps' glue): no module of the wing imports it."""
+    for path in sorted((ROOT / "common" / "model").rglob("*.py")):
+        upward = {m for m in imported(path) if m == "common.chain" or m.startswith("common.chain.")}
+        assert not upward, f"{path.relative_to(ROOT)} imports {sorted(upward)}"

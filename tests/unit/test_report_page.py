@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 
 
 def test_an_empty_workspace_says_what_to_run_for_each_report(tmp_path: Path) -> None:
-    text = build(Workspace(tmp_path)).read_text()
+    text = build(Workspace(tmp_path), []).read_text()
     assert "nothing yet: run uc1_churn_prediction/uc1_03_data_validation_ge.py" in text
     assert "nothing yet: run uc6_gitops_deployment/run_pipeline.py" in text and "no runs yet" in text
     assert "<script" not in text and "http" not in text  # offline: nothing fetched
@@ -27,7 +27,7 @@ def test_reports_are_linked_relatively_newest_first_and_escaped(tmp_path: Path) 
         os.utime(page, (1000 + n, 1000 + n))
     picture = ws.dir("reports", "lineage") / "impact_<b>.html"
     picture.write_text("x")
-    text = build(ws).read_text()
+    text = build(ws, []).read_text()
     assert "href='fairness/m-v2/fairness.html'" in text and "m-v1" not in text
     assert "impact &lt;b&gt;" in text and "<b>" not in text
 

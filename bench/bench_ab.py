@@ -26,8 +26,8 @@ from typing import Any
 from bench_serving import kserve_ceiling, side_by_side, stop_server, wait_answering
 from benchlib import ROOT, free_port, run_measured
 
+from common.experiment.canary import canary_spec
 from common.serving import local_server
-from common.serving.canary import canary_spec
 from common.serving.contract import EXAMPLE_CUSTOMER
 from common.settings import ABTestingCfg
 from common.telemetry import disable_telemetry
@@ -79,7 +79,7 @@ def router_overhead(ws: Path, one_port: int, candidate: str, n: int) -> dict[str
 
 
 def replay_rate(ws: Path, seconds: float = 5.0) -> dict[str, Any]:
-    from common.serving.replay import Load
+    from common.experiment.replay import Load
 
     port = free_port()
     ceiling = kserve_ceiling(port)

@@ -15,8 +15,8 @@ from typing import Any
 
 from common.cli import base_parser, execute, run_step
 from common.errors import MissingInputError
+from common.experiment.canary import canary_spec
 from common.serving import local_server, serve_local
-from common.serving.canary import canary_spec
 from common.serving.versions import by_alias, local_endpoint, server_spec
 from common.settings import Settings
 from common.step import StepResult
@@ -28,7 +28,7 @@ log = logging.getLogger(f"uc2_ab_testing.{STEP}")
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
-    from common.serving.act import resume
+    from common.experiment.act import resume
 
     resume(cfg, ws)  # first, a decision of an earlier experiment that a kill left half done
     ab, name = cfg.ab_testing, cfg.training.registered_model

@@ -17,7 +17,7 @@ from typing import Any
 
 from common.cli import step_main
 from common.errors import MissingInputError
-from common.serving.readers import read_versions
+from common.experiment.readers import read_versions
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
@@ -96,7 +96,7 @@ def declare(cfg: Settings, ws: Workspace, canary: dict[str, Any]) -> dict[str, A
 
 def start_load(path: Path, ws: Workspace) -> int:
     """The replay process, detached, with its log beside the experiment."""
-    cmd = [sys.executable, "-m", "common.serving.replay", "--experiment", str(path)]
+    cmd = [sys.executable, "-m", "common.experiment.replay", "--experiment", str(path)]
     with (path.parent / "load.log").open("ab") as out:
         proc = subprocess.Popen(
             cmd,

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import step_main
-from common.serving import experiment as judge
+from common.experiment import judgement as judge
+from common.experiment.ab_report import render
+from common.experiment.act import carry_out, resume
+from common.experiment.readers import read_versions, window_of
+from common.experiment.replay import read_responses
 from common.serving import local_server
-from common.serving.ab_report import render
-from common.serving.act import carry_out, resume
-from common.serving.readers import read_versions, window_of
-from common.serving.replay import read_responses
 from common.settings import ObjectivesCfg, Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
@@ -134,7 +134,7 @@ def stop_load(folder: Path) -> None:
         return
     load = json.loads(record.read_text())
     # after a reboot the pid may be anyone's: only our replay, of this experiment, is signalled
-    if local_server.runs(load["pid"], "common.serving.replay", str(folder / "experiment.json")):
+    if local_server.runs(load["pid"], "common.experiment.replay", str(folder / "experiment.json")):
         local_server.kill(load["pid"], timeout_s=10)  # TERM first: it flushes
     else:
         log.info("the load (pid %s) is not running any more: nothing to stop", load["pid"])

@@ -49,7 +49,7 @@ def _help(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 def test_every_entry_point_shows_its_help_with_config_and_set() -> None:
     entries = [[s] for s in [*_scripts(), "run_all.py"]] + [
-        ["-m", "common.serving.replay"],
+        ["-m", "common.experiment.replay"],
         *[[t[0], t[1]] if t[0] == "-m" else [t[0]] for t in TOOLS],
     ]
     with ThreadPoolExecutor(4) as pool:
@@ -95,7 +95,7 @@ def test_every_script_takes_config_and_prints_one_json_line(tmp_path: Path, conf
             "--config",
             str(config_copy),
         ]
-        proc = run_script("-m", "common.serving.replay", *load, workspace=ws)
+        proc = run_script("-m", "common.experiment.replay", *load, workspace=ws)
         assert proc.returncode == 0 and _one_json_line(proc)["answers"] == {"200": 200}, proc.stderr[-3000:]
 
     again = run_script("run_all.py", "--config", str(config_copy), workspace=ws)

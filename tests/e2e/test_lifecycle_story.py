@@ -54,7 +54,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     batch = ws.parent / "drifted.parquet"
     out["arrived"] = _user(ws, "common/data/sample_data.py", *DRIFTED, "--out", str(batch))
     replay = ["--data", str(batch), "--endpoint", endpoint, "--rate", "250", "--duration", "8"]
-    out["sent"] = _user(ws, "-m", "common.serving.replay", *replay)
+    out["sent"] = _user(ws, "-m", "common.experiment.replay", *replay)
     out["replayed"] = [
         json.loads(line) for line in (ws / "replay" / "responses.jsonl").read_text().splitlines()
     ]

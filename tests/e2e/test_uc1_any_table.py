@@ -91,7 +91,7 @@ def test_the_server_answers_the_tables_own_rows(telco: tuple, tmp_path: Path, so
     else:
         which = ["--table"]
     args = [*which, "--endpoint", endpoint, "--rate", "1000", "--duration", "2", "--config", CONFIG]
-    proc = run_script("-m", "common.serving.replay", *args, workspace=ws, fast=False)
+    proc = run_script("-m", "common.experiment.replay", *args, workspace=ws, fast=False)
     said = summary_of(proc)
     assert proc.returncode == 0 and said["answers"] == {"200": 2000}, said
 

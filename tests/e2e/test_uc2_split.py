@@ -155,8 +155,8 @@ def _wait(check: Any, timeout_s: float) -> None:
 def test_promql_reads_the_same_counters_and_verdict_as_the_servers_own_metrics(
     split: tuple[Path, str], prometheus: str
 ) -> None:
-    from common.serving.experiment import evaluate
-    from common.serving.readers import read_embedded, read_prometheus
+    from common.experiment.judgement import evaluate
+    from common.experiment.readers import read_embedded, read_prometheus
     from common.settings import ABTestingCfg
 
     _, base = split

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from common.serving.experiment import (
+from common.experiment.judgement import (
     FAIL,
     INSUFFICIENT,
     PASS,

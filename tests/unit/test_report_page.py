@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from common.experiment import replay
 from common.report.page import build
-from common.serving import replay
 from common.workspace import Workspace
 from tests.conftest import ROOT
 

@@ -1,4 +1,4 @@
-"""Each version's counters for the canary experiment (common.serving.experiment.Window): from the model server's
+"""Each version's counters for the canary experiment (common.experiment.judgement.Window): from the model server's
 own /metrics (embedded, parsed with prometheus_client's parser), or by PromQL from Prometheus (ab_testing.queries).
 Both read the same counters, so both give the same verdict on the same traffic."""
 
@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from common.errors import ConfigError, ServiceUnavailableError
-from common.serving.experiment import Window
+from common.experiment.judgement import Window
 
 # the window's counters and the metric each comes from (counters: <name>_total; the histogram: _bucket by le)
 COUNTERS = {

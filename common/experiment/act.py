@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from common import intent
+from common.experiment.ab_report import render
 from common.serving import serve_local
-from common.serving.ab_report import render
 from common.serving.versions import by_alias, server_spec
 from common.settings import Settings
 from common.workspace import Workspace, write_text

@@ -4,7 +4,7 @@ own (started by UC2 step 02, stopped by step 03, or at the end of its duration) 
 version, probability, the customer's label, status, latency) in responses.jsonl beside the experiment: the model
 objectives that need labels read it.
 
-    python -m common.serving.replay --experiment EXPERIMENT.json
+    python -m common.experiment.replay --experiment EXPERIMENT.json
 
 It also replays customers at a server, as a user sends traffic: a Parquet file (--data), or the configured
 warehouse table's rows exactly as the warehouse returns them (--table); the answers go to
@@ -12,8 +12,8 @@ warehouse table's rows exactly as the warehouse returns them (--table); the answ
 table holds it. It prints the count per status and the first distinct error bodies, and exits 1 when more than
 --max-error-rate of the answers are not 200:
 
-    python -m common.serving.replay --data var/drifted.parquet --endpoint URL --rate 200 --duration 10
-    python -m common.serving.replay --config my.yaml --table --endpoint URL --duration 10
+    python -m common.experiment.replay --data var/drifted.parquet --endpoint URL --rate 200 --duration 10
+    python -m common.experiment.replay --config my.yaml --table --endpoint URL --duration 10
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from common.settings import Settings
     from common.workspace import Workspace
 
-log = logging.getLogger("common.serving.replay")  # not __name__: run with -m, that is __main__
+log = logging.getLogger("common.experiment.replay")  # not __name__: run with -m, that is __main__
 RESPONSES_FILE = "responses.jsonl"
 FLUSH_S = 0.5  # how often answers reach the file
 SHOWN_ERRORS = 5  # distinct error bodies a user's replay prints

@@ -1,17 +1,17 @@
 """Run every use case's pipeline in order, in one process, and print a summary of steps with status and duration.
 
-Use cases that are not built yet are not listed here (and not faked): today UC1, from the warehouse to a model
-answering on localhost; UC2, the challenger's canary experiment when there is a challenger; UC3, drift of what the
-server saw against the champion's training data, retraining a challenger when it drifted; UC5, the champion's
-fairness report and model card; UC4, the lineage of it all with the impact and provenance answers; and last UC6,
-the champion promoted through the deployment repo and the local server synced to what git says.
+The use cases are found from their folders (common.usecases): each `ucN_<name>/` package, its numbered steps, and
+the use cases it runs after (AFTER). Today: UC1, from the warehouse to a model answering on localhost; UC2, the
+challenger's canary experiment when there is a challenger; UC3, drift of what the server saw against the champion's
+training data, retraining a challenger when it drifted; UC5, the champion's fairness report and model card; UC4,
+the lineage of it all with the impact and provenance answers; and last UC6, the champion promoted through the
+deployment repo and the local server synced to what git says. A new folder is a new use case here.
 
 Before the first use case starts, every use case's config check runs (a bad key fails in a second, naming it).
 The summary lists every use case every time: ran, skipped (and why) or not run (after which failure)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from typing import Any
@@ -19,19 +19,12 @@ from typing import Any
 from common.cli import base_parser, execute
 from common.errors import ConfigError
 from common.lock import run_lock
-from common.pipeline import not_run, summary
+from common.pipeline import not_run, run_pipeline, summary
 from common.settings import Settings
+from common.usecases import UseCase, discover
 from common.workspace import Workspace
 
 log = logging.getLogger("run_all")
-USE_CASES = [
-    ("uc1", "uc1_churn_prediction.run_pipeline"),
-    ("uc2", "uc2_ab_testing.run_pipeline"),  # the challenger against the champion; skipped when there is none
-    ("uc3", "uc3_drift_retraining.run_pipeline"),  # drift against the champion's data; retrains a challenger
-    ("uc5", "uc5_fairness_docs.run_pipeline"),  # the champion's fairness report and model card
-    ("uc4", "uc4_data_lineage.run_pipeline"),  # after the use cases whose lineage it answers for
-    ("uc6", "uc6_gitops_deployment.run_pipeline"),  # the champion deployed through git, last
-]
 
 
 def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
@@ -52,26 +45,28 @@ def run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
 def _run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     from common.lineage.emitter import lineage_for
 
+    use_cases: tuple[UseCase, ...] = ()
     try:
-        preflight(cfg)
-    except ConfigError as exc:  # nothing has started: every use case is listed, none run
+        use_cases = discover()  # a folder that declares itself wrongly is a config error too
+        preflight(cfg, use_cases)
+    except ConfigError as exc:  # nothing has started: every use case found is listed, none run
         log.error("run_all: the config check failed, nothing run: %s", exc)
         reason = f"the config check failed: {str(exc).splitlines()[0]}"
-        results = [not_run(use_case, reason) for use_case, _ in USE_CASES]
+        results = [not_run(uc.name, reason) for uc in use_cases]
         return _report(cfg, ws, results, exc.exit_code, str(exc))
     lineage = lineage_for(cfg.lineage, ws)
     root = lineage.start("run_all", "PIPELINE")  # the root run of every use case's lineage
     results = []
     try:
         with lineage.parent(root):
-            for use_case, module in USE_CASES:
+            for uc in use_cases:
                 failed = next((r for r in results if r["exit_code"]), None)
                 if failed is not None:
-                    results.append(not_run(use_case, f"after {failed['use_case']} failed"))
+                    results.append(not_run(uc.name, f"after {failed['use_case']} failed"))
                     continue
-                with run_lock(ws.dir("locks"), use_case):  # a use case's own cron job must not run beside us
-                    outcomes = importlib.import_module(module).run(cfg, ws)
-                results.append(summary(use_case, outcomes))
+                with run_lock(ws.dir("locks"), uc.name):  # a use case's own cron job must not run beside us
+                    outcomes = run_pipeline(uc.package, list(uc.steps), cfg, ws)
+                results.append(summary(uc.name, outcomes))
     except Exception as exc:  # a held lock, say: the root run ends as FAIL, then the error goes on as before
         lineage.fail(root, str(exc) or type(exc).__name__)
         raise
@@ -84,10 +79,10 @@ def _run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     return _report(cfg, ws, results, code)
 
 
-def preflight(cfg: Settings) -> None:
+def preflight(cfg: Settings, use_cases: tuple[UseCase, ...]) -> None:
     """Every use case's own config check (its package's `check`), before any of them starts."""
-    for _, module in USE_CASES:
-        check = getattr(importlib.import_module(module.rpartition(".")[0]), "check", None)
+    for uc in use_cases:
+        check = uc.declared("check")
         if check is not None:
             check(cfg)
 

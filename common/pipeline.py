@@ -6,6 +6,7 @@ import importlib
 import logging
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from common.cli import run_step
 from common.errors import exit_code_for
@@ -101,3 +102,30 @@ def summary(use_case: str, outcomes: list[Outcome]) -> dict[str, object]:
 def not_run(use_case: str, reason: str) -> dict[str, object]:
     """A use case run_all did not start, and why (an earlier one failed, or the config check did)."""
     return {"use_case": use_case, "status": "not run", "exit_code": 0, "reason": reason, "steps": []}
+
+
+def run_use_case(folder: str | Path, cfg: Settings, ws: Workspace) -> list[Outcome]:
+    """A use case's steps in order (common.usecases finds them in its folder)."""
+    from common.usecases import use_case_of
+
+    uc = use_case_of(Path(folder))
+    return run_pipeline(uc.package, list(uc.steps), cfg, ws)
+
+
+def pipeline_main(folder: str | Path, doc: str | None, argv: list[str] | None = None) -> int:
+    """The command line of a use case's run_pipeline.py: its flags (the package's OPTIONS, each a config
+    override), the run and its one JSON line; the exit code."""
+    from common.cli import base_parser, execute
+    from common.usecases import use_case_of
+
+    uc = use_case_of(Path(folder))
+    parser = base_parser(doc or uc.about)
+    options = uc.declared("OPTIONS", ())
+    for flag, _, help_text in options:
+        parser.add_argument(flag, action="store_true", help=help_text)
+    args = parser.parse_args(argv)
+    for flag, override, _ in options:
+        if getattr(args, flag.lstrip("-").replace("-", "_")):
+            args.overrides.append(override)
+    body = lambda cfg, ws: summary(uc.name, run_use_case(folder, cfg, ws))  # noqa: E731
+    return execute(f"{uc.name}_pipeline", uc.name, args, body, recorded_as=("pipeline", uc.package))

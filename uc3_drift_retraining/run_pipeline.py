@@ -5,29 +5,21 @@ is no drift, too little data or a cool-down."""
 
 from __future__ import annotations
 
-from common.cli import base_parser, execute
-from common.pipeline import Outcome, run_pipeline, summary
+from pathlib import Path
+
+from common.pipeline import Outcome, pipeline_main, run_use_case
 from common.settings import Settings
 from common.workspace import Workspace
-from uc3_drift_retraining import USE_CASE
 
-STEPS = [
-    "uc3_01_drift_detection_evidently",
-    "uc3_02_trigger_retrain_kubeflow",
-    "uc3_03_refresh_scores_mlflow",
-]
+FOLDER = Path(__file__).resolve().parent  # its steps are found there (common.usecases)
 
 
 def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
-    return run_pipeline("uc3_drift_retraining", STEPS, cfg, ws)
+    return run_use_case(FOLDER, cfg, ws)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = base_parser(__doc__ or USE_CASE).parse_args(argv)
-    body = lambda cfg, ws: summary(USE_CASE, run(cfg, ws))  # noqa: E731
-    return execute(
-        f"{USE_CASE}_pipeline", USE_CASE, args, body, recorded_as=("pipeline", "uc3_drift_retraining")
-    )
+    return pipeline_main(FOLDER, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -3,26 +3,21 @@ warehouse table and the provenance of the served model. Each step with transient
 
 from __future__ import annotations
 
-from common.cli import base_parser, execute
-from common.pipeline import Outcome, run_pipeline, summary
+from pathlib import Path
+
+from common.pipeline import Outcome, pipeline_main, run_use_case
 from common.settings import Settings
 from common.workspace import Workspace
-from uc4_data_lineage import USE_CASE
 
-STEPS = [
-    "uc4_01_emit_lineage_openlineage",
-    "uc4_02_query_lineage_marquez",
-]
+FOLDER = Path(__file__).resolve().parent  # its steps are found there (common.usecases)
 
 
 def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
-    return run_pipeline("uc4_data_lineage", STEPS, cfg, ws)
+    return run_use_case(FOLDER, cfg, ws)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = base_parser(__doc__ or USE_CASE).parse_args(argv)
-    body = lambda cfg, ws: summary(USE_CASE, run(cfg, ws))  # noqa: E731
-    return execute(f"{USE_CASE}_pipeline", USE_CASE, args, body, recorded_as=("pipeline", "uc4_data_lineage"))
+    return pipeline_main(FOLDER, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from common.settings import Settings
+    from common.workspace import Workspace
 
 USE_CASE = "uc5"
+AFTER = ("uc3",)  # the fairness of the champion of the day, once retraining is done
 
 
 def check(cfg: Settings) -> None:
@@ -16,3 +18,12 @@ def check(cfg: Settings) -> None:
     from common.fairness.analysis import check_features
 
     check_features(cfg)
+
+
+def decide(ws: Workspace) -> tuple[str, str]:
+    """What this use case's last run decided, in a line a person reads, and where to look (run_all's summary)."""
+    from common.decisions import out
+
+    card, fairness = out(ws, "uc5_02_generate_model_card"), out(ws, "uc5_01_fairness_analysis_fairlearn")
+    verdict = fairness.get("verdict") or f"not analysed: {fairness.get('reason')}"
+    return f"card written for v{card.get('version')} (fairness {verdict})", str(card.get("html", ""))

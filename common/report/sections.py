@@ -30,6 +30,7 @@ def newest(folder: Path, pattern: str) -> Path | None:
 def collect(ws: Workspace) -> list[Section]:
     reports = ws.root / "reports"
     return [
+        use_cases(ws),
         _validation(ws, reports),
         _training(ws),
         _batch(ws),
@@ -40,6 +41,23 @@ def collect(ws: Workspace) -> list[Section]:
         _gitops(ws),
         _quarantine(ws),
     ]
+
+
+def use_cases(ws: Workspace) -> Section:
+    """Every use case found in the project's folders (common.usecases), in run order: what it is, how many of its
+    steps have a result here, and what its last run decided (its package's decide)."""
+    from common.decisions import decided
+    from common.usecases import discover
+
+    section = Section("Use cases")
+    rows = []
+    for uc in discover():
+        done = [ws.result(step) for step in uc.steps]
+        ran = sum(r is not None for r in done)
+        decision = decided(uc.name, ws) if ran == len(done) else ("not run yet" if not ran else "", "")
+        rows.append([uc.name, uc.about, f"{ran} of {len(done)} steps", decision[0]])
+    section.table = [["use case", "what", "results", "last decision"], *rows]
+    return section
 
 
 def _quarantine(ws: Workspace) -> Section:

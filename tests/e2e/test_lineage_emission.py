@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from common.usecases import find
 from tests.conftest import run_script, serving_port, summary_of
 from tests.lineage_schema import event_errors
-from uc1_churn_prediction.run_pipeline import STEPS
-from uc2_ab_testing.run_pipeline import STEPS as UC2_STEPS
-from uc3_drift_retraining.run_pipeline import STEPS as UC3_STEPS
-from uc5_fairness_docs.run_pipeline import STEPS as UC5_STEPS
-from uc6_gitops_deployment.run_pipeline import STEPS as UC6_STEPS
+
+STEPS, UC2_STEPS, UC3_STEPS, UC5_STEPS, UC6_STEPS = (
+    list(find(n).steps) for n in ("uc1", "uc2", "uc3", "uc5", "uc6")
+)
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 DELIVER_STEP = "uc4_01_emit_lineage_openlineage"

@@ -1,8 +1,6 @@
 """UC1 steps 01-03 and the runners, as a user runs them: subprocesses in a fresh workspace."""
 
 import json
-import re
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -11,13 +9,14 @@ from sqlalchemy import create_engine
 from common.data.sample_data import generate
 from common.errors import EXIT_CONFIG, EXIT_DATA, EXIT_LOCKED
 from common.lock import run_lock
+from common.usecases import find
 from tests.conftest import run_script, summary_of
-from uc1_churn_prediction.run_pipeline import STEPS
 
 STEP1 = "uc1_churn_prediction/uc1_01_data_ingestion_postgres.py"
 STEP2 = "uc1_churn_prediction/uc1_02_data_versioning_dvc.py"
 STEP3 = "uc1_churn_prediction/uc1_03_data_validation_ge.py"
 PIPELINE = "uc1_churn_prediction/run_pipeline.py"
+STEPS = list(find("uc1").steps)
 
 
 def _warehouse(workspace: Path, df: pd.DataFrame) -> None:
@@ -112,39 +111,3 @@ def test_bad_set_exits_2_naming_the_key(workspace: Path) -> None:
     proc = run_script(STEP1, "--set", "objectstore.backend=s3", workspace=workspace)
     assert proc.returncode == EXIT_CONFIG and "objectstore: unknown key" in proc.stderr
     assert not (workspace / "objects").exists()
-
-
-def test_run_all_prints_each_step_with_status_and_duration(workspace: Path) -> None:
-    proc = run_script("run_all.py", workspace=workspace)
-    assert proc.returncode == 0, proc.stderr
-    for step in STEPS:
-        assert any(
-            step in line and " ok " in line and line.rstrip().endswith("s")
-            for line in proc.stderr.splitlines()
-        )
-    report = summary_of(proc)
-    assert report["run_all"] == "ok" and report["use_cases"][0]["use_case"] == "uc1"
-    decided = {d["use_case"]: d["decision"] for d in report["decisions"]}
-    assert decided["uc1"].startswith(
-        "trained v1 (challenger, champion); served v1; scored data-v1 by v1 into"
-    )
-    assert decided["uc2"] == "no challenger (the challenger is version 1, the champion itself)"
-    assert re.fullmatch(
-        r"deployed v1 to staging through git at [0-9a-f]{12} \(Synced, Healthy\)", decided["uc6"]
-    )
-    assert "what each use case decided:" in proc.stderr and f"uc1   {decided['uc1']}" in proc.stderr
-    assert f"every report and the run history (open offline): {report['reports']}" in proc.stderr
-    runs = [json.loads(line) for line in (workspace / "state" / "history.jsonl").read_text().splitlines()]
-    assert runs[-1]["kind"] == "run_all" and runs[-1]["figures"] == {
-        uc: "skipped" if uc == "uc2" else "ok" for uc in decided
-    }
-    assert sum(r["kind"] == "pipeline" for r in runs) == 6 and sum(r["kind"] == "step" for r in runs) >= 18
-    assert f"the champion answers at {report['endpoint']}" in proc.stderr
-    # ...and it does, over HTTP, to the printed request: an id-only instance completed from the online store
-    (sample,) = report["sample"]["instances"]
-    assert list(sample) == ["customer_id"] and json.dumps(report["sample"]) in proc.stderr
-    body = json.dumps(report["sample"]).encode()
-    request = urllib.request.Request(report["endpoint"], body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        (prediction,) = json.loads(resp.read())["predictions"]
-    assert prediction["customer_id"] == sample["customer_id"] and 0 <= prediction["churn_probability"] <= 1

@@ -21,7 +21,7 @@ from common.errors import ConfigError
 from common.lock import run_lock
 from common.pipeline import not_run, run_pipeline, summary
 from common.settings import Settings
-from common.usecases import UseCase, discover
+from common.usecases import UseCase, discover, roles, step_for
 from common.workspace import Workspace
 
 log = logging.getLogger("run_all")
@@ -47,7 +47,8 @@ def _run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
 
     use_cases: tuple[UseCase, ...] = ()
     try:
-        use_cases = discover()  # a folder that declares itself wrongly is a config error too
+        use_cases = discover()  # a folder that declares itself or a role wrongly is a config error too
+        roles()
         preflight(cfg, use_cases)
     except ConfigError as exc:  # nothing has started: every use case found is listed, none run
         log.error("run_all: the config check failed, nothing run: %s", exc)
@@ -109,25 +110,25 @@ def _report(
 
 
 def _endpoint(ws: Workspace) -> str | None:
-    served = ws.result("uc1_06_model_serving_kserve")
+    served = ws.result(step_for("serve"))
     return served.outputs["endpoint"] if served else None
 
 
 def _pictures(ws: Workspace) -> list[str]:
     """The lineage pictures UC4 drew this run."""
-    answered = ws.result("uc4_02_query_lineage_marquez")
+    answered = ws.result(step_for("lineage"))
     return answered.outputs.get("pictures", []) if answered else []
 
 
 def _documents(ws: Workspace) -> list[str]:
     """The champion's fairness report and model card (UC5), as HTML pages to open."""
-    found = [ws.result("uc5_01_fairness_analysis_fairlearn"), ws.result("uc5_02_generate_model_card")]
+    found = [ws.result(step_for("fairness")), ws.result(step_for("model_card"))]
     return [r.outputs["html"] for r in found if r and r.status == "ok"]
 
 
 def _deployed(ws: Workspace) -> dict[str, Any] | None:
     """What UC6 deployed through git: the version, environment, commit and the sync's verdict."""
-    synced = ws.result("uc6_02_sync_argocd")
+    synced = ws.result(step_for("sync"))
     if synced is None or synced.status != "ok":
         return None
     keys = ("version", "environment", "revision", "sync", "health", "url")
@@ -136,7 +137,7 @@ def _deployed(ws: Workspace) -> dict[str, Any] | None:
 
 def _sample(ws: Workspace, cfg: Settings) -> dict[str, Any] | None:
     """A request by the id step 06's smoke test scored (completed from the Feast online store)."""
-    served = ws.result("uc1_06_model_serving_kserve")
+    served = ws.result(step_for("serve"))
     smoke = served.outputs.get("smoke") if served else None
     key = cfg.dataset.id_column
     return {"instances": [{key: smoke[key]}]} if smoke and key in smoke else None

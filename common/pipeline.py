@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from common.settings import Settings
 from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
+Runner = Callable[[Settings, Workspace], list["Outcome"]]
+Main = Callable[[list[str] | None], int]
 
 
 @dataclass
@@ -129,3 +132,17 @@ def pipeline_main(folder: str | Path, doc: str | None, argv: list[str] | None = 
             args.overrides.append(override)
     body = lambda cfg, ws: summary(uc.name, run_use_case(folder, cfg, ws))  # noqa: E731
     return execute(f"{uc.name}_pipeline", uc.name, args, body, recorded_as=("pipeline", uc.package))
+
+
+def use_case_script(file: str, doc: str | None) -> tuple[Runner, Main]:
+    """What a use case's run_pipeline.py is: `run(cfg, ws)` for run_all and callers in Python, `main(argv)` for
+    the command line, both over the steps in the script's folder."""
+    folder = Path(file).resolve().parent
+
+    def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
+        return run_use_case(folder, cfg, ws)
+
+    def main(argv: list[str] | None = None) -> int:
+        return pipeline_main(folder, doc, argv)
+
+    return run, main

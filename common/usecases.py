@@ -112,3 +112,50 @@ def find(name: str, root: Path = ROOT) -> UseCase:
     if name not in found:
         raise ConfigError(f"no use case {name!r} here: {sorted(found)}")
     return found[name]
+
+
+ROLE = re.compile(r'^ROLE = "([a-z_]+)"', re.M)
+
+
+@cache
+def roles(root: Path = ROOT) -> dict[str, tuple[UseCase, str]]:
+    """Each role a step declares (a module-level `ROLE = "validate"`, read from its source, not imported) and the
+    step that declares it, with its use case: how shared code asks for "the step that validated the data"."""
+    found: dict[str, tuple[UseCase, str]] = {}
+    for uc in discover(root):
+        for step in uc.steps:
+            declared = ROLE.search((root / uc.package / f"{step}.py").read_text())
+            if declared is None:
+                continue
+            if declared.group(1) in found:
+                other = found[declared.group(1)][1]
+                raise ConfigError(f"{step} and {other} both declare ROLE = {declared.group(1)!r}")
+            found[declared.group(1)] = (uc, step)
+    return found
+
+
+def step_for(role: str) -> str:
+    """The step that declares `role`, or a ConfigError naming the roles there are."""
+    return _declaring(role)[1]
+
+
+def script_for(role: str) -> str:
+    """The script of the step that declares `role`, relative to the project: what a message tells a user to run."""
+    uc, step = _declaring(role)
+    return f"{uc.package}/{step}.py"
+
+
+def owner_of(role: str) -> UseCase:
+    return _declaring(role)[0]
+
+
+def _declaring(role: str) -> tuple[UseCase, str]:
+    found = roles()
+    if role not in found:
+        raise ConfigError(f"no step declares ROLE = {role!r} (declared: {sorted(found)})")
+    return found[role]
+
+
+def pipeline_for(role: str) -> str:
+    """The run_pipeline.py of the use case whose step declares `role`, relative to the project."""
+    return f"{owner_of(role).package}/run_pipeline.py"

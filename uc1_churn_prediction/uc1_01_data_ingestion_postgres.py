@@ -10,6 +10,8 @@ from common.chain.extract import run
 from common.cli import step_main
 from uc1_churn_prediction import USE_CASE
 
+ROLE = "extract"  # what shared code asks this step for (common.usecases.step_for)
+
 __all__ = ["STEP", "main", "run"]  # run: the shared chain's step (common/chain/extract.py), also run by UC3
 
 

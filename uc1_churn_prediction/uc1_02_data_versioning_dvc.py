@@ -14,6 +14,8 @@ from common.settings import Settings
 from common.workspace import Workspace
 from uc1_churn_prediction import USE_CASE
 
+ROLE = "version"  # what shared code asks this step for (common.usecases.step_for)
+
 __all__ = ["STEP", "main", "run"]  # run: the shared chain's step (common/chain/version.py), also run by UC3
 
 

@@ -9,6 +9,8 @@ from common.chain.features import run
 from common.cli import step_main
 from uc1_churn_prediction import USE_CASE
 
+ROLE = "features"  # what shared code asks this step for (common.usecases.step_for)
+
 __all__ = ["STEP", "main", "run"]  # run: the shared chain's step (common/chain/features.py), also run by UC3
 
 

@@ -10,6 +10,8 @@ from common.chain.train import run
 from common.cli import step_main
 from uc1_churn_prediction import USE_CASE
 
+ROLE = "train"  # what shared code asks this step for (common.usecases.step_for)
+
 __all__ = ["STEP", "main", "run"]  # run: the shared chain's step (common/chain/train.py), also run by UC3
 
 

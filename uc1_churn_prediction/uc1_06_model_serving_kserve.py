@@ -25,6 +25,8 @@ from common.step import StepResult
 from common.workspace import Workspace
 from uc1_churn_prediction import USE_CASE
 
+ROLE = "serve"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
 

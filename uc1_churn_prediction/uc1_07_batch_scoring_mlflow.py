@@ -11,6 +11,8 @@ from common.chain.batch import run
 from common.cli import step_main
 from uc1_churn_prediction import USE_CASE
 
+ROLE = "batch"  # what shared code asks this step for (common.usecases.step_for)
+
 __all__ = [
     "STEP",
     "main",

@@ -29,6 +29,8 @@ from common.step import StepResult
 from common.workspace import Workspace, write_text
 from uc2_ab_testing import USE_CASE
 
+ROLE = "experiment"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 EXPERIMENT_STEP = "uc2_02_create_experiment_iter8"
 log = logging.getLogger(f"uc2_ab_testing.{STEP}")

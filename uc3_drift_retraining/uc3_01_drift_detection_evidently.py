@@ -28,6 +28,8 @@ from common.step import StepResult
 from common.workspace import Workspace, atomic_path, write_text
 from uc3_drift_retraining import USE_CASE
 
+ROLE = "drift"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc3_drift_retraining.{STEP}")
 

@@ -24,6 +24,8 @@ from common.step import StepResult
 from common.workspace import Workspace
 from uc3_drift_retraining import USE_CASE
 
+ROLE = "retrain"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 DETECT_STEP = "uc3_01_drift_detection_evidently"
 log = logging.getLogger(f"uc3_drift_retraining.{STEP}")

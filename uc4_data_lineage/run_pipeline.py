@@ -1,24 +1,9 @@
 """UC4 data lineage: deliver the lineage spool (01), then answer the standing questions (02): the impact of the
 warehouse table and the provenance of the served model. Each step with transient-only retries."""
 
-from __future__ import annotations
+from common.pipeline import use_case_script
 
-from pathlib import Path
-
-from common.pipeline import Outcome, pipeline_main, run_use_case
-from common.settings import Settings
-from common.workspace import Workspace
-
-FOLDER = Path(__file__).resolve().parent  # its steps are found there (common.usecases)
-
-
-def run(cfg: Settings, ws: Workspace) -> list[Outcome]:
-    return run_use_case(FOLDER, cfg, ws)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return pipeline_main(FOLDER, __doc__, argv)
-
+run, main = use_case_script(__file__, __doc__)  # the steps of this folder, in order (common.usecases)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -23,6 +23,8 @@ from common.step import StepResult
 from common.workspace import Workspace
 from uc4_data_lineage import USE_CASE
 
+ROLE = "deliver_lineage"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 LEDGER_FILE = "delivered.jsonl"  # one line per event delivered: its key and the backend it went to
 log = logging.getLogger(f"uc4_data_lineage.{STEP}")

@@ -29,6 +29,8 @@ from common.step import StepResult
 from common.workspace import Workspace, write_text
 from uc4_data_lineage import USE_CASE
 
+ROLE = "lineage"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc4_data_lineage.{STEP}")
 

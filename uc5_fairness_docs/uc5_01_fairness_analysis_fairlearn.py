@@ -26,6 +26,8 @@ from common.step import StepResult
 from common.workspace import Workspace, write_text
 from uc5_fairness_docs import USE_CASE
 
+ROLE = "fairness"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc5_fairness_docs.{STEP}")
 

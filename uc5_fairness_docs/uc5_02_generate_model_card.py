@@ -21,6 +21,8 @@ from common.step import StepResult
 from common.workspace import Workspace, write_text
 from uc5_fairness_docs import USE_CASE
 
+ROLE = "model_card"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc5_fairness_docs.{STEP}")
 ARTIFACTS = "model_card"  # the folder on the version's MLflow run

@@ -20,6 +20,8 @@ from common.step import StepResult
 from common.workspace import Workspace
 from uc6_gitops_deployment import USE_CASE
 
+ROLE = "promote"  # what shared code asks this step for (common.usecases.step_for)
+
 STEP = Path(__file__).stem
 log = logging.getLogger(f"uc6_gitops_deployment.{STEP}")
 

@@ -1,12 +1,30 @@
 """The churn data-and-training chain: extract, version, validate, features, train. UC1 runs it as its steps
-01-05 and UC3 runs it again to retrain on newer data. Each step keeps UC1's name, so the workspace state, the
-next step and lineage see one job whoever ran it."""
+01-05 and UC3 runs it again to retrain on newer data. Each step keeps the name of the step that declares its role
+(common.usecases: `ROLE = "extract"` in UC1's step 01), so the workspace state, the next step and lineage see one
+job whoever ran it. The names are looked up when first asked for, never written here."""
 
-EXTRACT = "uc1_01_data_ingestion_postgres"
-VERSION = "uc1_02_data_versioning_dvc"
-VALIDATE = "uc1_03_data_validation_ge"
-FEATURES = "uc1_04_feature_engineering_feast"
-TRAIN = "uc1_05_model_training_kubeflow"
-BATCH = "uc1_07_batch_scoring_mlflow"  # not in ORDER: the scores follow the champion (chain.batch.refresh)
-ORDER = [EXTRACT, VERSION, VALIDATE, FEATURES, TRAIN]
-LOCK = "uc1"  # the lock UC1's scripts take: whoever runs the chain's steps holds it
+from __future__ import annotations
+
+ROLES = {
+    "EXTRACT": "extract",
+    "VERSION": "version",
+    "VALIDATE": "validate",
+    "FEATURES": "features",
+    "TRAIN": "train",
+    "BATCH": "batch",  # not in ORDER: the scores follow the champion (chain.batch.refresh)
+}
+ORDER_ROLES = ("extract", "version", "validate", "features", "train")
+
+
+def __getattr__(name: str) -> object:
+    """EXTRACT ... BATCH: the step of each role; ORDER: the chain's steps; LOCK: the lock the scripts of the use
+    case that declares the chain take (whoever runs the chain's steps holds it)."""
+    from common.usecases import owner_of, step_for
+
+    if name in ROLES:
+        return step_for(ROLES[name])
+    if name == "ORDER":
+        return [step_for(role) for role in ORDER_ROLES]
+    if name == "LOCK":
+        return owner_of("extract").name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

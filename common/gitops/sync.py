@@ -26,9 +26,11 @@ def head_release(cfg: Settings, repo: DeployRepo) -> tuple[str, Release]:
     revision = repo.head()
     found = deployed(repo, revision, env) if revision else None
     if revision is None or found is None:
+        from common.usecases import script_for
+
         raise MissingInputError(
             f"the deployment repo {repo.url} ({cfg.gitops.branch}) deploys nothing to {env}: run "
-            "uc6_gitops_deployment/uc6_01_promote_model_git.py first"
+            f"{script_for('promote')} first"
         )
     return revision, found[0]
 

@@ -185,9 +185,12 @@ def provenance(
     number = str(registered["version"])
     trained = next((v for v in source.dataset_versions(MODEL_NAMESPACE, name) if v.version == number), None)
     if trained is None or trained.run_id is None:
+        from common.usecases import script_for
+
         raise ConfigError(
             f"models:/{name}/{number} is in the registry but in no lineage event: it was trained before lineage "
-            "was recorded here, or its events wait undelivered (run uc4_01, with --backfill for the history)"
+            f"was recorded here, or its events wait undelivered (run {script_for('deliver_lineage')}, with "
+            "--backfill for the history)"
         )
     runs = source.upstream_runs(trained.run_id, depth)
     refs = [r for run in runs for r in run.inputs + run.outputs]

@@ -11,6 +11,7 @@ from typing import Any
 
 from common.lineage.events import RunContext, run_event
 from common.step import StepResult
+from common.usecases import owner_of
 
 TABLE = "postgresql+psycopg://etl@db.internal:5432/shop#public.customers"
 MODEL = "churn-predictor"
@@ -25,13 +26,15 @@ def pipeline_steps(i: int, served: int) -> list[tuple[str, list[str], list[str],
     data, report = f"{REGISTRY}@data-v{i}", f"file:///srv/reports/validation/customers_data-v{i}.json"
     version = {"version": f"data-v{i} (md5 {i:032x})"}
     checks = [{"assertion": "expect_column_values_to_not_be_null", "column": "customer_id", "success": True}]
+    from common.usecases import step_for
+
     return [
-        ("uc1_01_data_ingestion_postgres", [TABLE], [extract], {extract: {"rows": 2000}}),
-        ("uc1_02_data_versioning_dvc", [extract], [data], {data: version}),
-        ("uc1_03_data_validation_ge", [data], [report], {data: {**version, "assertions": checks}}),
-        ("uc1_04_feature_engineering_feast", [data, report], [VIEW], {data: version}),
-        ("uc1_05_model_training_kubeflow", [VIEW], [f"models:/{MODEL}/{i}"], {}),
-        ("uc1_06_model_serving_kserve", [f"models:/{MODEL}/{served}"], [ENDPOINT], {}),
+        (step_for("extract"), [TABLE], [extract], {extract: {"rows": 2000}}),
+        (step_for("version"), [extract], [data], {data: version}),
+        (step_for("validate"), [data], [report], {data: {**version, "assertions": checks}}),
+        (step_for("features"), [data, report], [VIEW], {data: version}),
+        (step_for("train"), [VIEW], [f"models:/{MODEL}/{i}"], {}),
+        (step_for("serve"), [f"models:/{MODEL}/{served}"], [ENDPOINT], {}),
     ]
 
 
@@ -46,7 +49,7 @@ def pipeline_events(
 
     clock = start or datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(1, runs + 1):
-        pipeline = RunContext("uc1_churn_prediction", _uuid(i, 0), "PIPELINE")
+        pipeline = RunContext(owner_of("extract").package, _uuid(i, 0), "PIPELINE")
         for n, (job, reads, writes, facts) in enumerate(pipeline_steps(i, served(i)), start=1):
             ctx = RunContext(job, _uuid(i, n), "STEP", pipeline)
             result = StepResult(job, datasets_read=reads, datasets_written=writes, facts=facts)

@@ -16,6 +16,7 @@ import numpy as np
 from common.errors import MlopsError
 from common.redact import redact
 from common.settings import Settings
+from common.usecases import script_for
 from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def gather(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, An
         "fairness": fairness(ws, target),
         "fairness_note": "no fairness.sensitive_features configured: set them to analyse fairness"
         if not cfg.fairness.sensitive_features
-        else "not analysed yet (uc5_01_fairness_analysis_fairlearn.py)",
+        else f"not analysed yet ({Path(script_for('fairness')).name})",
         "lineage": provenance(cfg, ws, target),
         "considerations": cfg.model_card.model_dump(),
         "unstated": unstated(cfg),

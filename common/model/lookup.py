@@ -36,9 +36,9 @@ def model_version(cfg: Settings, ws: Workspace, ref: str) -> dict[str, Any]:
         )
     except MlflowException as exc:
         what = f"version {ref}" if ref.isdigit() else f"a version with the alias {ref!r}"
-        raise MissingInputError(
-            f"{name} has no {what}: train one first (uc1_churn_prediction/run_pipeline.py)"
-        ) from exc
+        from common.usecases import pipeline_for
+
+        raise MissingInputError(f"{name} has no {what}: train one first ({pipeline_for('train')})") from exc
     tags = mv.tags or {}
     if not tags.get("data_tag"):
         raise MissingInputError(f"{name} version {mv.version} has no data_tag: its training data is unknown")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.usecases import pipeline_for, script_for, step_for
 from common.workspace import Workspace, file_path
 
 
@@ -85,13 +86,11 @@ def _linked(section: Section, *found: tuple[str, Path | None]) -> Section:
 
 
 def _validation(ws: Workspace, reports: Path) -> Section:
-    section = Section(
-        "Data validation (Great Expectations)", empty="uc1_churn_prediction/uc1_03_data_validation_ge.py"
-    )
+    section = Section("Data validation (Great Expectations)", empty=script_for("validate"))
     docs = reports / "data_docs" / "index.html"
     _linked(section, ("Data Docs", docs if docs.is_file() else None))
     _linked(section, ("newest validation result (JSON)", newest(reports / "validation", "*.json")))
-    done = _outputs(ws, "uc1_03_data_validation_ge")
+    done = _outputs(ws, step_for("validate"))
     if done:
         section.notes.append(
             f"{done.get('tag')}: {done.get('expectations')} expectations, {done.get('success_percent')}% met, "
@@ -101,15 +100,13 @@ def _validation(ws: Workspace, reports: Path) -> Section:
 
 
 def _training(ws: Workspace) -> Section:
-    section = Section(
-        "Training and the gate (Kubeflow Pipelines, MLflow)", empty="uc1_05_model_training_kubeflow.py"
-    )
-    done = _outputs(ws, "uc1_05_model_training_kubeflow")  # the newest training, UC1's or UC3's retrain
+    section = Section("Training and the gate (Kubeflow Pipelines, MLflow)", empty=script_for("train"))
+    done = _outputs(ws, step_for("train"))  # the newest training, UC1's or UC3's retrain
     if done and done.get("version"):
         figures = ", ".join(
             f"{k} {done[k]:.3f}" for k in ("roc_auc", "f1", "precision", "recall") if k in done
         )
-        retrain = _outputs(ws, "uc3_02_trigger_retrain_kubeflow") or {}
+        retrain = _outputs(ws, step_for("retrain")) or {}
         why = " (UC3's retrain on drift)" if retrain.get("version") == done["version"] else ""
         section.notes.append(f"newest: version {done['version']}{why}, {done.get('candidate')}: {figures}")
         section.items = [f"gate: {reason}" for reason in done.get("reasons", [])]
@@ -121,8 +118,8 @@ def _training(ws: Workspace) -> Section:
 
 
 def _batch(ws: Workspace) -> Section:
-    section = Section("Batch scores", empty="uc1_churn_prediction/uc1_07_batch_scoring_mlflow.py")
-    done = _outputs(ws, "uc1_07_batch_scoring_mlflow")
+    section = Section("Batch scores", empty=script_for("batch"))
+    done = _outputs(ws, step_for("batch"))
     if done and done["_status"] == "ok":
         section.notes.append(
             f"{done.get('rows')} customers of {done.get('data_version')} scored by version "
@@ -135,12 +132,12 @@ def _batch(ws: Workspace) -> Section:
 
 
 def _drift(ws: Workspace, reports: Path) -> Section:
-    section = Section("Drift (Evidently)", empty="uc3_drift_retraining/uc3_01_drift_detection_evidently.py")
+    section = Section("Drift (Evidently)", empty=script_for("drift"))
     folder = reports / "drift"
     _linked(section, ("newest data drift report", newest(folder, "drift_*.html")))
     _linked(section, ("newest prediction drift report", newest(folder, "prediction_drift_*.html")))
     _linked(section, ("the newest decision (JSON)", newest(folder, "latest.json")))
-    done = _outputs(ws, "uc3_01_drift_detection_evidently")
+    done = _outputs(ws, step_for("drift"))
     if done:
         section.notes.append(
             f"decision {done.get('decision')}: drift share {done.get('share')} over "
@@ -150,16 +147,16 @@ def _drift(ws: Workspace, reports: Path) -> Section:
 
 
 def _canary(ws: Workspace, reports: Path) -> Section:
-    section = Section("Canary experiment (A/B)", empty="uc2_ab_testing/run_pipeline.py")
+    section = Section("Canary experiment (A/B)", empty=pipeline_for("experiment"))
     _linked(section, ("newest experiment report", newest(reports / "ab", "*/report.html")))
-    done = _outputs(ws, "uc2_03_monitor_experiment")
+    done = _outputs(ws, step_for("experiment"))
     if done:
         section.notes.append(f"{done['_status']}: {done.get('decision') or done.get('reason', '')}")
     return section
 
 
 def _fairness(reports: Path) -> Section:
-    section = Section("Fairness and the model card", empty="uc5_fairness_docs/run_pipeline.py")
+    section = Section("Fairness and the model card", empty=pipeline_for("fairness"))
     return _linked(
         section,
         ("newest fairness report", newest(reports / "fairness", "*/fairness.html")),
@@ -169,7 +166,7 @@ def _fairness(reports: Path) -> Section:
 
 
 def _lineage(reports: Path) -> Section:
-    section = Section("Lineage (OpenLineage)", empty="uc4_data_lineage/run_pipeline.py")
+    section = Section("Lineage (OpenLineage)", empty=pipeline_for("lineage"))
     folder = reports / "lineage"
     pictures = (
         sorted(folder.glob("*.html"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -182,7 +179,7 @@ def _lineage(reports: Path) -> Section:
 
 def _gitops(ws: Workspace) -> Section:
     """The deployment repo's last commits as the workspace clone has them: git log is the deploy history."""
-    section = Section("GitOps history (the deployment repo)", empty="uc6_gitops_deployment/run_pipeline.py")
+    section = Section("GitOps history (the deployment repo)", empty=pipeline_for("promote"))
     checkout = ws.root / "gitops" / "checkout"
     if not (checkout / ".git").is_dir():
         return section

@@ -1,5 +1,6 @@
 """A seventh use case is a folder, nothing more: in a copy of the project, uc5_fairness_docs/ is copied to
-uc7_fairness_copy/ with its steps renamed, and no file outside the new folder is touched. run_all.py then runs it
+uc7_fairness_copy/ with its steps renamed (and without their ROLE lines: a role has one step), and no file outside
+the new folder is touched. run_all.py then runs it
 (after the use cases it names in AFTER), lists it in its summary with what it decided, and the reports page lists
 it. The same run shows run_all's table: every step with its status and duration, each use case's decision, and the
 champion answering the request it prints."""
@@ -33,6 +34,7 @@ def _add_uc7(project: Path) -> Path:
     for path in sorted(folder.glob("*.py")):
         text = path.read_text().replace("uc5_fairness_docs", "uc7_fairness_copy")
         text = re.sub(r"\buc5_(\d\d)_", r"uc7_\1_", text).replace('USE_CASE = "uc5"', 'USE_CASE = "uc7"')
+        text = re.sub(r'^ROLE = "[a-z_]+".*$', "", text, flags=re.M)  # the roles stay with the original steps
         path.unlink()
         (folder / re.sub(r"^uc5_", "uc7_", path.name)).write_text(text)
     return folder
@@ -52,8 +54,7 @@ def seventh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     before = _files(project)
     _add_uc7(project)
     ws = tmp_path_factory.mktemp("seventh") / "ws"
-    # the copy's packages come first: its common/ finds the use cases in its own folders
-    proc = run_script(str(project / "run_all.py"), workspace=ws, env={"PYTHONPATH": str(project)})
+    proc = _run_all(project, ws)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"project": project, "before": before, "ws": ws, "proc": proc, "report": summary_of(proc)}
 
@@ -120,21 +121,28 @@ def test_run_all_prints_each_step_with_status_and_duration(seventh: dict[str, An
     assert prediction["customer_id"] == sample["customer_id"] and 0 <= prediction["churn_probability"] <= 1
 
 
-def test_a_use_case_that_waits_for_an_unknown_one_is_named(tmp_path: Path) -> None:
+def test_a_use_case_that_waits_for_an_unknown_one_or_takes_a_taken_role_is_named(tmp_path: Path) -> None:
     from common.errors import ConfigError
-    from common.usecases import ordered
+    from common.usecases import UseCase, ordered
 
     project = _copy_project(tmp_path / "mlops")
     folder = _add_uc7(project)
     init = folder / "__init__.py"
     init.write_text(re.sub(r"AFTER = \([^)]*\)", 'AFTER = ("uc9",)', init.read_text()))
-    proc = run_script(
-        str(project / "run_all.py"), workspace=tmp_path / "ws", env={"PYTHONPATH": str(project)}
-    )
+    proc = _run_all(project, tmp_path / "ws")
     assert (
         proc.returncode == 2 and "uc7_fairness_copy: AFTER names ['uc9'], not a use case here" in proc.stderr
     )
+    init.write_text(init.read_text().replace('AFTER = ("uc9",)', 'AFTER = ("uc3",)'))
+    step = folder / "uc7_01_fairness_analysis_fairlearn.py"
+    step.write_text(step.read_text() + '\nROLE = "fairness"\n')  # the original's role, taken twice
+    proc = _run_all(project, tmp_path / "ws")
+    said = "uc7_01_fairness_analysis_fairlearn and uc5_01_fairness_analysis_fairlearn both declare ROLE"
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr[-2000:]
     with pytest.raises(ConfigError, match=r"the use cases \['a', 'b'\] wait for each other"):
-        from common.usecases import UseCase
-
         ordered({n: UseCase(n, n, i, (), (o,), n) for i, (n, o) in enumerate((("a", "b"), ("b", "a")))})
+
+
+def _run_all(project: Path, ws: Path) -> Any:
+    """run_all.py of the project copy: its packages come first on the path, so its common/ finds its folders."""
+    return run_script(str(project / "run_all.py"), workspace=ws, env={"PYTHONPATH": str(project)})

@@ -119,3 +119,24 @@ def test_the_model_wing_does_not_reach_up_into_the_chain() -> None:
     for path in sorted((ROOT / "common" / "model").rglob("*.py")):
         upward = {m for m in imported(path) if m == "common.chain" or m.startswith("common.chain.")}
         assert not upward, f"{path.relative_to(ROOT)} imports {sorted(upward)}"
+
+
+def test_common_names_no_step_file() -> None:
+    """Shared code asks for a step by the role it declares (common.usecases.step_for), never by its file name."""
+    step = re.compile(r"\buc\d+_\d\d_[a-z]")
+    named = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in sorted((ROOT / "common").rglob("*.py"))
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if step.search(line)
+    ]
+    assert not named, named
+
+
+def test_each_role_is_declared_by_one_step_and_an_unknown_one_is_named(tmp_path: Path) -> None:
+    from common.errors import ConfigError
+    from common.usecases import roles, step_for
+
+    assert step_for("validate") == "uc1_03_data_validation_ge" and len(roles()) >= 15
+    with pytest.raises(ConfigError, match=r"no step declares ROLE = 'nowhere' \(declared: \[.*'validate'"):
+        step_for("nowhere")

@@ -63,7 +63,8 @@ def _sources() -> list[tuple[str, int, str]]:
     found = []
     for path in [*ROOT.glob("common/**/*.py"), *ROOT.glob("uc[0-9]_*/*.py"), ROOT / "run_all.py"]:
         found += [(str(path.relative_to(ROOT)), n, text) for n, text in _strings(path)]
-    for name in ("README.md", "config.yaml"):
+    docs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))
+    for name in ("README.md", "config.yaml", *docs):
         lines = (ROOT / name).read_text().splitlines()
         found += [(name, n + 1, line) for n, line in enumerate(lines)]
     return found

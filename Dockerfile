@@ -24,15 +24,9 @@ COPY requirements.txt .
 RUN pip install uv && uv pip install --system --compile-bytecode -r requirements.txt
 
 FROM deps AS production
-COPY pyproject.toml config.yaml run_all.py ./
-COPY common/ common/
-COPY feature_repo/ feature_repo/
-COPY uc1_churn_prediction/ uc1_churn_prediction/
-COPY uc2_ab_testing/ uc2_ab_testing/
-COPY uc3_drift_retraining/ uc3_drift_retraining/
-COPY uc4_data_lineage/ uc4_data_lineage/
-COPY uc5_fairness_docs/ uc5_fairness_docs/
-COPY uc6_gitops_deployment/ uc6_gitops_deployment/
+# the whole project (.dockerignore leaves out what a run writes and the caches): every use-case folder comes with
+# it, whatever its name, so a new use case needs no line here (common.usecases finds it in /app)
+COPY . .
 # the scripts import common/ and the use cases from /app (PYTHONPATH), as `pip install -e .` does on a laptop
 RUN useradd --uid 10001 --create-home mlops && mkdir -p /workspace && chown mlops /workspace
 USER 10001
@@ -43,9 +37,5 @@ FROM production AS development
 USER root
 RUN apt-get update && apt-get install -y --no-install-recommends make postgresql-client redis-tools \
     && rm -rf /var/lib/apt/lists/*
-COPY Makefile ./
-COPY tests/ tests/
-COPY bench/ bench/
-COPY examples/ examples/
 USER 10001
 CMD ["python", "-m", "pytest", "tests/unit"]

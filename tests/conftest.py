@@ -341,3 +341,30 @@ class Prober:
         """No connection refused, no failed answer, and the probe really ran."""
         assert (self.refused, self.failed[:5]) == (0, []), (self.refused, self.failed[:5], self.answered)
         assert self.answered >= min_answers, self.answered
+
+
+# The longest modules first: pytest-xdist's loadscope hands out modules in collection order, so a long module
+# collected last (tests/e2e/test_uc3_drift.py sorts after the short ones) leaves one core working alone at the end.
+# Seconds each module took on a 2-core VM (2026-12-04); only their order matters, and a module not listed keeps its
+# place after them.
+MODULE_SECONDS = {
+    "tests/e2e/test_every_script.py": 210,
+    "tests/e2e/test_uc3_drift.py": 130,
+    "tests/e2e/test_lifecycle_story.py": 120,
+    "tests/e2e/test_uc6_gitops.py": 110,
+    "tests/e2e/test_uc1_training.py": 100,
+    "tests/e2e/test_uc1_serving.py": 95,
+    "tests/e2e/test_uc5_fairness_card.py": 90,
+    "tests/e2e/test_uc2_split.py": 80,
+    "tests/e2e/test_uc1_any_table.py": 60,
+    "tests/e2e/test_lineage_emission.py": 55,
+    "tests/e2e/test_secrets.py": 46,
+    "tests/e2e/test_new_use_case.py": 45,
+    "tests/e2e/test_uc1_cli.py": 40,
+    "tests/e2e/test_your_own_config.py": 35,
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first (a stable sort: the tests of a module keep their order)."""
+    items.sort(key=lambda item: -MODULE_SECONDS.get(item.nodeid.split("::")[0], 0))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.usecases import pipeline_for, script_for, step_for
+from common.usecases import discover, pipeline_for, script_for, step_for
 from common.workspace import Workspace, file_path
 
 
@@ -48,15 +48,13 @@ def use_cases(ws: Workspace) -> Section:
     """Every use case found in the project's folders (common.usecases), in run order: what it is, how many of its
     steps have a result here, and what its last run decided (its package's decide)."""
     from common.decisions import decided
-    from common.usecases import discover
 
     section = Section("Use cases")
     rows = []
     for uc in discover():
-        done = [ws.result(step) for step in uc.steps]
-        ran = sum(r is not None for r in done)
-        decision = decided(uc.name, ws) if ran == len(done) else ("not run yet" if not ran else "", "")
-        rows.append([uc.name, uc.about, f"{ran} of {len(done)} steps", decision[0]])
+        ran = sum(ws.result(step) is not None for step in uc.steps)
+        decision = decided(uc.name, ws)[0] if ran == len(uc.steps) else "" if ran else "not run yet"
+        rows.append([uc.name, uc.about, f"{ran} of {len(uc.steps)} steps", decision])
     section.table = [["use case", "what", "results", "last decision"], *rows]
     return section
 

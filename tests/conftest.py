@@ -354,10 +354,10 @@ MODULE_SECONDS = {
     "tests/e2e/test_uc6_gitops.py": 110,
     "tests/e2e/test_uc1_training.py": 100,
     "tests/e2e/test_uc1_serving.py": 95,
-    "tests/e2e/test_uc5_fairness_card.py": 90,
+    "tests/e2e/test_uc5_fairness_card.py": 100,  # with test_lineage_emission.py: one scope, one run_all
     "tests/e2e/test_uc2_split.py": 80,
     "tests/e2e/test_uc1_any_table.py": 60,
-    "tests/e2e/test_lineage_emission.py": 55,
+    "tests/e2e/test_lineage_emission.py": 100,
     "tests/e2e/test_secrets.py": 46,
     "tests/e2e/test_new_use_case.py": 45,
     "tests/e2e/test_uc1_cli.py": 40,
@@ -368,3 +368,25 @@ MODULE_SECONDS = {
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest modules first (a stable sort: the tests of a module keep their order)."""
     items.sort(key=lambda item: -MODULE_SECONDS.get(item.nodeid.split("::")[0], 0))
+
+
+# Modules that read one session-scoped workspace (tests/e2e/conftest.py) go to one xdist worker as one scope, so
+# the workspace is made once, not once per worker that happens to get one of them.
+SHARED_SCOPES = {
+    "tests/e2e/test_lineage_emission.py": "run_all_ws",
+    "tests/e2e/test_uc5_fairness_card.py": "run_all_ws",
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Under --dist loadscope (pyproject's), xdist's own scheduler with the modules of SHARED_SCOPES grouped;
+    any other --dist is xdist's as it is."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_SCOPES.get(nodeid.split("::")[0]) or super()._split_scope(nodeid)
+
+    return SharedScopes(config, log)

@@ -35,15 +35,13 @@ def _events(ws: Path, name: str = "events.jsonl") -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def lineage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
-    ws = tmp_path_factory.mktemp("lineage") / "ws"
-    proc = run_script("run_all.py", workspace=ws)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def lineage(run_all_ws: dict[str, Any]) -> tuple[Path, list[dict[str, Any]]]:
+    """run_all's workspace (tests/e2e/conftest.py) and the events it left."""
     # UC2 runs, and says why it had nothing to do: the gate made v1 both champion and challenger
-    skipped = [line for line in proc.stderr.splitlines() if line.startswith("  uc2   uc2_")]
+    skipped = [line for line in run_all_ws["stderr"].splitlines() if line.startswith("  uc2   uc2_")]
     assert len(skipped) == 4 and all("skipped" in line for line in skipped)
     assert skipped[0].endswith("the challenger is version 1, the champion itself")
-    return ws, _events(ws)
+    return run_all_ws["ws"], run_all_ws["events"]
 
 
 def test_every_step_starts_then_completes_in_order_under_its_pipeline(lineage: tuple) -> None:
@@ -175,14 +173,16 @@ def test_run_all_ends_with_the_champion_deployed_through_git(lineage: tuple) -> 
     )
 
 
-def _answers(ws: Path) -> dict[str, Any]:
-    recorded = json.loads((ws / "state" / "steps.json").read_text())[QUERY_STEP]
+def _answers(state: dict[str, Any]) -> dict[str, Any]:
+    recorded = state[QUERY_STEP]
     return {a["query"]: a for a in recorded["outputs"]["answers"]}
 
 
-def test_run_all_answers_what_the_table_feeds_and_where_the_champion_came_from(lineage: tuple) -> None:
+def test_run_all_answers_what_the_table_feeds_and_where_the_champion_came_from(
+    lineage: tuple, run_all_ws: dict[str, Any]
+) -> None:
     ws, _ = lineage
-    answers = _answers(ws)
+    answers = _answers(run_all_ws["state"])
     impact, provenance = answers["impact"], answers["provenance"]
     table = f"dataset:sqlite://{ws / 'warehouse' / 'warehouse.db'}:customers"
     # every UC1 step, the chain in its order; the batch scores read the data version itself, so they come sooner
@@ -346,7 +346,7 @@ def test_uc4_01_backfill_sends_the_recorded_history_once(tmp_path: Path) -> None
 
 
 def test_uc4_02_answers_from_the_command_line_and_names_what_it_cannot_find(lineage: tuple) -> None:
-    """Runs last in this module: it adds its own runs to the shared workspace."""
+    """It adds its own runs to the shared workspace: the other tests read what run_all left, kept aside."""
     ws, _ = lineage
     proc = run_script(QUERY, "--upstream", "customer_features", "--model", "churn-predictor/1", workspace=ws)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,5 +1,5 @@
-"""Steps 04 and 05 as a user runs them, after 01-03, in one fresh workspace trained once for the module; a test
-that changes the data works on its own copy, so no test depends on another's order."""
+"""UC1's steps 01 to 05 as a user runs them, one script at a time, in one fresh workspace trained once for the
+module; a test that changes the data works on its own copy, so no test depends on another's order."""
 
 import json
 from pathlib import Path
@@ -24,14 +24,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Steps 01-03, then 04 and 05 as standalone scripts: v1, the champion. Tests read it; one that changes the
     registry or the data does it in a copy, or asserts only what its own act changed."""
     workspace = tmp_path_factory.mktemp("training") / "ws"
+    said = {}
     for step in ("uc1_01_data_ingestion_postgres", "uc1_02_data_versioning_dvc", "uc1_03_data_validation_ge"):
         proc = run_script(f"{UC1}/{step}.py", workspace=workspace)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        said[step] = summary_of(proc)
     features = run_script(f"{UC1}/uc1_04_feature_engineering_feast.py", workspace=workspace)
     assert features.returncode == 0, features.stderr[-3000:]
     training = run_script(f"{UC1}/uc1_05_model_training_kubeflow.py", workspace=workspace)
     assert training.returncode == 0, training.stderr[-3000:]
-    return {"ws": workspace, "features": summary_of(features), "training": summary_of(training)}
+    return {"ws": workspace, **said, "features": summary_of(features), "training": summary_of(training)}
 
 
 @pytest.fixture
@@ -51,6 +53,19 @@ def _client(ws: Path):
 
 def _versions(ws: Path) -> list[str]:
     return sorted(str(v.version) for v in _client(ws).search_model_versions(f"name='{MODEL}'"))
+
+
+def test_steps_01_to_03_standalone_extract_version_and_validate(trained: dict[str, Any]) -> None:
+    ws, extract = trained["ws"], trained["uc1_01_data_ingestion_postgres"]
+    assert extract["metrics"]["rows"] == 2000 and Path(extract["outputs"]["uri"][7:]).exists()
+    version = trained["uc1_02_data_versioning_dvc"]["outputs"]
+    assert version["tag"] == "data-v1" and version["created"] is True
+    assert (ws / "data-registry" / "data" / "customers.parquet.dvc").exists()
+    assert list((ws / "dvc-remote").rglob("*"))  # pushed to the default local remote
+    report = json.loads(Path(trained["uc1_03_data_validation_ge"]["outputs"]["report"]).read_text())
+    assert report["success"] is True
+    assert (ws / "reports" / "data_docs" / "index.html").exists()
+    assert (ws / "logs" / "uc1_03_data_validation_ge.log").read_text()
 
 
 def test_features_then_training_standalone_make_a_loadable_champion(trained: dict[str, Any]) -> None:

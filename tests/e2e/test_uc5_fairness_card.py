@@ -1,7 +1,7 @@
-"""UC5 as a user meets it: run_all on a fresh workspace leaves the champion's fairness report and model card (the
-card's figures are MLflow's, its fairness table is step 01's, its JSON is valid Model Card Toolkit JSON, its HTML
-renders in a real browser); regenerating replaces the card; and a model trained on gender-biased data is stopped
-under fairness.enforce: block, named and tagged."""
+"""UC5 as a user meets it: run_all on a fresh workspace (the one the lineage tests read) leaves the champion's
+fairness report and model card (the card's figures are MLflow's, its fairness table is step 01's, its JSON is valid
+Model Card Toolkit JSON, its HTML renders in a real browser); regenerating replaces the card; and a model trained on
+gender-biased data is stopped under fairness.enforce: block, named and tagged."""
 
 from __future__ import annotations
 
@@ -22,10 +22,6 @@ FAIRNESS = "uc5_fairness_docs/uc5_01_fairness_analysis_fairlearn.py"
 CARD = "uc5_fairness_docs/uc5_02_generate_model_card.py"
 
 
-def _state(ws: Path) -> dict[str, Any]:
-    return json.loads((ws / "state" / "steps.json").read_text())
-
-
 def _client(ws: Path) -> Any:
     from common.model.registry import client_for
 
@@ -33,14 +29,12 @@ def _client(ws: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    ws = tmp_path_factory.mktemp("docs") / "ws"
-    proc = run_script("run_all.py", workspace=ws)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    state = _state(ws)
+def docs(run_all_ws: dict[str, Any]) -> dict[str, Any]:
+    """run_all's workspace (tests/e2e/conftest.py): UC5's outputs as run_all left them."""
+    state = run_all_ws["state"]
     return {
-        "ws": ws,
-        "stderr": proc.stderr,
+        "ws": run_all_ws["ws"],
+        "stderr": run_all_ws["stderr"],
         "fairness": state["uc5_01_fairness_analysis_fairlearn"]["outputs"],
         "card": state["uc5_02_generate_model_card"]["outputs"],
     }

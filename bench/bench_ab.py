@@ -27,6 +27,8 @@ from bench_serving import kserve_ceiling, side_by_side, stop_server, wait_answer
 from benchlib import ROOT, free_port, run_measured
 
 from common.experiment.canary import canary_spec
+from common.model.tracking import client_for
+from common.model.version import ModelVersion
 from common.serving import local_server
 from common.serving.contract import EXAMPLE_CUSTOMER
 from common.settings import ABTestingCfg
@@ -46,8 +48,6 @@ FAST = [
 
 def second_version(ws: Path) -> str:
     """v1's artifact registered again as the challenger: the same model in both arms."""
-    from common.model.registry import client_for
-
     client = client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
     v1 = client.get_model_version(MODEL, "1")
     v2 = client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=v1.tags)
@@ -58,15 +58,9 @@ def second_version(ws: Path) -> str:
 def router_overhead(ws: Path, one_port: int, candidate: str, n: int) -> dict[str, Any]:
     workspace = Workspace(ws)
     single = local_server.state(workspace)["spec"]
-    split = canary_spec(
-        {**single, "port": free_port()},
-        {
-            "version": candidate,
-            "model_uri": f"models:/{MODEL}/{candidate}",
-            "threshold": single["decision_threshold"],
-        },
-        ABTestingCfg(canary_percent=50),
-    )
+    uri = f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}"
+    beside = ModelVersion.require(client_for(uri), MODEL, candidate)
+    split = canary_spec({**single, "port": free_port()}, beside, ABTestingCfg(canary_percent=50))
     proc = local_server.start(workspace, split)
     try:
         local_server.wait_ready(split, proc, 90)

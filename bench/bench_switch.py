@@ -127,9 +127,10 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     disable_telemetry()
     from common.config import load_config
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
+    from common.model.version import require
     from common.serving import local_server
-    from common.serving.versions import by_alias, server_spec
+    from common.serving.versions import server_spec
     from common.workspace import Workspace
 
     switches = int(os.environ.get("BENCH_SWITCHES", "20"))
@@ -144,9 +145,7 @@ def main() -> int:
         v1 = client.get_model_version(MODEL, "1")
         client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=v1.tags)
         client.set_registered_model_alias(MODEL, "bench", "2")
-        specs = [
-            server_spec(cfg, ws, by_alias(cfg, ws, alias), "champion") for alias in ("champion", "bench")
-        ]
+        specs = [server_spec(cfg, ws, require(cfg, ws, alias), "champion") for alias in ("champion", "bench")]
         figures = {"bench": "switch", **measure(cfg, ws, specs, switches)}
     finally:
         local_server.stop(ws)

@@ -80,7 +80,7 @@ def _run_steps(package: str, steps: list[str], cfg: Settings, ws: Workspace) -> 
                 )
             )
             continue
-        reason = str(result.outputs.get("reason", "")) if result.status == "skipped" else ""
+        reason = result.reason if result.status == "skipped" else ""
         outcomes.append(Outcome(name, result.status, round(time.monotonic() - start, 3), reason=reason))
     return outcomes
 

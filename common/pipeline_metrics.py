@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from common.errors import MissingInputError
 from common.settings import Settings
 from common.workspace import Workspace
+
+if TYPE_CHECKING:
+    from common.model.version import ModelVersion
 
 log = logging.getLogger(__name__)
 JOB = "mlops_pipeline"
@@ -45,22 +47,22 @@ def registry_for(name: str, runs: list[dict[str, Any]], rows: dict[str, int]) ->
     return registry
 
 
-def champion_registry(champion: dict[str, Any]) -> Any:
+def champion_registry(champion: ModelVersion) -> Any:
     """The champion's version and holdout metrics: one set for the workspace, whichever pipeline saw it last, so a
     dashboard never reads an older champion from another pipeline's figures."""
     from prometheus_client import CollectorRegistry, Gauge
 
-    registry, model = CollectorRegistry(), {"model_name": champion["name"]}
+    registry, model = CollectorRegistry(), {"model_name": champion.name}
     version = Gauge("mlops_model_champion_version", "The champion's version", [*model], registry=registry)
-    version.labels(**model).set(int(champion["version"]))
+    version.labels(**model).set(int(champion.version))
     metric = Gauge(
         "mlops_model_metric",
         "The champion's holdout metrics",
         [*model, "version", "metric"],
         registry=registry,
     )
-    for key, value in champion["metrics"].items():
-        metric.labels(champion["name"], champion["version"], key).set(value)
+    for key, value in champion.metrics.items():
+        metric.labels(champion.name, champion.version, key).set(value)
     return registry
 
 
@@ -106,13 +108,10 @@ def _rows(ws: Workspace, steps: list[str]) -> dict[str, int]:
     }
 
 
-def _champion(cfg: Settings, ws: Workspace) -> dict[str, Any] | None:
+def _champion(cfg: Settings, ws: Workspace) -> ModelVersion | None:
     """The champion as the registry has it; none yet (or no registry yet) leaves its figures out."""
     if not cfg.mlflow.tracking_uri and not (ws.root / "mlflow" / "mlflow.db").exists():
         return None  # nothing trained in this workspace: no need to create a registry to find that out
-    from common.model.lookup import model_version
+    from common.model.version import find
 
-    try:
-        return model_version(cfg, ws, "champion")
-    except MissingInputError:
-        return None
+    return find(cfg, ws, "champion")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import base_parser, execute, run_step
-from common.errors import MissingInputError
+from common.model.version import ModelVersion, require
 from common.serving import local_server, serve_local
-from common.serving.versions import by_alias, local_endpoint, server_spec
+from common.serving.versions import local_endpoint, server_spec
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
@@ -32,16 +32,11 @@ log = logging.getLogger(f"uc1_churn_prediction.{STEP}")
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
-    target = by_alias(cfg, ws, cfg.serving.alias)
-    if target is None:
-        raise MissingInputError(
-            f"no version of {cfg.training.registered_model} has the alias {cfg.serving.alias}: "
-            "run uc1_05_model_training_kubeflow.py first"
-        )
+    target = require(cfg, ws, cfg.serving.alias)
     if cfg.serving.mode == "kserve":
         from common.serving.kserve_deploy import deploy
 
-        done = deploy(cfg, ws, target["storage_uri"], target["version"])
+        done = deploy(cfg, ws, target.source, target.version)
         return _result(cfg, target, {**done, "changed": True})
     spec = server_spec(cfg, ws, target, cfg.serving.alias)
     done = serve_local.ensure(cfg, ws, spec, target)
@@ -53,9 +48,10 @@ def _smoke(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     import pandas as pd
 
     ds = cfg.dataset
-    row = pd.read_parquet(ws.require("uc1_03_data_validation_ge", "run step 03 first").outputs["path"]).iloc[
-        0
-    ]
+    from common.chain import VALIDATE
+    from common.chain.records import Validated
+
+    row = pd.read_parquet(Validated.of(ws.require(VALIDATE, f"run {VALIDATE}.py first")).path).iloc[0]
     instance = {
         c: (None if pd.isna(row[c]) else row[c].item() if hasattr(row[c], "item") else row[c])
         for c in [ds.id_column, *ds.numeric, *ds.categorical]
@@ -71,18 +67,18 @@ def post(cfg: Settings, body: dict[str, Any]) -> dict[str, Any]:
         return json.loads(resp.read())
 
 
-def _result(cfg: Settings, target: dict[str, Any], done: dict[str, Any]) -> StepResult:
+def _result(cfg: Settings, target: ModelVersion, done: dict[str, Any]) -> StepResult:
     return StepResult(
         step=STEP,
         outputs={
             "mode": cfg.serving.mode,
             "endpoint": done.get("url") or local_endpoint(cfg),
-            "version": target["version"],
+            "version": target.version,
             "alias": cfg.serving.alias,
-            "model_uri": target["model_uri"],
+            "model_uri": target.model_uri,
             **done,
         },
-        datasets_read=[target["model_uri"]],
+        datasets_read=[target.model_uri],
         datasets_written=[_served_at(cfg, done)],
     )
 
@@ -118,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _foreground_command(cfg: Settings, ws: Workspace) -> list[str]:
-    target = by_alias(cfg, ws, cfg.serving.alias)
-    if target is None:
-        raise MissingInputError(
-            f"no version of {cfg.training.registered_model} has the alias {cfg.serving.alias}"
-        )
+    target = require(cfg, ws, cfg.serving.alias)
     spec = server_spec(cfg, ws, target, cfg.serving.alias)
     return local_server.command(local_server.write_spec(ws, spec), spec)
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common.cli import base_parser, execute, run_step
-from common.errors import MissingInputError
 from common.experiment.canary import canary_spec
+from common.model.version import ModelVersion, find, require
 from common.serving import local_server, serve_local
-from common.serving.versions import by_alias, local_endpoint, server_spec
+from common.serving.versions import local_endpoint, server_spec
 from common.settings import Settings
-from common.step import StepResult
+from common.step import Outputs, StepResult
 from common.workspace import Workspace
 from uc2_ab_testing import RETRY_HELP, USE_CASE
 
@@ -27,27 +28,30 @@ STEP = Path(__file__).stem
 log = logging.getLogger(f"uc2_ab_testing.{STEP}")
 
 
+@dataclass(frozen=True)
+class Canary(Outputs):
+    """What the experiment reads of the split: where it answers, and the two versions in it."""
+
+    endpoint: str
+    stable: str
+    candidate: str
+
+
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     from common.experiment.act import resume
 
     resume(cfg, ws)  # first, a decision of an earlier experiment that a kill left half done
     ab, name = cfg.ab_testing, cfg.training.registered_model
-    stable = by_alias(cfg, ws, ab.stable_alias)
-    if stable is None:
-        raise MissingInputError(
-            f"no version of {name} has the alias {ab.stable_alias}: run uc1_churn_prediction/run_pipeline.py first"
-        )
-    candidate = by_alias(cfg, ws, ab.candidate_alias)
+    stable = require(cfg, ws, ab.stable_alias)
+    candidate = find(cfg, ws, ab.candidate_alias)
     reason = _nothing_to_test(cfg, ws, stable, candidate)
-    if reason:
+    if reason or candidate is None:
         log.info("nothing to test: %s", reason)
-        return StepResult(
-            step=STEP, status="skipped", outputs={"reason": reason, "stable": stable["version"]}
-        )
+        return StepResult(step=STEP, status="skipped", outputs={"reason": reason, "stable": stable.version})
     if cfg.serving.mode == "kserve":
         from common.serving.kserve_deploy import deploy
 
-        done = deploy(cfg, ws, candidate["storage_uri"], candidate["version"], ab.canary_percent)
+        done = deploy(cfg, ws, candidate.source, candidate.version, ab.canary_percent)
         return _result(
             cfg, stable, candidate, {**done, "changed": True}, f"kserve://{cfg.serving.namespace}/{name}"
         )
@@ -55,14 +59,14 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     current = local_server.state(ws)
     same = current is not None and current["spec"] == json.loads(json.dumps(spec))
     if same and local_server.answers_as(spec, current["pid"]):
-        log.info("the split %s / %s is already served", stable["version"], candidate["version"])
+        log.info("the split %s / %s is already served", stable.version, candidate.version)
         return _result(cfg, stable, candidate, {"changed": False, "pid": current["pid"]}, local_endpoint(cfg))
     local_server.check_port(spec, current)
     pid = serve_local.switch(cfg, ws, spec, [stable, candidate])
     log.info(
         "serving version %s with version %s on %.4g%% of requests (%s routing)",
-        stable["version"],
-        candidate["version"],
+        stable.version,
+        candidate.version,
         ab.canary_percent,
         ab.routing,
     )
@@ -70,7 +74,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 
 
 def _nothing_to_test(
-    cfg: Settings, ws: Workspace, stable: dict[str, Any], candidate: dict[str, Any] | None
+    cfg: Settings, ws: Workspace, stable: ModelVersion, candidate: ModelVersion | None
 ) -> str:
     """Why there is no experiment to run ("" when there is one): no candidate, the champion itself, a candidate
     an experiment rejected (until it is retrained, or ab_testing.retry_rejected / --retry-rejected), or one that
@@ -80,35 +84,33 @@ def _nothing_to_test(
     ab, name = cfg.ab_testing, cfg.training.registered_model
     if candidate is None:
         return f"no version of {name} has the alias {ab.candidate_alias}"
-    if candidate["version"] == stable["version"]:
-        return f"the {ab.candidate_alias} is version {stable['version']}, the {ab.stable_alias} itself"
-    rejected, rolled_back = candidate["tags"].get("rejected"), candidate["tags"].get("rolled_back")
+    if candidate.version == stable.version:
+        return f"the {ab.candidate_alias} is version {stable.version}, the {ab.stable_alias} itself"
+    rejected, rolled_back = candidate.tags.get("rejected"), candidate.tags.get("rolled_back")
     if (rejected or rolled_back) and not ab.retry_rejected:
         why = f"rejected by an experiment ({', '.join(json.loads(rejected))})" if rejected else "rolled back"
         return (
-            f"the {ab.candidate_alias}, version {candidate['version']}, was {why}: it is not tested again until "
+            f"the {ab.candidate_alias}, version {candidate.version}, was {why}: it is not tested again until "
             "it is retrained, or with --retry-rejected (ab_testing.retry_rejected)"
         )
     return failed_to_load(cfg, ws, candidate) or ""
 
 
 def _result(
-    cfg: Settings, stable: dict[str, Any], candidate: dict[str, Any], done: dict[str, Any], endpoint: str
+    cfg: Settings, stable: ModelVersion, candidate: ModelVersion, done: dict[str, Any], endpoint: str
 ) -> StepResult:
     ab = cfg.ab_testing
     return StepResult(
         step=STEP,
         outputs={
+            **Canary(done.get("url") or endpoint, stable.version, candidate.version).dump(),
             "mode": cfg.serving.mode,
-            "endpoint": done.get("url") or endpoint,
-            "stable": stable["version"],
-            "candidate": candidate["version"],
             "canary_percent": ab.canary_percent,
             "routing": ab.routing,
             "pin_header": ab.pin_header,
             **done,
         },
-        datasets_read=[stable["model_uri"], candidate["model_uri"]],
+        datasets_read=[stable.model_uri, candidate.model_uri],
         datasets_written=[endpoint],
     )
 

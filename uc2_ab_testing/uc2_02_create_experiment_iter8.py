@@ -10,31 +10,40 @@ import json
 import logging
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.chain import VALIDATE
+from common.chain.records import Validated
 from common.cli import step_main
 from common.errors import MissingInputError
 from common.experiment.readers import read_versions
 from common.settings import Settings
-from common.step import StepResult
+from common.step import Outputs, StepResult
 from common.workspace import Workspace, write_text
 from uc2_ab_testing import USE_CASE
+from uc2_ab_testing.uc2_01_deploy_canary_kserve import STEP as CANARY_STEP
+from uc2_ab_testing.uc2_01_deploy_canary_kserve import Canary
 
 STEP = Path(__file__).stem
-CANARY_STEP = "uc2_01_deploy_canary_kserve"
-VALIDATION_STEP = "uc1_03_data_validation_ge"  # the newest validated data, as the workspace recorded it
 LOAD_SLACK_S = 2.0  # the load runs this much past the last reading, so the last interval is full
 log = logging.getLogger(f"uc2_ab_testing.{STEP}")
+
+
+@dataclass(frozen=True)
+class Experiment(Outputs):
+    """What the monitor reads of the experiment step: the experiment's file."""
+
+    experiment: str
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     canary = ws.require(CANARY_STEP, f"run {CANARY_STEP}.py first")
     if canary.status == "skipped":
-        return StepResult(step=STEP, status="skipped", outputs={"reason": canary.outputs["reason"]})
-    experiment = declare(cfg, ws, canary.outputs)
+        return StepResult(step=STEP, status="skipped", outputs={"reason": canary.reason})
+    experiment = declare(cfg, ws, Canary.of(canary))
     folder = ws.dir("reports", "ab", experiment["id"])
     experiment["baseline"] = {v: asdict(w) for v, w in read_versions(experiment).items()}
     path = folder / "experiment.json"
@@ -52,24 +61,29 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     )
     return StepResult(
         step=STEP,
-        outputs={"experiment": str(path), "id": experiment["id"], "load_pid": pid, "folder": str(folder)},
+        outputs={
+            **Experiment(str(path)).dump(),
+            "id": experiment["id"],
+            "load_pid": pid,
+            "folder": str(folder),
+        },
         datasets_read=[Path(experiment["replay"]["data_path"]).as_uri()] if pid else [],
     )
 
 
-def declare(cfg: Settings, ws: Workspace, canary: dict[str, Any]) -> dict[str, Any]:
+def declare(cfg: Settings, ws: Workspace, canary: Canary) -> dict[str, Any]:
     """The experiment, from config and what step 01 deployed."""
     ab, ds = cfg.ab_testing, cfg.dataset
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    endpoint = canary["endpoint"]
-    validated = ws.result(VALIDATION_STEP)
+    endpoint = canary.endpoint
+    validated = ws.result(VALIDATE)  # the newest validated data, as the workspace recorded it
     if ab.traffic == "replay" and validated is None:
-        raise MissingInputError(f"traffic replay needs validated data: run {VALIDATION_STEP}.py first")
+        raise MissingInputError(f"traffic replay needs validated data: run {VALIDATE}.py first")
     return {
-        "id": f"{stamp}-v{canary['stable']}-vs-v{canary['candidate']}",
+        "id": f"{stamp}-v{canary.stable}-vs-v{canary.candidate}",
         "model": cfg.training.registered_model,
-        "stable": canary["stable"],
-        "candidate": canary["candidate"],
+        "stable": canary.stable,
+        "candidate": canary.candidate,
         "endpoint": endpoint,
         "metrics_url": endpoint.split("/v1/", 1)[0] + "/metrics",
         "canary_percent": ab.canary_percent,
@@ -85,7 +99,7 @@ def declare(cfg: Settings, ws: Workspace, canary: dict[str, Any]) -> dict[str, A
         "replay": {
             "rate": ab.replay_rate,
             "duration_s": ab.interval_s * ab.iterations + LOAD_SLACK_S,
-            "data_path": validated.outputs["path"] if validated else None,
+            "data_path": Validated.of(validated).path if validated else None,
             "id_column": ds.id_column,
             "fields": [*ds.numeric, *ds.categorical],
             "label": ds.target,

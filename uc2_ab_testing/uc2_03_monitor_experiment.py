@@ -28,11 +28,12 @@ from common.settings import ObjectivesCfg, Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
 from uc2_ab_testing import USE_CASE
+from uc2_ab_testing.uc2_02_create_experiment_iter8 import STEP as EXPERIMENT_STEP
+from uc2_ab_testing.uc2_02_create_experiment_iter8 import Experiment
 
 ROLE = "experiment"  # what shared code asks this step for (common.usecases.step_for)
 
 STEP = Path(__file__).stem
-EXPERIMENT_STEP = "uc2_02_create_experiment_iter8"
 log = logging.getLogger(f"uc2_ab_testing.{STEP}")
 
 
@@ -40,9 +41,9 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     created = ws.require(EXPERIMENT_STEP, f"run {EXPERIMENT_STEP}.py first")
     if created.status == "skipped":
         finished = resume(cfg, ws)  # a decision a kill interrupted, whatever step 02 found since
-        reason = f"finished the {finished}" if finished else created.outputs["reason"]
+        reason = f"finished the {finished}" if finished else created.reason
         return StepResult(step=STEP, status="skipped", outputs={"reason": reason})
-    path = Path(created.outputs["experiment"])
+    path = Path(Experiment.of(created).experiment)
     record = path.parent / "report.json"
     # decided before: never observed twice; acted upon again only if that was cut short
     if not record.exists():

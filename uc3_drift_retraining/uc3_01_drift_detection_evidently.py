@@ -21,7 +21,8 @@ from common.drift.decision import Findings, decide
 from common.drift.outputs import hours_since_last, publish
 from common.drift.reference import reference_frame
 from common.errors import ServiceUnavailableError
-from common.model.lookup import holdout_predictions, model_version
+from common.model.lookup import holdout_predictions
+from common.model.version import ModelVersion, require
 from common.redact import redact
 from common.settings import Settings
 from common.step import StepResult
@@ -36,10 +37,10 @@ log = logging.getLogger(f"uc3_drift_retraining.{STEP}")
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     now = datetime.now(UTC)
-    champion = model_version(cfg, ws, cfg.drift.alias)
-    reference = reference_frame(cfg, ws, champion["data_tag"])
+    champion = require(cfg, ws, cfg.drift.alias)
+    reference = reference_frame(cfg, ws, champion.trained_on())
     current = (
-        from_inference_log(cfg, ws, now, champion["version"])  # the champion's own answers, not a canary's
+        from_inference_log(cfg, ws, now, champion.version)  # the champion's own answers, not a canary's
         if cfg.drift.current == "inference_log"
         else from_latest_extract(cfg, ws, champion)
     )
@@ -57,7 +58,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     )
     verdict = decide(found, cfg.drift, hours_since_last(ws, now))
     summary = _summary(cfg, champion, current, reference, compared, verdict.to_dict(), now)
-    summary["decision_id"] = f"v{champion['version']} {current.key}"
+    summary["decision_id"] = f"v{champion.version} {current.key}"
     try:
         summary["metrics_at"] = redact(
             publish(summary, ws.dir("metrics") / "drift.prom", cfg.drift.pushgateway_url)
@@ -78,7 +79,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 def _compare(
     cfg: Settings,
     ws: Workspace,
-    champion: dict[str, Any],
+    champion: ModelVersion,
     reference: Any,
     current: Current,
     folder: Path,
@@ -86,7 +87,7 @@ def _compare(
 ) -> dict[str, Any]:
     """Evidently's comparisons, when there are rows enough to compare; their HTML reports are written."""
     out: dict[str, Any] = {"share": 0.0, "columns": [], "prediction": None, "html": {}}
-    out["performance"] = {"labelled": 0, "now": {}, "drops": {}, "holdout": champion["metrics"]}
+    out["performance"] = {"labelled": 0, "now": {}, "drops": {}, "holdout": champion.metrics}
     if current.rows < cfg.drift.min_rows or current.frame.empty:
         return out
     from common.drift.compare import data_drift, prediction_drift
@@ -95,7 +96,7 @@ def _compare(
         reference, current.frame, cfg.dataset, cfg.drift.share_threshold
     )
     out["html"]["data_drift"] = _save(snapshot, folder / f"drift_{stamp}.html")
-    holdout = holdout_predictions(cfg, ws, champion["run_id"])
+    holdout = holdout_predictions(cfg, ws, champion.run_id)
     if holdout is not None:
         snapshot, out["prediction"] = prediction_drift(
             holdout["churn_probability"].to_numpy(), current.frame["churn_probability"].to_numpy()
@@ -105,7 +106,7 @@ def _compare(
     return out
 
 
-def _performance(cfg: Settings, ws: Workspace, champion: dict[str, Any], current: Current) -> dict[str, Any]:
+def _performance(cfg: Settings, ws: Workspace, champion: ModelVersion, current: Current) -> dict[str, Any]:
     from common.drift.compare import performance
     from common.drift.feedback import LABEL, LABELLED_AT, labels_for
 
@@ -119,11 +120,11 @@ def _performance(cfg: Settings, ws: Workspace, champion: dict[str, Any], current
     now, drops = performance(
         labelled[LABEL].to_numpy(),
         labelled["churn_probability"].to_numpy(),
-        champion["threshold"],
-        champion["metrics"],
+        champion.threshold,
+        champion.metrics,
         cfg.drift.min_labelled_rows,
     )
-    return {"labelled": len(labelled), "now": now, "drops": drops, "holdout": champion["metrics"]}
+    return {"labelled": len(labelled), "now": now, "drops": drops, "holdout": champion.metrics}
 
 
 def _save(snapshot: Any, dest: Path) -> str:
@@ -134,7 +135,7 @@ def _save(snapshot: Any, dest: Path) -> str:
 
 def _summary(
     cfg: Settings,
-    champion: dict[str, Any],
+    champion: ModelVersion,
     current: Current,
     reference: Any,
     compared: dict[str, Any],
@@ -144,8 +145,8 @@ def _summary(
     return {
         "checked_at": now.isoformat(timespec="seconds"),
         **verdict,
-        "model": {"name": champion["name"], "version": champion["version"], "alias": cfg.drift.alias},
-        "reference": {"data_tag": champion["data_tag"], "rows": len(reference)},
+        "model": {"name": champion.name, "version": champion.version, "alias": cfg.drift.alias},
+        "reference": {"data_tag": champion.data_tag, "rows": len(reference)},
         "current": {
             "mode": cfg.drift.current,
             "source": current.source,
@@ -166,14 +167,14 @@ def _summary(
 def _result(
     cfg: Settings,
     ws: Workspace,
-    champion: dict[str, Any],
+    champion: ModelVersion,
     current: Current,
     summary: dict[str, Any],
     report: Path,
 ) -> StepResult:
     from common.data.registry import data_path
 
-    reference_uri = f"dvc://{ws.root / 'data-registry'}/{data_path(cfg)}@{champion['data_tag']}"
+    reference_uri = f"dvc://{ws.root / 'data-registry'}/{data_path(cfg)}@{champion.data_tag}"
     return StepResult(
         step=STEP,
         outputs={
@@ -182,8 +183,8 @@ def _result(
             "rules_fired": summary["rules_fired"],
             "decision_id": summary["decision_id"],
             "drifted": summary["drifted"],
-            "model_version": champion["version"],
-            "data_tag": champion["data_tag"],
+            "model_version": champion.version,
+            "data_tag": champion.data_tag,
             "report": str(report),
             "html": summary["reports"],
             "metrics_at": summary["metrics_at"],
@@ -194,7 +195,7 @@ def _result(
             **{f"rows_{k}": v for k, v in summary["rows"].items()},
             "quarantined": current.quarantined,  # log files that could not be read, moved aside
         },
-        datasets_read=[reference_uri, current.uri, f"models:/{champion['name']}/{champion['version']}"],
+        datasets_read=[reference_uri, current.uri, f"models:/{champion.name}/{champion.version}"],
         datasets_written=[report.as_uri()],
     )
 

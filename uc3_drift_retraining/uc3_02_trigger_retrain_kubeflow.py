@@ -15,6 +15,7 @@ from typing import Any
 
 from common.chain import LOCK as CHAIN_LOCK
 from common.chain import ORDER, VERSION
+from common.chain.records import Trained, Versioned
 from common.cli import run_step, step_main
 from common.drift.outputs import NO_NEW_DATA, record_retrain, retrains
 from common.errors import DataValidationError, GateFailedError
@@ -50,7 +51,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         with run_lock(ws.dir("locks"), CHAIN_LOCK):
             for name in ORDER:
                 results.append(run_step(name, _chain_step(name), retrain_cfg, ws))
-                if name == VERSION and results[-1].outputs["tag"] == out["data_tag"]:
+                if name == VERSION and Versioned.of(results[-1]).tag == out["data_tag"]:
                     tag = out["data_tag"]
                     record_retrain(
                         ws, {"decision_id": out["decision_id"], "status": NO_NEW_DATA, "version": None}
@@ -60,13 +61,13 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         status = "gate_failed" if isinstance(exc, GateFailedError) else "data_invalid"
         record_retrain(ws, {"decision_id": out["decision_id"], "status": status, "version": None})
         raise
-    trained = results[-1]
-    version = str(trained.outputs["version"])
-    if trained.status == "skipped":  # the same data and config made a version already (UC1's nightly run)
+    trained = Trained.of(results[-1])
+    version = trained.version
+    if results[-1].status == "skipped":  # the same data and config made a version already (UC1's nightly run)
         record_retrain(
             ws, {"decision_id": out["decision_id"], "status": "already_trained", "version": version}
         )
-        return _skipped(f"no retrain needed: {trained.outputs['reason']}", out)
+        return _skipped(f"no retrain needed: {trained.reason}", out)
     _tag(cfg, ws, version, out)
     record_retrain(ws, {"decision_id": out["decision_id"], "status": "registered", "version": version})
     return StepResult(
@@ -74,14 +75,14 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         outputs={
             "retrained": True,
             "version": version,
-            "aliases": trained.outputs["aliases"],
-            "data_tag": results[1].outputs["tag"],
+            "aliases": trained.aliases,
+            "data_tag": Versioned.of(results[1]).tag,
             "reasons": out["reasons"],
-            "gate": trained.outputs["reasons"],
+            "gate": trained.reasons,
             "drift_report": out["report"],
             "decision_id": out["decision_id"],
         },
-        metrics=trained.metrics,
+        metrics=results[-1].metrics,
         # the chain's own runs above record what the new version came from, its training run as the version's
         # one writer: claimed here too, the model's provenance would end at the drift report, not at the data
         datasets_read=[Path(out["report"]).as_uri()],
@@ -111,7 +112,7 @@ def _chain_step(name: str) -> Any:
 
 def _tag(cfg: Settings, ws: Workspace, version: str, detected: dict[str, Any]) -> None:
     """The new version's registry tags say why it exists: the drift report and its reasons."""
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
     client = client_for(tracking_uri(cfg, ws))
     name = cfg.training.registered_model

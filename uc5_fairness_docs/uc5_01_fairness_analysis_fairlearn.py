@@ -20,7 +20,8 @@ from typing import Any
 
 from common.cli import version_step_main
 from common.errors import FairnessFailedError, MissingInputError
-from common.model.lookup import holdout_predictions, model_version
+from common.model.lookup import holdout_predictions
+from common.model.version import ModelVersion, require
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
@@ -41,7 +42,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         reason = "no fairness.sensitive_features: name the columns to group customers by to analyse fairness"
         log.info("fairness not analysed: %s", reason)
         return StepResult(step=STEP, status="skipped", outputs={"reason": reason})
-    target = model_version(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
+    target = require(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
     model = _load(cfg, ws, target)
     rows, source = _rows(cfg, ws, target, model)
     lacking = [f for f in cfg.fairness.sensitive_features if f not in rows.columns]
@@ -50,12 +51,12 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             f"fairness.sensitive_features {lacking}: not in the rows of {source}; retrain the version "
             "(its holdout then carries them) or set fairness.data: latest_extract"
         )
-    folder = ws.dir("reports", "fairness", f"{target['name']}-v{target['version']}")
+    folder = ws.dir("reports", "fairness", f"{target.name}-v{target.version}")
     for stale in folder.glob("*.png"):  # a rerun's plots replace the last ones (features may have changed)
         stale.unlink()
     y = rows[cfg.dataset.target].to_numpy().astype(int)
-    result = analyse(rows, y, rows["churn_probability"].to_numpy(), target["threshold"], model, cfg, folder)
-    result |= {"model": target["name"], "version": target["version"], "data": source}
+    result = analyse(rows, y, rows["churn_probability"].to_numpy(), target.threshold, model, cfg, folder)
+    result |= {"model": target.name, "version": target.version, "data": source}
     result["checked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report, page = folder / "fairness.json", folder / "fairness.html"
     write_text(report, json.dumps(result, indent=2))
@@ -63,17 +64,17 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     verdict = result["verdict"]
     _record(cfg, ws, target, result, folder, verdict)
     found = "; ".join(result["violations"]) or "no violation"
-    log.info("fairness of v%s: %s (%s)", target["version"], verdict, found)
+    log.info("fairness of v%s: %s (%s)", target.version, verdict, found)
     if verdict == "failed":
         raise FairnessFailedError(
-            f"{target['name']} version {target['version']} failed fairness (fairness.enforce: block; report "
+            f"{target.name} version {target.version} failed fairness (fairness.enforce: block; report "
             f"{page}); tagged fairness=failed:\n  - " + "\n  - ".join(result["violations"])
         )
     return StepResult(
         step=STEP,
         outputs={
-            "model_name": target["name"],
-            "version": target["version"],
+            "model_name": target.name,
+            "version": target.version,
             "verdict": verdict,
             "violations": result["violations"],
             "report": str(report),
@@ -82,66 +83,68 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         metrics={
             f"{f}.{k}": v for f, found in result["features"].items() for k, v in found["disparities"].items()
         },
-        datasets_read=[f"models:/{target['name']}/{target['version']}"],
+        datasets_read=[f"models:/{target.name}/{target.version}"],
         datasets_written=[report.as_uri()],
     )
 
 
-def _load(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> Any:
+def _load(cfg: Settings, ws: Workspace, target: ModelVersion) -> Any:
     """The version's model as a scorer of rows (its feature columns), for the counterfactual flip rate."""
     import mlflow
 
     from common.features.engineering import feature_types
-    from common.model.registry import tracking_uri
+    from common.model.tracking import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri(cfg, ws))
-    model = mlflow.sklearn.load_model(target["model_uri"])
+    model = mlflow.sklearn.load_model(target.model_uri)
     columns = list(feature_types(cfg.features, cfg.dataset))
     return lambda rows: model.predict_proba(rows[columns])[:, 1]
 
 
-def _rows(cfg: Settings, ws: Workspace, target: dict[str, Any], score: Any) -> tuple[Any, str]:
+def _rows(cfg: Settings, ws: Workspace, target: ModelVersion, score: Any) -> tuple[Any, str]:
     """The labelled rows with their churn probabilities, and where they came from."""
     if cfg.fairness.data == "holdout":
-        holdout = holdout_predictions(cfg, ws, target["run_id"])
+        holdout = holdout_predictions(cfg, ws, target.run_id)
         if holdout is None:
             raise MissingInputError(
-                f"the training run of version {target['version']} logged no holdout: "
+                f"the training run of version {target.version} logged no holdout: "
                 "set fairness.data: latest_extract, or retrain"
             )
-        return holdout, f"holdout of MLflow run {target['run_id']}"
+        return holdout, f"holdout of MLflow run {target.run_id}"
     import pandas as pd
 
     from common.chain import VALIDATE
+    from common.chain.records import Validated
     from common.features.engineering import build_features
 
     validated = ws.require(VALIDATE, f"fairness.data latest_extract needs validated data: run {VALIDATE}.py")
-    df = pd.read_parquet(validated.outputs["path"])
+    data = Validated.of(validated)
+    df = pd.read_parquet(data.path)
     kept = [cfg.dataset.target, *cfg.dataset.attributes]  # the label, and the columns that are no inputs
     rows = build_features(df, cfg.features, cfg.dataset).assign(**{c: df[c].to_numpy() for c in kept})
-    return rows.assign(churn_probability=score(rows)), f"validated data {validated.outputs['tag']}"
+    return rows.assign(churn_probability=score(rows)), f"validated data {data.tag}"
 
 
 def _record(
-    cfg: Settings, ws: Workspace, target: dict[str, Any], result: dict[str, Any], folder: Path, verdict: str
+    cfg: Settings, ws: Workspace, target: ModelVersion, result: dict[str, Any], folder: Path, verdict: str
 ) -> None:
     """The figures and files on the version's MLflow run, and the verdict as version tags."""
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
     client = client_for(tracking_uri(cfg, ws))
     for feature, found in result["features"].items():
         figures = {**found["disparities"], "flip_rate": found["flip_rate"]}
         for key, value in figures.items():
             if value is not None:
-                client.log_metric(target["run_id"], f"fairness.{feature}.{key}", float(value))
-    client.log_artifacts(target["run_id"], str(folder), "fairness")  # the same paths: a rerun replaces them
+                client.log_metric(target.run_id, f"fairness.{feature}.{key}", float(value))
+    client.log_artifacts(target.run_id, str(folder), "fairness")  # the same paths: a rerun replaces them
     tags = {
         "fairness": verdict,
         "fairness.violations": json.dumps(result["violations"]),
         "fairness.report": str(folder / "fairness.html"),
     }
     for key, value in tags.items():
-        client.set_model_version_tag(target["name"], target["version"], key, value)
+        client.set_model_version_tag(target.name, target.version, key, value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from common.cli import version_step_main
 from common.model.card import card_dir, gather
 from common.model.card_render import to_html, to_markdown, to_mct
-from common.model.lookup import model_version
+from common.model.version import require
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace, write_text
@@ -29,9 +29,9 @@ ARTIFACTS = "model_card"  # the folder on the version's MLflow run
 
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
-    target = model_version(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
+    target = require(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
     card = gather(cfg, ws, target)
     folder = card_dir(ws, target)
     files = {
@@ -43,22 +43,22 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     write_text(files["html"], to_html(card))
     write_text(files["json"], json.dumps(to_mct(card), indent=2))
     client = client_for(tracking_uri(cfg, ws))
-    client.log_artifacts(target["run_id"], str(folder), ARTIFACTS)  # same names: a new card replaces the old
-    where = f"runs:/{target['run_id']}/{ARTIFACTS}/model_card.md"
-    client.set_model_version_tag(target["name"], target["version"], "model_card", where)
-    log.info("model card of %s v%s: %s (and on MLflow: %s)", target["name"], target["version"], folder, where)
+    client.log_artifacts(target.run_id, str(folder), ARTIFACTS)  # same names: a new card replaces the old
+    where = f"runs:/{target.run_id}/{ARTIFACTS}/model_card.md"
+    client.set_model_version_tag(target.name, target.version, "model_card", where)
+    log.info("model card of %s v%s: %s (and on MLflow: %s)", target.name, target.version, folder, where)
     return StepResult(
         step=STEP,
         outputs={
-            "model_name": target["name"],
-            "version": target["version"],
+            "model_name": target.name,
+            "version": target.version,
             **{k: str(v) for k, v in files.items()},
             "mlflow": where,
             "fairness": (card["fairness"] or {}).get("verdict", "not analysed"),
             "lineage": card["lineage"]["available"],
         },
         metrics={k: m["value"] for k, m in card["metrics"].items()},
-        datasets_read=[f"models:/{target['name']}/{target['version']}"],
+        datasets_read=[f"models:/{target.name}/{target.version}"],
         datasets_written=[files["json"].as_uri()],
     )
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.chain import BATCH, LOCK, VALIDATE
-from common.errors import MissingInputError
+from common.chain.records import Scored, Validated
 from common.settings import Settings
 from common.step import StepResult
 from common.workspace import Workspace
@@ -30,20 +30,17 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     from common.data.object_store import make_store
     from common.data.warehouse import make_engine, reaching, safe_url, warehouse_url
     from common.model.batch import Batch, parquet_sink, score_chunks, write
-    from common.model.registry import tracking_uri
-    from common.serving.versions import by_alias
+    from common.model.tracking import tracking_uri
+    from common.model.version import require
 
-    target = by_alias(cfg, ws, cfg.batch.alias)
-    if target is None:
-        raise MissingInputError(
-            f"no version of {cfg.training.registered_model} has the alias {cfg.batch.alias}"
-        )
+    target = require(cfg, ws, cfg.batch.alias)
     validated = ws.require(VALIDATE, f"batch scoring needs validated data: run {VALIDATE}.py first")
-    batch = Batch(target["version"], validated.outputs["tag"], target["threshold"], datetime.now(UTC))
+    data = Validated.of(validated)
+    batch = Batch(target.version, data.tag, target.threshold, datetime.now(UTC))
     mlflow.set_tracking_uri(tracking_uri(cfg, ws))
-    pipeline = mlflow.sklearn.load_model(target["model_uri"])
+    pipeline = mlflow.sklearn.load_model(target.model_uri)
     url, table = warehouse_url(cfg.warehouse, ws), cfg.batch.table
-    chunks = score_chunks(Path(validated.outputs["path"]), pipeline, cfg, batch, cfg.warehouse.chunk_rows)
+    chunks = score_chunks(Path(data.path), pipeline, cfg, batch, cfg.warehouse.chunk_rows)
     key = f"predictions/{table}/{batch.data_version}/v{batch.model_version}.parquet"
     with ws.scratch("predictions.parquet") as tmp:
         with parquet_sink(tmp) as on_chunk, reaching(url):
@@ -60,14 +57,13 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     return StepResult(
         step=STEP,
         outputs={
+            **Scored(batch.model_version, batch.data_version).dump(),
             "table": table,
             "parquet": stored,
-            "model_version": batch.model_version,
-            "data_version": batch.data_version,
             "scored_at": batch.scored_at.isoformat(),
         },
         metrics={"rows": rows},
-        datasets_read=[*validated.datasets_read, target["model_uri"]],
+        datasets_read=[*validated.datasets_read, target.model_uri],
         datasets_written=[f"{safe_url(url)}#{table}", stored],
     )
 
@@ -78,15 +74,15 @@ def refresh(cfg: Settings, ws: Workspace, step: str) -> StepResult:
     holds UC1's lock (step 07 writes the same rows) and leaves retries to `step`'s own runner."""
     from common.cli import run_step
     from common.lock import run_lock
-    from common.serving.versions import by_alias
+    from common.model.version import find
 
     scored, validated = ws.result(BATCH), ws.result(VALIDATE)
-    target = by_alias(cfg, ws, cfg.batch.alias)
+    target = find(cfg, ws, cfg.batch.alias)
     if scored is None or validated is None or target is None:
         reason = f"no batch scores to refresh yet ({BATCH}.py makes the first)"
         return StepResult(step=step, status="skipped", outputs={"reason": reason})
-    was = (str(scored.outputs.get("model_version")), scored.outputs.get("data_version"))
-    now = (str(target["version"]), validated.outputs["tag"])
+    last = Scored.of(scored)
+    was, now = (str(last.model_version), last.data_version), (target.version, Validated.of(validated).tag)
     if scored.status == "ok" and was == now:
         reason = f"the scores of {now[1]} are by version {now[0]} ({cfg.batch.alias}) already"
         return StepResult(step=step, status="skipped", outputs={"reason": reason})

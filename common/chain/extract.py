@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.chain import EXTRACT
+from common.chain.records import Extracted
 from common.data.object_store import ObjectStore, make_store
 from common.data.schema import (
     Cast,
@@ -69,14 +70,11 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     return StepResult(
         step=STEP,
         outputs={
-            "uri": uri,
-            "key": pointer["key"],
+            **Extracted(uri=uri, key=pointer["key"], sha256=pointer["sha256"], source=source).dump(),
             "latest": store.uri(latest_key),
-            "sha256": pointer["sha256"],
             "content": content,
             "unchanged": pointer["extracted_at"] != stamp,
             "extracted_at": pointer["extracted_at"],
-            "source": source,
             "schema": {f.name: str(f.type) for f in cast.schema},
             "id_type": cast.id_type,
             "parsing": pointer["parsing"],

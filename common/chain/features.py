@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.chain import FEATURES, VALIDATE
+from common.chain.records import Features, Validated
 from common.data.schema import parquet_facts
 from common.errors import DataValidationError
 from common.features.engineering import build_features, derived_inputs, feature_types
@@ -31,11 +32,12 @@ log = logging.getLogger(__name__)
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     validated = ws.require(VALIDATE, f"run {VALIDATE}.py first")
-    id_type = validated.outputs.get("id_type", "int")  # a validation recorded before text ids: integers
+    data = Validated.of(validated)
+    id_type = data.id_type
     source = offline_source(cfg, ws)
     names = feast_names(cfg.features, cfg.dataset)
     with atomic_path(source) as tmp:
-        written, columns = write_features(Path(validated.outputs["path"]), tmp, cfg, names)
+        written, columns = write_features(Path(data.path), tmp, cfg, names)
     store = open_store(repo_config(cfg, ws))
     objects = declare(cfg.features, cfg.dataset, str(source), id_type)
     store.apply(objects)
@@ -56,9 +58,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "feature_views": [cfg.features.feature_view],
             "feature_service": cfg.features.feature_service,
             "online_store": cfg.features.online_store,
-            "repo_config": repo_config(cfg, ws),
-            "data_tag": validated.outputs["tag"],
-            "data_path": validated.outputs["path"],
+            **Features(data_tag=data.tag, data_path=data.path, repo_config=repo_config(cfg, ws)).dump(),
             "features": columns[2:],
             "id_type": id_type,
         },

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from common.chain import FEATURES, TRAIN, VERSION
+from common.chain.records import Features, Trained, Versioned
 from common.errors import GateFailedError, MlopsError
-from common.model.registry import artifact_root, client_for, experiment_id, tracking_uri
+from common.model.tracking import artifact_root, client_for, experiment_id, tracking_uri
+from common.model.version import ModelVersion
 from common.redact import without_password
 from common.settings import Settings
 from common.step import StepResult
@@ -29,11 +31,12 @@ log = logging.getLogger(__name__)
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     feats = ws.require(FEATURES, f"run {FEATURES}.py first")
+    built = Features.of(feats)
     uri = tracking_uri(cfg, ws)
     client = client_for(uri)
-    tag = feats.outputs["data_tag"]
+    tag = built.data_tag
     versioned = ws.result(VERSION)
-    fingerprint = training_fingerprint(cfg, tag, versioned.outputs.get("md5", "") if versioned else "")
+    fingerprint = training_fingerprint(cfg, tag, Versioned.of(versioned).md5 if versioned else "")
     done = trained_before(client, cfg.training.registered_model, fingerprint)
     if done is not None:
         return _already_trained(cfg, done, tag)
@@ -51,12 +54,12 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     package = compile_pipeline(cfg, ws.dir("kfp") / "churn_training.yaml")
     client.log_artifact(parent, str(package), "pipeline")
     args = {
-        "repo_config": json.dumps(feats.outputs["repo_config"]),
+        "repo_config": json.dumps(built.repo_config),
         "tracking_uri": without_password(
             uri
         ),  # KFP prints its arguments: the tasks read the password from env
         "parent_run_id": parent,
-        "entities_path": str(_entities(cfg, ws, feats.outputs["data_path"])),
+        "entities_path": str(_entities(cfg, ws, built.data_path)),
         "data_tag": tag,
     }
     os.environ["MLFLOW_TRACKING_URI"] = uri  # what the local tasks inherit (common.redact.with_password)
@@ -100,36 +103,31 @@ def training_fingerprint(cfg: Settings, data_tag: str, data_md5: str) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def trained_before(client: Any, name: str, fingerprint: str) -> Any | None:
+def trained_before(client: Any, name: str, fingerprint: str) -> ModelVersion | None:
     """The newest registered version with this training fingerprint, if any, with its aliases (a search leaves
     them out)."""
     found = client.search_model_versions(f"name = '{name}' and tags.{FINGERPRINT_TAG} = '{fingerprint}'")
     newest = max(found, key=lambda mv: int(mv.version), default=None)
-    return None if newest is None else client.get_model_version(name, newest.version)
+    return None if newest is None else ModelVersion.find(client, name, str(newest.version))
 
 
-def _already_trained(cfg: Settings, mv: Any, tag: str) -> StepResult:
+def _already_trained(cfg: Settings, mv: ModelVersion, tag: str) -> StepResult:
     """Skipped: the version trained on this data with this config, as a training result names it."""
-    name, tags = cfg.training.registered_model, mv.tags or {}
+    name, tags = cfg.training.registered_model, mv.tags
     reason = f"version {mv.version} was trained on {tag} with this training config already"
     log.info("no training: %s (fingerprint %s)", reason, tags.get(FINGERPRINT_TAG))
     return StepResult(
         step=STEP,
         status="skipped",
         outputs={
-            "reason": reason,
+            **Trained(mv.version, list(mv.aliases), mv.gate["reasons"], reason).dump(),
             "model_name": name,
-            "version": str(mv.version),
-            "model_uri": f"models:/{name}/{mv.version}",
-            "aliases": sorted(mv.aliases or []),
+            "model_uri": mv.model_uri,
             "candidate": tags.get("candidate"),
-            "decision_threshold": float(tags.get("decision_threshold", 0.5)),
+            "decision_threshold": mv.threshold,
             "run_id": mv.run_id,
-            "reasons": json.loads(tags.get("gate.reasons", "[]")),
         },
-        metrics={
-            k.removeprefix("metric."): round(float(v), 4) for k, v in tags.items() if k.startswith("metric.")
-        },
+        metrics={k: round(v, 4) for k, v in mv.metrics.items()},
     )
 
 
@@ -192,19 +190,18 @@ def _result(
     cfg: Settings, decision: dict[str, Any], parent: str, package: Path, feats: StepResult
 ) -> StepResult:
     name, version = cfg.training.registered_model, decision["version"]
+    aliases = ["challenger", "champion"] if decision["promote"] else ["challenger"]
     return StepResult(
         step=STEP,
         outputs={
+            **Trained(str(version), aliases, decision["reasons"]).dump(),
             "model_name": name,
-            "version": version,
             "model_uri": f"models:/{name}/{version}",
-            "aliases": ["challenger", "champion"] if decision["promote"] else ["challenger"],
             "candidate": decision["candidate"],
             "decision_threshold": decision["decision_threshold"],
             "parent_run_id": parent,
             "run_id": decision["run_id"],
             "pipeline_yaml": str(package),
-            "reasons": decision["reasons"],
         },
         metrics={k: round(v, 4) for k, v in decision["metrics"].items()},
         datasets_read=[f"feast://{cfg.features.project}/{cfg.features.feature_view}"],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.chain import VALIDATE, VERSION
+from common.chain.records import Validated, Versioned
 from common.data.expectations import build_suite, describe_failure
 from common.errors import DataValidationError
 from common.settings import DatasetCfg, Settings
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     version = ws.require(VERSION, f"run {VERSION}.py first")
-    tag, path = version.outputs["tag"], Path(version.outputs["path"])
+    versioned = Versioned.of(version)
+    tag, path = versioned.tag, Path(versioned.path)
     df = read_extract(path)
     parsing, id_type = _extract_facts(path, cfg.dataset)
     reports = ws.dir("reports")
@@ -53,11 +55,9 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     return StepResult(
         step=STEP,
         outputs={
-            "tag": tag,
+            **Validated(tag=tag, path=str(path), id_type=id_type).dump(),
             "report": str(report),
             "data_docs": docs,
-            "path": str(path),
-            "id_type": id_type,
             "parsing": parsing,
         },
         metrics={

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from common.chain import EXTRACT, VERSION
+from common.chain.records import Extracted, Versioned
 from common.data.object_store import make_store
 from common.data.registry import data_path, open_registry
 from common.settings import Settings
@@ -19,27 +20,26 @@ log = logging.getLogger(__name__)
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     extract = ws.require(EXTRACT, f"run {EXTRACT}.py first")
+    extracted = Extracted.of(extract)
     registry = open_registry(cfg, ws)
     rel = data_path(cfg)
-    rows, digest, source = extract.metrics["rows"], extract.outputs["sha256"], extract.outputs["source"]
+    rows, digest, source = extract.metrics["rows"], extracted.sha256, extracted.source
     with ws.scratch(f"{cfg.dataset.table}.parquet") as tmp:
-        make_store(cfg.object_store, ws).get_file(extract.outputs["key"], tmp)
+        make_store(cfg.object_store, ws).get_file(extracted.key, tmp)
         version = registry.commit(tmp, rel, f"{rel}: {rows} rows from {source}, sha256 {digest}")
     uri = f"dvc://{registry.root}/{rel}@{version.tag}"
     return StepResult(
         step=STEP,
         outputs={
-            "tag": version.tag,
+            **Versioned(tag=version.tag, path=str(registry.root / rel), md5=version.md5).dump(),
             "commit": version.commit,
-            "md5": version.md5,
             "created": version.created,
             "registry": str(registry.root),
-            "path": str(registry.root / rel),
             "rel_path": rel,
             "remote": cfg.dvc.remote_url or str(registry.default_remote),
         },
         metrics={"rows": rows, "versions": len(registry.versions())},
-        datasets_read=[extract.outputs["uri"]],
+        datasets_read=[extracted.uri],
         datasets_written=[uri],
         facts={uri: {"version": f"{version.tag} (md5 {version.md5})"}},  # lineage: the tag and DVC's md5
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from common.drift.window import log_files, read_window
 from common.serving.log_sinks import PREFIX
@@ -18,6 +18,8 @@ from common.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from common.model.version import ModelVersion
 
 log = logging.getLogger(__name__)
 LOGGED = ["model_version", "churn_probability", "prediction"]
@@ -58,26 +60,28 @@ def from_inference_log(cfg: Settings, ws: Workspace, now: datetime, version: str
     )
 
 
-def from_latest_extract(cfg: Settings, ws: Workspace, champion: dict[str, Any]) -> Current:
+def from_latest_extract(cfg: Settings, ws: Workspace, champion: ModelVersion) -> Current:
     """The newest validated data version, with the champion's probabilities (its labels are in it)."""
     import mlflow
     import pandas as pd
 
     from common.chain import VALIDATE
+    from common.chain.records import Validated
     from common.data.registry import data_path
     from common.features.engineering import build_features, feature_types
-    from common.model.registry import tracking_uri
+    from common.model.tracking import tracking_uri
 
     validated = ws.require(VALIDATE, f"drift.current latest_extract needs validated data: run {VALIDATE}.py")
-    path = validated.outputs["path"]
+    data = Validated.of(validated)
+    path = data.path
     df = pd.read_parquet(path)
     if len(df) > cfg.drift.max_rows:
         df = df.sample(cfg.drift.max_rows, random_state=cfg.drift.seed).reset_index(drop=True)
     mlflow.set_tracking_uri(tracking_uri(cfg, ws))
-    model = mlflow.sklearn.load_model(champion["model_uri"])
+    model = mlflow.sklearn.load_model(champion.model_uri)
     features = build_features(df, cfg.features, cfg.dataset)[list(feature_types(cfg.features, cfg.dataset))]
     df = df.assign(churn_probability=model.predict_proba(features)[:, 1])
-    tag = validated.outputs["tag"]
+    tag = data.tag
     rows = int(validated.metrics.get("rows", len(df)))
     uri = f"dvc://{ws.root / 'data-registry'}/{data_path(cfg)}@{tag}"
     return Current(df, rows, f"{path}@{tag}", f"extract {tag}", uri, labels_in_frame=True)

@@ -13,8 +13,9 @@ from typing import Any
 
 from common import intent
 from common.experiment.ab_report import render
+from common.model.version import ModelVersion, find
 from common.serving import serve_local
-from common.serving.versions import by_alias, server_spec
+from common.serving.versions import server_spec
 from common.settings import Settings
 from common.workspace import Workspace, write_text
 
@@ -55,7 +56,7 @@ def resume(cfg: Settings, ws: Workspace) -> str | None:
 
 def act(cfg: Settings, ws: Workspace, report: dict[str, Any]) -> None:
     """Move the aliases (promote) or tag the candidate (rollback), then serve the winner alone."""
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
     ab, name = cfg.ab_testing, cfg.training.registered_model
     client = client_for(tracking_uri(cfg, ws))
@@ -66,18 +67,18 @@ def act(cfg: Settings, ws: Workspace, report: dict[str, Any]) -> None:
         client.set_model_version_tag(
             name, candidate, "ab_testing", f"promoted by experiment {report['experiment']}"
         )
-        if "rejected" in (client.get_model_version(name, candidate).tags or {}):  # retried, and won this time
+        if "rejected" in ModelVersion.require(client, name, candidate).tags:  # retried, and won this time
             client.delete_model_version_tag(name, candidate, "rejected")
     else:
         client.set_model_version_tag(name, candidate, "rejected", json.dumps(report["reasons"]))
     intent.boundary(f"uc2.{report['decision']}.registry")
-    winner = by_alias(cfg, ws, ab.stable_alias)
+    winner = find(cfg, ws, ab.stable_alias)
     if winner is None:  # the alias was removed meanwhile: nothing left to serve alone
         return
     if cfg.serving.mode == "kserve":
         from common.serving.kserve_deploy import deploy
 
-        deploy(cfg, ws, winner["storage_uri"], winner["version"])
+        deploy(cfg, ws, winner.source, winner.version)
     else:
         serve_local.switch(cfg, ws, server_spec(cfg, ws, winner, ab.stable_alias), [winner])
     intent.boundary(f"uc2.{report['decision']}.served")

@@ -3,21 +3,24 @@ version, model and threshold with the share and routing from ab_testing."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.settings import ABTestingCfg
 
+if TYPE_CHECKING:
+    from common.model.version import ModelVersion
 
-def canary_spec(stable: dict[str, Any], candidate: dict[str, Any], ab: ABTestingCfg) -> dict[str, Any]:
-    """`stable`: a server spec; `candidate`: {version, model_uri, threshold} of the version put beside it."""
+
+def canary_spec(stable: dict[str, Any], candidate: ModelVersion, ab: ABTestingCfg) -> dict[str, Any]:
+    """`stable`: a server spec; `candidate`: the version put beside it."""
     return {
         **stable,
         "canary": {
             "version_spec": {
-                "version": str(candidate["version"]),
+                "version": candidate.version,
                 "alias": ab.candidate_alias,
-                "model_uri": candidate["model_uri"],
-                "decision_threshold": float(candidate["threshold"]),
+                "model_uri": candidate.model_uri,
+                "decision_threshold": candidate.threshold,
             },
             "percent": ab.canary_percent,
             "routing": ab.routing,

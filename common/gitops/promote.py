@@ -21,6 +21,7 @@ from common.gitops.layout import (
     render,
 )
 from common.gitops.repo import DeployRepo, GitOpsError, PushRaceError, local_remote
+from common.model.version import ModelVersion
 from common.settings import Settings
 from common.workspace import Workspace
 
@@ -40,36 +41,32 @@ def open_repo(cfg: Settings, ws: Workspace) -> DeployRepo:
 
 def release_for(cfg: Settings, ws: Workspace, ref: str) -> tuple[Release, dict[str, str]]:
     """The release of version or alias `ref`, and the trailers its commit carries; refused versions raise."""
-    from common.model.lookup import model_version
-    from common.model.registry import client_for, tracking_uri
+    from common.model.version import require
 
-    found = model_version(cfg, ws, ref)
+    found = require(cfg, ws, ref)
     refusal = _refusal(found)
     if refusal:
-        raise RefusedVersionError(f"{found['name']} version {found['version']} is not deployed: {refusal}")
-    client = client_for(tracking_uri(cfg, ws))
+        raise RefusedVersionError(f"{found.name} version {found.version} is not deployed: {refusal}")
     release = Release(
-        model=found["name"],
-        version=found["version"],
-        alias=ref if ref in DEPLOYABLE else next(a for a in DEPLOYABLE if a in found["aliases"]),
-        storage_uri=client.get_model_version_download_uri(found["name"], found["version"]),
-        run_id=found["run_id"],
-        data_version=found["data_tag"],
+        model=found.name,
+        version=found.version,
+        alias=ref if ref in DEPLOYABLE else next(a for a in DEPLOYABLE if a in found.aliases),
+        storage_uri=found.source,
+        run_id=found.run_id,
+        data_version=found.trained_on(),
     )
-    tags = found["tags"]
+    tags = found.tags
     gate = "passed" if tags.get("gate.promoted") == "true" else "passed (challenger only)"
     trailers = {"Gate": gate, **({"Fairness": tags["fairness"]} if tags.get("fairness") else {})}
     return release, trailers
 
 
-def _refusal(found: dict[str, Any]) -> str:
-    tags = found["tags"]
+def _refusal(found: ModelVersion) -> str:
+    tags = found.tags
     if tags.get("gate.passed") != "true":
         return "it did not pass the evaluation gate"
-    if not set(DEPLOYABLE) & set(found["aliases"]):
-        return (
-            f"it holds neither the champion nor the challenger alias (aliases: {found['aliases'] or 'none'})"
-        )
+    if not set(DEPLOYABLE) & set(found.aliases):
+        return f"it holds neither the champion nor the challenger alias (aliases: {', '.join(found.aliases) or 'none'})"
     if tags.get("rejected"):
         return f"the A/B experiment rejected it ({tags['rejected']})"
     if tags.get("fairness") == "failed":

@@ -6,13 +6,16 @@ status shape (Synced / OutOfSync, Healthy / Degraded / Missing, the revision), s
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.errors import MlopsError
 from common.gitops.layout import Release
 from common.serving import local_server, serve_local
 from common.settings import Settings
 from common.workspace import Workspace
+
+if TYPE_CHECKING:
+    from common.model.version import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +32,21 @@ def status_doc(app: str, revision: str, sync: str, health: str, phase: str, mess
     }
 
 
-def target_of(cfg: Settings, ws: Workspace, release: Release) -> dict[str, Any] | str:
-    """The version the release names as the server needs it, or why it cannot be served."""
-    from mlflow.exceptions import MlflowException
-
-    from common.model.registry import client_for, tracking_uri
+def target_of(cfg: Settings, ws: Workspace, release: Release) -> ModelVersion | str:
+    """The version the release names, or why it cannot be served."""
+    from common.model.version import find
 
     if release.model != cfg.training.registered_model:
         return f"the manifest deploys {release.model}, not {cfg.training.registered_model}"
-    client = client_for(tracking_uri(cfg, ws))
-    try:
-        version = client.get_model_version(release.model, release.version)
-        stored = client.get_model_version_download_uri(release.model, release.version)
-    except MlflowException as exc:
-        return f"the registry has no {release.model} version {release.version!r}: {exc.message}"
-    if stored != release.storage_uri:
-        return f"the manifest's storageUri {release.storage_uri} is not where version {release.version} is ({stored})"
-    return {
-        "version": release.version,
-        "model_uri": f"models:/{release.model}/{release.version}",
-        "threshold": float(version.tags.get("decision_threshold", 0.5)),
-        "storage_uri": stored,
-        "tags": dict(version.tags or {}),
-    }
+    found = find(cfg, ws, release.version) if release.version.isdigit() else None
+    if found is None:
+        return f"the registry has no {release.model} version {release.version!r}"
+    if found.source != release.storage_uri:
+        return (
+            f"the manifest's storageUri {release.storage_uri} is not where version {release.version} is "
+            f"({found.source})"
+        )
+    return found
 
 
 def observe(cfg: Settings, ws: Workspace, release: Release, revision: str, app: str) -> dict[str, Any]:

@@ -114,7 +114,7 @@ def follow_in_registry(cfg: Settings, ws: Workspace, rolled: dict[str, Any]) -> 
     version deployed again: without this the next promotion would deploy the reverted version again, and the
     batch scores or UC2 would go on with it. The candidate alias stays (a `rolled_back` version is not canaried
     again). Idempotent."""
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
     model, undone, back = rolled["model"], rolled["from_version"], rolled["to_version"]
     client = client_for(tracking_uri(cfg, ws))

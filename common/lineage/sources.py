@@ -34,6 +34,7 @@ def open_source(cfg: Settings, ws: Workspace) -> query.Source:
 
 
 def registry_view(cfg: Settings, ws: Workspace) -> query.Models:
-    from common.model.registry import RegistryView, client_for, tracking_uri
+    from common.model.registry import RegistryView
+    from common.model.tracking import client_for, tracking_uri
 
     return RegistryView(client_for(tracking_uri(cfg, ws)))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import MlopsError
+from common.model.version import ModelVersion
 from common.redact import redact
 from common.settings import Settings
 from common.usecases import script_for
@@ -23,28 +24,28 @@ log = logging.getLogger(__name__)
 CARD_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
-def gather(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, Any]:
-    """Everything on the card of `target` (common.model.lookup.model_version)."""
+def gather(cfg: Settings, ws: Workspace, target: ModelVersion) -> dict[str, Any]:
+    """Everything on the card of `target`."""
     from common.model.lookup import holdout_predictions
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
-    run = client_for(tracking_uri(cfg, ws)).get_run(target["run_id"])
+    run = client_for(tracking_uri(cfg, ws)).get_run(target.run_id)
     params = run.data.params
-    holdout = holdout_predictions(cfg, ws, target["run_id"])
-    tags = target["tags"]
+    holdout = holdout_predictions(cfg, ws, target.run_id)
+    tags = target.tags
     return {
         "model": {
-            "name": target["name"],
-            "version": target["version"],
-            "aliases": target["aliases"],
-            "date": datetime.fromtimestamp(target["created"] / 1000, UTC).date().isoformat(),
-            "mlflow_run_id": target["run_id"],
+            "name": target.name,
+            "version": target.version,
+            "aliases": target.aliases,
+            "date": datetime.fromtimestamp(target.created / 1000, UTC).date().isoformat(),
+            "mlflow_run_id": target.run_id,
             "candidate": tags.get("candidate", ""),
             "estimator": params.get("estimator", ""),
             "parameters": {k.removeprefix("model."): v for k, v in params.items() if k.startswith("model.")},
-            "decision_threshold": target["threshold"],
+            "decision_threshold": target.threshold,
         },
-        "data": training_data(cfg, ws, target["data_tag"]),
+        "data": training_data(cfg, ws, target.trained_on()),
         "features": features(cfg),
         "metrics": holdout_metrics(
             target, holdout, cfg.dataset.target, cfg.fairness.bootstrap_rounds, cfg.fairness.seed
@@ -115,21 +116,21 @@ def features(cfg: Settings) -> list[dict[str, str]]:
 
 
 def holdout_metrics(
-    target: dict[str, Any], holdout: Any, label: str, rounds: int, seed: int
+    target: ModelVersion, holdout: Any, label: str, rounds: int, seed: int
 ) -> dict[str, dict[str, Any]]:
     """The registry's holdout metrics (as MLflow has them), with 95 % bootstrap intervals on the logged holdout."""
     intervals = (
         {} if holdout is None else _intervals(holdout[label].to_numpy(), holdout, target, rounds, seed)
     )
     return {
-        m: {"value": target["metrics"][m], "interval": intervals.get(m)}
+        m: {"value": target.metrics[m], "interval": intervals.get(m)}
         for m in CARD_METRICS
-        if m in target["metrics"]
+        if m in target.metrics
     }
 
 
 def _intervals(
-    y: np.ndarray, holdout: Any, target: dict[str, Any], rounds: int, seed: int
+    y: np.ndarray, holdout: Any, target: ModelVersion, rounds: int, seed: int
 ) -> dict[str, list[float]]:
     from common.model.training import scores
 
@@ -138,7 +139,7 @@ def _intervals(
     for _ in range(rounds):
         pick = rng.integers(0, len(y), len(y))
         if len(set(y[pick].tolist())) == 2:
-            found = scores(y[pick], proba[pick], target["threshold"])
+            found = scores(y[pick], proba[pick], target.threshold)
             draws.append([found[m] for m in CARD_METRICS])
     if not draws:  # every resample had one class: no interval to give
         return {}
@@ -146,9 +147,9 @@ def _intervals(
     return {m: [round(float(low[i]), 4), round(float(high[i]), 4)] for i, m in enumerate(CARD_METRICS)}
 
 
-def fairness(ws: Workspace, target: dict[str, Any]) -> dict[str, Any] | None:
+def fairness(ws: Workspace, target: ModelVersion) -> dict[str, Any] | None:
     """UC5 step 01's result for this version, when it ran."""
-    path = ws.root / "reports" / "fairness" / f"{target['name']}-v{target['version']}" / "fairness.json"
+    path = ws.root / "reports" / "fairness" / f"{target.name}-v{target.version}" / "fairness.json"
     if not path.exists():
         return None
     found = json.loads(path.read_text())
@@ -164,15 +165,13 @@ def fairness(ws: Workspace, target: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def provenance(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str, Any]:
+def provenance(cfg: Settings, ws: Workspace, target: ModelVersion) -> dict[str, Any]:
     """UC4's provenance of the version, when lineage knows it."""
     from common.lineage import query
     from common.lineage.sources import open_source, registry_view
 
     try:
-        found, _ = query.provenance(
-            open_source(cfg, ws), registry_view(cfg, ws), target["name"], target["version"]
-        )
+        found, _ = query.provenance(open_source(cfg, ws), registry_view(cfg, ws), target.name, target.version)
     except MlopsError as exc:  # no events yet, Marquez down: the card says so and goes on
         return {"available": False, "reason": redact(str(exc))}  # published: no credential
     return {
@@ -185,5 +184,5 @@ def provenance(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> dict[str
     }
 
 
-def card_dir(ws: Workspace, target: dict[str, Any]) -> Path:
-    return ws.dir("reports", "model_card", f"{target['name']}-v{target['version']}")
+def card_dir(ws: Workspace, target: ModelVersion) -> Path:
+    return ws.dir("reports", "model_card", f"{target.name}-v{target.version}")

@@ -1,5 +1,6 @@
-"""MLflow tracking and registry for the training pipeline: experiment set-up, a candidate's child run, and the
-gate run that registers the best candidate with the challenger / champion aliases."""
+"""MLflow's registry for the training pipeline: a candidate's child run, and the gate run that registers the best
+candidate with the challenger / champion aliases; and the registry as lineage queries read it. Where MLflow is
+and its client: common.model.tracking."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from common.model import training
 from common.model.gate import Decision, decide, pick
-from common.settings import GateCfg, Settings
-from common.workspace import Workspace
+from common.model.tracking import client_for
+from common.settings import GateCfg
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,39 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 TEST_PREFIX = "test_"
 HOLDOUT_ARTIFACT = "holdout/predictions.parquet"  # a candidate run's holdout rows and churn_probability
-
-
-def tracking_uri(cfg: Settings, ws: Workspace) -> str:
-    return cfg.mlflow.tracking_uri or f"sqlite:///{ws.dir('mlflow') / 'mlflow.db'}"
-
-
-def artifact_root(uri: str, ws: Workspace) -> Path | None:
-    """Artifacts in the workspace, unless a tracking server decides where they go (its own S3 store, say)."""
-    return None if uri.startswith(("http://", "https://")) else ws.dir("mlflow", "artifacts")
-
-
-def client_for(uri: str) -> MlflowClient:
-    """The client of `uri` (given without its password in a pipeline task: the password comes from the
-    environment, common.redact.with_password), set as MLflow's own too."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    from common.redact import with_password
-
-    uri = with_password(uri)
-
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def experiment_id(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
-    """The experiment's id; made with artifacts under `artifact_root` (embedded default) when new."""
-    found = client.get_experiment_by_name(name)
-    if found:
-        return found.experiment_id
-    location = artifact_root.as_uri() if artifact_root else None
-    return client.create_experiment(name, artifact_location=location)
 
 
 def log_candidate(
@@ -200,22 +168,21 @@ def _champion_score(
 ) -> float | None:
     """The champion's primary metric on this holdout (its recorded one if it cannot score these columns)."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    try:
-        champion = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
+    from common.model.version import ModelVersion
+
+    champion = ModelVersion.find(client, name, "champion")
+    if champion is None:
         return None
     try:
-        model = mlflow.sklearn.load_model(f"models:/{name}@champion")
+        model = mlflow.sklearn.load_model(champion.model_uri)
         proba = model.predict_proba(test[features])[:, 1]
-        threshold = float(champion.tags.get("decision_threshold", 0.5))
-        return float(training.scores(test[target], proba, threshold)[gate.primary_metric])
+        return float(training.scores(test[target], proba, champion.threshold)[gate.primary_metric])
     except (KeyError, ValueError) as exc:
         log.warning(
             "champion v%s cannot score this holdout (%s): using its recorded metric", champion.version, exc
         )
-        return float(champion.tags[f"metric.{gate.primary_metric}"])
+        return champion.metrics[gate.primary_metric]
 
 
 def _register(
@@ -263,33 +230,21 @@ class RegistryView:
             raise
 
     def version(self, name: str, ref: str) -> dict[str, Any]:
-        """`ref` a version number or an alias: the version, its aliases, MLflow run, data tag and gate decision."""
-        from mlflow.exceptions import MlflowException
-
+        """`ref` a version number or an alias: the version, its aliases, MLflow run, data tag and gate decision.
+        A ref the registry does not know is the asker's mistake (a lineage query names it): ConfigError."""
         from common.errors import ConfigError
+        from common.model.version import ModelVersion
 
-        try:
-            mv = (
-                self.client.get_model_version(name, ref)
-                if ref.isdigit()
-                else self.client.get_model_version_by_alias(name, ref)
-            )
-        except MlflowException as exc:
-            raise ConfigError(f"models:/{name} has no version or alias {ref!r}: {exc.message}") from exc
-        tags = mv.tags or {}
+        mv = ModelVersion.find(self.client, name, ref)
+        if mv is None:
+            raise ConfigError(f"models:/{name} has no version or alias {ref!r}")
         return {
             "name": name,
-            "version": str(mv.version),
-            "aliases": sorted(mv.aliases or []),
+            "version": mv.version,
+            "aliases": list(mv.aliases),
             "mlflow_run_id": mv.run_id,
-            "created": mv.creation_timestamp,
-            "data_tag": tags.get("data_tag"),
-            "gate": {
-                "passed": tags.get("gate.passed") == "true",
-                "promoted": tags.get("gate.promoted") == "true",
-                "reasons": json.loads(tags.get("gate.reasons", "[]")),
-            },
-            "metrics": {
-                k.removeprefix("metric."): float(v) for k, v in tags.items() if k.startswith("metric.")
-            },
+            "created": mv.created,
+            "data_tag": mv.data_tag,
+            "gate": mv.gate,
+            "metrics": mv.metrics,
         }

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.serving import local_server
 from common.settings import Settings
 from common.workspace import Workspace
+
+if TYPE_CHECKING:
+    from common.model.version import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ def served(ws: Workspace, spec: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def switch(cfg: Settings, ws: Workspace, spec: dict[str, Any], targets: list[dict[str, Any]]) -> int:
+def switch(cfg: Settings, ws: Workspace, spec: dict[str, Any], targets: list[ModelVersion]) -> int:
     """Serve `spec` (the versions `targets`) in place of what serves now; its pid. VersionLoadError when one of
     them failed to load before (not tried) or now (tagged serving.load_failed): what served before answers on."""
     from common.serving.versions import failed_to_load, mark_load_failed
@@ -36,7 +39,7 @@ def switch(cfg: Settings, ws: Workspace, spec: dict[str, Any], targets: list[dic
     for target in targets:
         why = failed_to_load(cfg, ws, target)
         if why:
-            raise local_server.VersionLoadError(why, target["version"])
+            raise local_server.VersionLoadError(why, target.version)
     try:
         return local_server.replace(ws, spec, cfg.serving.ready_timeout_s)
     except local_server.VersionLoadError as exc:
@@ -44,7 +47,7 @@ def switch(cfg: Settings, ws: Workspace, spec: dict[str, Any], targets: list[dic
         raise
 
 
-def ensure(cfg: Settings, ws: Workspace, spec: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+def ensure(cfg: Settings, ws: Workspace, spec: dict[str, Any], target: ModelVersion) -> dict[str, Any]:
     """Serve `spec` (the version `target`); returns changed, pid, and the canary version left beside it (or
     None)."""
     current = served(ws, spec)

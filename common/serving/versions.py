@@ -1,39 +1,18 @@
-"""Registered versions as the model server needs them: the version behind an alias (its model URI, decision
-threshold and artifact location), and the local server's spec for it. Shared by UC1's serving step and UC2's
-canary."""
+"""Registered versions as the model server needs them: the local server's spec for a version (common.model.version),
+and the record of a version that failed to load. Shared by UC1's serving step, UC2's canary and UC6's sync."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from common.features.feast_store import offline_source, repo_config, source_id_type
-from common.model.registry import client_for, tracking_uri
+from common.model.tracking import client_for, tracking_uri
+from common.model.version import ModelVersion
 from common.redact import without_password
 from common.serving.local_server import url_host
 from common.serving.log_sinks import PREFIX, spec_of
 from common.settings import Settings
 from common.workspace import Workspace
-
-
-def by_alias(cfg: Settings, ws: Workspace, alias: str) -> dict[str, Any] | None:
-    """The version of the registered model behind `alias`, or None when no version has it."""
-    from mlflow.exceptions import MlflowException
-
-    name = cfg.training.registered_model
-    client = client_for(tracking_uri(cfg, ws))
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise
-    return {
-        "version": str(version.version),
-        "model_uri": f"models:/{name}/{version.version}",
-        "threshold": float(version.tags.get("decision_threshold", 0.5)),
-        "storage_uri": client.get_model_version_download_uri(name, str(version.version)),
-        "tags": dict(version.tags or {}),
-    }
 
 
 def local_endpoint(cfg: Settings) -> str:
@@ -42,17 +21,17 @@ def local_endpoint(cfg: Settings) -> str:
     return f"http://{host}:{cfg.serving.port}/v1/models/{cfg.training.registered_model}:predict"
 
 
-def server_spec(cfg: Settings, ws: Workspace, target: dict[str, Any], alias: str) -> dict[str, Any]:
+def server_spec(cfg: Settings, ws: Workspace, target: ModelVersion, alias: str) -> dict[str, Any]:
     """What the local model server process reads (common.serving.server) to serve `target`."""
     return {
         "model_name": cfg.training.registered_model,
         "registered_model": cfg.training.registered_model,
-        "version": target["version"],
+        "version": target.version,
         "alias": alias,
-        "model_uri": target["model_uri"],
+        "model_uri": target.model_uri,
         # the server reads the password from its environment (common.redact.with_password): none in the file
         "tracking_uri": without_password(tracking_uri(cfg, ws)),
-        "decision_threshold": target["threshold"],
+        "decision_threshold": target.threshold,
         # the id type the online store holds (auto resolved by step 01): the request contract's
         "dataset": cfg.dataset.model_dump()
         | {"id_type": source_id_type(offline_source(cfg, ws), cfg.dataset)},
@@ -70,15 +49,14 @@ def server_spec(cfg: Settings, ws: Workspace, target: dict[str, Any], alias: str
 LOAD_FAILED_TAG = "serving.load_failed"  # {"digest": its artifacts when it failed, "error": why}
 
 
-def artifacts_digest(cfg: Settings, ws: Workspace, version: str) -> str:
-    """What a version's artifacts are: the sha256 of every file's path and size under its download URI (a file
-    store or S3 alike), so a version whose artifacts are written again reads as changed."""
+def artifacts_digest(root: str) -> str:
+    """What a version's artifacts are: the sha256 of every file's path and size under its download URI `root`
+    (ModelVersion.source; a file store or S3 alike), so a version whose artifacts are written again reads as
+    changed."""
     import hashlib
 
     import mlflow
 
-    name = cfg.training.registered_model
-    root = client_for(tracking_uri(cfg, ws)).get_model_version_download_uri(name, version)
     digest, folders = hashlib.sha256(root.encode()), [""]
     while folders:
         folder = folders.pop()
@@ -97,22 +75,23 @@ def mark_load_failed(cfg: Settings, ws: Workspace, version: str, error: str) -> 
 
     from common.redact import redact
 
-    record = {"digest": artifacts_digest(cfg, ws, version), "error": redact(error)[:500]}
     client = client_for(tracking_uri(cfg, ws))
+    source = ModelVersion.require(client, cfg.training.registered_model, version).source
+    record = {"digest": artifacts_digest(source), "error": redact(error)[:500]}
     client.set_model_version_tag(cfg.training.registered_model, version, LOAD_FAILED_TAG, json.dumps(record))
 
 
-def failed_to_load(cfg: Settings, ws: Workspace, target: dict[str, Any]) -> str | None:
+def failed_to_load(cfg: Settings, ws: Workspace, target: ModelVersion) -> str | None:
     """Why `target` is not to be tried: it failed to load before and its artifacts are unchanged; else None."""
     import json
 
-    found = target.get("tags", {}).get(LOAD_FAILED_TAG)
+    found = target.tags.get(LOAD_FAILED_TAG)
     if not found:
         return None
     record = json.loads(found)
-    if record.get("digest") != artifacts_digest(cfg, ws, target["version"]):
+    if record.get("digest") != artifacts_digest(target.source):
         return None  # its artifacts changed since: worth a try
     return (
-        f"version {target['version']} failed to load before and its artifacts are unchanged, so it is not tried "
+        f"version {target.version} failed to load before and its artifacts are unchanged, so it is not tried "
         f"again ({record.get('error')}); register it anew, or remove its tag {LOAD_FAILED_TAG}"
     )

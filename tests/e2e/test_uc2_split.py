@@ -22,7 +22,7 @@ CANARY = "uc2_ab_testing/uc2_01_deploy_canary_kserve.py"
 def split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """UC1 serves v1 (champion and challenger: nothing to test); then v2, the same artifact registered again,
     becomes the challenger, and uc2_01 puts it beside v1 at 10 %."""
-    from common.model.registry import client_for
+    from common.model.tracking import client_for
 
     ws = tmp_path_factory.mktemp("split") / "ws"
     proc = run_script("uc1_churn_prediction/run_pipeline.py", workspace=ws)
@@ -189,7 +189,7 @@ def _experiment(ws: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _registry(ws: Path) -> Any:
-    from common.model.registry import client_for
+    from common.model.tracking import client_for
 
     return client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
 

@@ -96,7 +96,7 @@ def _detected(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _registry(ws: Path) -> Any:
-    from common.model.registry import client_for
+    from common.model.tracking import client_for
 
     return client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
 

@@ -23,7 +23,7 @@ CARD = "uc5_fairness_docs/uc5_02_generate_model_card.py"
 
 
 def _client(ws: Path) -> Any:
-    from common.model.registry import client_for
+    from common.model.tracking import client_for
 
     return client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
 

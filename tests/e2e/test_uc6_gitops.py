@@ -38,7 +38,7 @@ def _run(ws: Path, script: str, *args: str, code: int = 0) -> dict[str, Any]:
 
 
 def _client(ws: Path) -> Any:
-    from common.model.registry import client_for
+    from common.model.tracking import client_for
 
     return client_for(f"sqlite:///{ws / 'mlflow' / 'mlflow.db'}")
 

@@ -10,7 +10,8 @@ from common.config import load_config
 from common.data.sample_data import generate
 from common.features.engineering import build_features, feature_types
 from common.model import training
-from common.model.registry import HOLDOUT_ARTIFACT, client_for, experiment_id, log_candidate, run_gate
+from common.model.registry import HOLDOUT_ARTIFACT, log_candidate, run_gate
+from common.model.tracking import client_for, experiment_id
 from common.settings import GateCfg
 
 pytestmark = pytest.mark.service

@@ -202,7 +202,7 @@ def test_a_rollback_moves_back_every_lifecycle_alias_that_named_the_reverted_ver
     version. The candidate alias stays where it is (a rolled-back version is not canaried again)."""
     from common.config import load_config
     from common.gitops.rollback import follow_in_registry
-    from common.model.registry import client_for, tracking_uri
+    from common.model.tracking import client_for, tracking_uri
 
     sets = ["batch.alias=scoring", "fairness.alias=judged", "drift.alias=reference"]
     cfg = load_config(overrides=[f"workspace={tmp_path}", *sets], environ={})

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from common.config import load_config
-from common.model.registry import artifact_root, tracking_uri
+from common.model.tracking import artifact_root, tracking_uri
 from common.workspace import Workspace
 
 

@@ -35,6 +35,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy   # the types of common/, the use cases and run_all ([tool.mypy] in pyproject.toml)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet   # the docs site, into var/site: a broken link fails
 
 bench: setup

@@ -53,11 +53,11 @@ def _run(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     except ConfigError as exc:  # nothing has started: every use case found is listed, none run
         log.error("run_all: the config check failed, nothing run: %s", exc)
         reason = f"the config check failed: {str(exc).splitlines()[0]}"
-        results = [not_run(uc.name, reason) for uc in use_cases]
-        return _report(cfg, ws, results, exc.exit_code, str(exc))
+        refused: list[dict[str, Any]] = [not_run(uc.name, reason) for uc in use_cases]
+        return _report(cfg, ws, refused, exc.exit_code, str(exc))
     lineage = lineage_for(cfg.lineage, ws)
     root = lineage.start("run_all", "PIPELINE")  # the root run of every use case's lineage
-    results = []
+    results: list[dict[str, Any]] = []
     try:
         with lineage.parent(root):
             for uc in use_cases:

@@ -132,7 +132,7 @@ def _describe(exc: ValidationError) -> str:
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = Settings
     for part in loc:
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        field = getattr(model, "model_fields", {}).get(part) if isinstance(model, type) else None
         if field is None:
             return []
         model = field.annotation

@@ -17,7 +17,7 @@ from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
 Runner = Callable[[Settings, Workspace], list["Outcome"]]
-Main = Callable[[list[str] | None], int]
+Main = Callable[..., int]  # main(argv=None)
 
 
 @dataclass

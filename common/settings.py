@@ -177,8 +177,7 @@ class DatasetCfg(Section):
 
     @model_validator(mode="after")
     def _columns_are_distinct(self) -> DatasetCfg:
-        seen: set[str] = set()
-        twice = sorted({c for c in self.columns if c in seen or seen.add(c)})
+        twice = sorted({c for c in self.columns if self.columns.count(c) > 1})
         if twice:
             hint = (
                 f" ({EXTRACTED_AT} is the stamp of dataset.timestamp: null)" if EXTRACTED_AT in twice else ""
@@ -250,8 +249,9 @@ def fold_label(label: object) -> str:
     numbers as integers (1, 1.0 and Decimal("1") match "1": an integer column with nulls reads as floats)."""
     if isinstance(label, numbers.Number) and not isinstance(label, bool):
         try:
-            if float(label).is_integer():
-                return str(int(label))
+            number: Any = label  # a Number that float() takes: numbers.Number declares no __float__
+            if float(number).is_integer():
+                return str(int(number))
         except (OverflowError, ValueError):  # inf, nan
             pass
     return str(label).strip().casefold()
@@ -295,6 +295,21 @@ class DerivedFeature(Section):
     def kind(self) -> str:
         return "expr" if self.expr is not None else "flag" if self.flag is not None else "bins"
 
+    @property
+    def text(self) -> str:
+        """The expression of an expr feature, the condition of a flag."""
+        found = self.expr if self.expr is not None else self.flag
+        if found is None:
+            raise ValueError(f"feature {self.name} is bins of a column: it has no expression")
+        return found
+
+    @property
+    def binned(self) -> tuple[str, list[float], list[str]]:
+        """The column, edges and labels of a bins feature."""
+        if self.column is None or self.bins is None or self.labels is None:
+            raise ValueError(f"feature {self.name} is an expression, not bins of a column")
+        return self.column, self.bins, self.labels
+
 
 class FeaturesCfg(Section):
     project: str = "churn"
@@ -327,7 +342,7 @@ class CandidateCfg(Section):
 
 class GateCfg(Section):
     thresholds: dict[Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"], float] = Field(
-        default_factory=lambda: dict(defaults.GATE_FLOORS)
+        default_factory=lambda: dict(defaults.GATE_FLOORS)  # type: ignore[arg-type]  # the same six names
     )
     primary_metric: Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"] = "roc_auc"
     regression_tolerance: float = Field(0.01, ge=0)  # how far below the champion a challenger may fall
@@ -684,11 +699,7 @@ class Settings(Section):
 
         known = set(self.dataset.inputs)
         for feature in self.features.derived:
-            reads = (
-                [feature.column]
-                if feature.bins is not None
-                else compile_expression(feature.expr or feature.flag)[1]
-            )
+            reads = [feature.binned[0]] if feature.bins is not None else compile_expression(feature.text)[1]
             unknown = sorted(set(reads) - known)
             if unknown:
                 raise ValueError(

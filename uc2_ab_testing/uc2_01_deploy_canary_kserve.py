@@ -58,7 +58,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     spec = canary_spec(server_spec(cfg, ws, stable, ab.stable_alias), candidate, ab)
     current = local_server.state(ws)
     same = current is not None and current["spec"] == json.loads(json.dumps(spec))
-    if same and local_server.answers_as(spec, current["pid"]):
+    if current is not None and same and local_server.answers_as(spec, current["pid"]):
         log.info("the split %s / %s is already served", stable.version, candidate.version)
         return _result(cfg, stable, candidate, {"changed": False, "pid": current["pid"]}, local_endpoint(cfg))
     local_server.check_port(spec, current)

@@ -91,7 +91,8 @@ def observe(experiment: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
     objectives = ObjectivesCfg.model_validate(
         {k: v for k, v in experiment["objectives"].items() if k in ObjectivesCfg.model_fields}
     )
-    minimum, start, iterations = experiment["min_requests"], time.monotonic(), []
+    minimum, start = experiment["min_requests"], time.monotonic()
+    iterations: list[dict[str, Any]] = []
     for n in range(1, experiment["iterations"] + 1):
         time.sleep(max(0.0, start + n * experiment["interval_s"] - time.monotonic()))
         now = read_versions(experiment)

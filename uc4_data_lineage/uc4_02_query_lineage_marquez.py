@@ -48,7 +48,8 @@ def run(
         return StepResult(step=STEP, status="skipped", outputs={"reason": "lineage.backend is none"})
     source = open_source(cfg, ws)
     models = registry_view(cfg, ws)
-    answers, pictures = [], []
+    answers: list[dict[str, Any]] = []
+    pictures: list[str] = []
     if standing:
         name, alias = cfg.training.registered_model, cfg.serving.alias
         impact = default_table(cfg, ws)

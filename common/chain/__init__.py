@@ -15,8 +15,18 @@ ROLES = {
 }
 ORDER_ROLES = ("extract", "version", "validate", "features", "train")
 
+# Their types, for the type checker: annotations only, so each name still comes from __getattr__ when asked for
+EXTRACT: str
+VERSION: str
+VALIDATE: str
+FEATURES: str
+TRAIN: str
+BATCH: str
+ORDER: list[str]
+LOCK: str
 
-def __getattr__(name: str) -> object:
+
+def __getattr__(name: str) -> str | list[str]:
     """EXTRACT ... BATCH: the step of each role; ORDER: the chain's steps; LOCK: the lock the scripts of the use
     case that declares the chain take (whoever runs the chain's steps holds it)."""
     from common.usecases import owner_of, step_for

@@ -87,7 +87,7 @@ def _view_facts(cfg: Settings) -> dict[str, Any]:
     }
 
 
-def _window(store: object, cfg: Settings) -> datetime:
+def _window(store: Any, cfg: Settings) -> datetime:
     """Where materialize_incremental starts: after the last run, or now - ttl on the first."""
     view = store.get_feature_view(cfg.features.feature_view)
     last = view.most_recent_end_time

@@ -70,10 +70,10 @@ def extract_query(ds: DatasetCfg) -> Select:
     spaces, reserved words), so names are used exactly as the warehouse has them."""
     from sqlalchemy import column, select, table
 
-    cols = [column(c) for c in ds.source_columns]
+    cols: list[Any] = [column(c) for c in ds.source_columns]
     # ORDER BY id (and time, for a table with a row per customer and time): the same table gives the same bytes,
     # so an unchanged table is not a new data version
-    order = [column(ds.id_column), *([column(ds.timestamp)] if ds.timestamp else [])]
+    order: list[Any] = [column(ds.id_column), *([column(ds.timestamp)] if ds.timestamp else [])]
     return select(*cols).select_from(table(ds.table)).order_by(*order)
 
 
@@ -108,7 +108,7 @@ class Cast:
         return pa.Table.from_pydict(columns, schema=self.schema)
 
     def problems(self) -> list[str]:
-        parsers = [*self.numbers.values(), *([self.labels] if self.labels else [])]
+        parsers: list[Any] = [*self.numbers.values(), *([self.labels] if self.labels else [])]
         return [p for p in (parser.problem() for parser in parsers) if p]
 
     def report(self) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def copy_frame(conn: Connection, table: str, df: pd.DataFrame) -> None:
     df.to_csv(buf, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S.%f%z")
     columns = ", ".join(f'"{c}"' for c in df.columns)
     with (
-        conn.connection.driver_connection.cursor() as cur,
+        conn.connection.driver_connection.cursor() as cur,  # type: ignore[union-attr]  # open: we hold it
         cur.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy,
     ):
         copy.write(buf.getvalue())

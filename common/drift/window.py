@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -98,11 +98,11 @@ def _keys(version: str | None) -> list[str]:
     return ["ts"] if version is None else ["ts", "model_version"]
 
 
-def _mask(table: object, start: datetime, end: datetime, version: str | None) -> np.ndarray:
-    inside = _in_window(table["ts"], start, end)  # type: ignore[index]
+def _mask(table: Any, start: datetime, end: datetime, version: str | None) -> np.ndarray:
+    inside = _in_window(table["ts"], start, end)
     if version is None:
         return inside
-    return inside & (np.asarray(table["model_version"].to_pylist(), dtype=object) == version)  # type: ignore[index]
+    return inside & (np.asarray(table["model_version"].to_pylist(), dtype=object) == version)
 
 
 def _in_window(ts: object, start: datetime, end: datetime) -> np.ndarray:

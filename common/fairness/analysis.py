@@ -3,6 +3,7 @@ the disparities over groups large enough to judge, the What-If views, and the ve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def check_features(cfg: Settings) -> None:
         )
 
 
-def verdict(found: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+def verdict(found: dict[str, Any], thresholds: Mapping[Any, float]) -> list[str]:
     """Every feature, metric and value past its threshold: a difference above it, a ratio below it."""
     violations = []
     for feature, result in found.items():

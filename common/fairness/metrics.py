@@ -43,7 +43,7 @@ def disparities_of(table: dict[str, dict[str, float | None]]) -> dict[str, float
 
     def spread(metric: str) -> tuple[float, float] | None:
         # a group with no positives (or negatives) has TPR (or FPR) 0 to fairlearn, not "undefined"
-        values = [row[metric] if row[metric] is not None else 0.0 for row in table.values()]
+        values = [0.0 if (v := row[metric]) is None else float(v) for row in table.values()]
         return (min(values), max(values)) if values else None
 
     rate, tpr, fpr = spread("selection_rate"), spread("tpr"), spread("fpr")

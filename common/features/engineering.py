@@ -51,8 +51,9 @@ def derive(columns: Mapping[str, np.ndarray], fcfg: FeaturesCfg) -> dict[str, np
 
 def _derive(columns: Mapping[str, np.ndarray], feature: DerivedFeature, rows: int) -> np.ndarray:
     if feature.bins is not None:
-        return bin_labels(columns[feature.column], feature.bins, feature.labels)
-    values = evaluate_quietly(feature.expr or feature.flag, columns)
+        column, bins, labels = feature.binned
+        return bin_labels(columns[column], bins, labels)
+    values = evaluate_quietly(feature.text, columns)
     if values.shape != (rows,):  # an expression of constants only
         values = np.broadcast_to(values, (rows,))
     if feature.flag is not None:
@@ -76,11 +77,7 @@ def derived_inputs(fcfg: FeaturesCfg) -> dict[str, list[str]]:
 
     reads: dict[str, list[str]] = {}
     for feature in fcfg.derived:
-        names = (
-            [feature.column]
-            if feature.bins is not None
-            else compile_expression(feature.expr or feature.flag)[1]
-        )
+        names = [feature.binned[0]] if feature.bins is not None else compile_expression(feature.text)[1]
         sources: set[str] = set()
         for name in names:
             sources.update(reads.get(name, [name]))  # an earlier derived feature stands for its own inputs

@@ -9,13 +9,14 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 Columns = Mapping[str, np.ndarray]
-Evaluator = Callable[[Columns], np.ndarray]
+Evaluator = Callable[[Columns], Any]  # an array, or a constant that broadcasts
 
 _BINARY: dict[type, Callable] = {
     ast.Add: operator.add,
@@ -105,7 +106,7 @@ def evaluate_quietly(text: str, columns: Columns) -> np.ndarray:
 
 def _compile(node: ast.AST, text: str, names: set[str]) -> Evaluator:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
-        value = np.float64(node.value)  # NumPy semantics even between constants: 1/0 is inf, not an exception
+        value = np.float64(float(node.value))  # type: ignore[arg-type]  # int, float or bool: checked above  # NumPy semantics even between constants: 1/0 is inf, not an exception
         return lambda _c: value
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # contract == 'Month-to-month'
         text_value = node.value
@@ -141,7 +142,7 @@ def _compile(node: ast.AST, text: str, names: set[str]) -> Evaluator:
     )
 
 
-def _apply(fn: Callable, args: list[ast.AST], text: str, names: set[str]) -> Evaluator:
+def _apply(fn: Callable, args: Sequence[ast.AST], text: str, names: set[str]) -> Evaluator:
     parts = [_compile(a, text, names) for a in args]
     if len(parts) == 1:
         (only,) = parts

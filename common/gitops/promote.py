@@ -107,7 +107,8 @@ def promote(cfg: Settings, ws: Workspace, release: Release, gate: dict[str, str]
     last: PushRaceError | None = None
     for attempt in range(1, g.push_attempts + 1):
         repo.reset()
-        before = deployed(repo, repo.head(), env) if repo.head() else None
+        head = repo.head()
+        before = deployed(repo, head, env) if head else None
         commits = _commit(cfg, repo, release, {**release_trailers(release, env), **gate}, before)
         if not commits:
             log.info("%s v%s is already what %s deploys: no commit", release.model, release.version, env)

@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from common.errors import EXIT_CONFIG, MlopsError
 from common.redact import register_secret
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # a ref the remote moved under us: fetch, rebuild on the new head and push again
 RACE_WORDS = ("fetch first", "non-fast-forward", "stale info", "failed to update ref", "cannot lock ref")
+
+
+def subject(commit: Any) -> str:
+    """A commit's first line: GitPython's summary is bytes when it could not decode the message."""
+    line = commit.summary
+    return line.decode("utf-8", "replace") if isinstance(line, bytes) else line
 
 
 class GitOpsError(MlopsError):

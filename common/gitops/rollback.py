@@ -12,7 +12,7 @@ from common import intent
 from common.errors import ConfigError, MissingInputError
 from common.gitops.layout import PATCH_FILE, Release, overlay_path
 from common.gitops.promote import deployed, open_repo, release_trailers
-from common.gitops.repo import DeployRepo, GitOpsError, PushRaceError
+from common.gitops.repo import DeployRepo, GitOpsError, PushRaceError, subject
 from common.settings import Settings
 from common.workspace import Workspace
 
@@ -45,7 +45,7 @@ def to_revert(repo: DeployRepo, environment: str) -> tuple[list[Commit], Release
         if before is None:
             version = now[0].version if now else "?"
             raise ConfigError(
-                f"{commit.hexsha[:12]} ({commit.summary}) is the first promotion to {environment}: there is no "
+                f"{commit.hexsha[:12]} ({subject(commit)}) is the first promotion to {environment}: there is no "
                 f"earlier version to roll back to, so v{version} stays deployed"
             )
         if now is None or now[0].version != before[0].version:
@@ -66,7 +66,7 @@ def rollback(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         repo.reset()
         commits, undone, back = to_revert(repo, env)
         sha = _revert(repo, commits, undone, back, env, (g.author_name, g.author_email))
-        rolled = {
+        rolled: dict[str, Any] = {
             "commit": sha,
             "reverted": [c.hexsha for c in commits],
             "model": back.model,
@@ -102,10 +102,10 @@ def _revert(
         raise GitOpsError(
             f"{commits[-1].hexsha[:12]} cannot be reverted cleanly: {exc.stderr.strip()}"
         ) from exc
-    subject = f"deploy({back.model}): roll back {env} from v{undone.version} to v{back.version}"
-    body = "\n".join(f'Revert "{c.summary}"\nThis reverts commit {c.hexsha}.' for c in commits)
+    title = f"deploy({back.model}): roll back {env} from v{undone.version} to v{back.version}"
+    body = "\n".join(f'Revert "{subject(c)}"\nThis reverts commit {c.hexsha}.' for c in commits)
     trailers = [*release_trailers(back, env).items(), *(("Reverts", c.hexsha) for c in commits)]
-    return repo.commit(f"{subject}\n\n{body}", trailers, author)
+    return repo.commit(f"{title}\n\n{body}", trailers, author)
 
 
 def follow_in_registry(cfg: Settings, ws: Workspace, rolled: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from common.gitops.argocd import ArgoCD, SyncFailedError, Target, Verdict, judge
 from common.gitops.layout import Release, app_name, app_path, overlay_path
 from common.gitops.promote import deployed, open_repo
 from common.gitops.reconcile import observe, reconcile
-from common.gitops.repo import DeployRepo
+from common.gitops.repo import DeployRepo, subject
 from common.settings import Settings
 from common.workspace import Workspace
 
@@ -84,7 +84,7 @@ def status(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     return {
         **_outputs(cfg, repo, app, revision, release, verdict),
         "in_sync": verdict.state == "done",
-        "history": [f"{c.hexsha[:12]} {c.committed_datetime.isoformat()} {c.summary}" for c in commits],
+        "history": [f"{c.hexsha[:12]} {c.committed_datetime.isoformat()} {subject(c)}" for c in commits],
     }
 
 

@@ -129,7 +129,7 @@ def make_client(cfg: LineageCfg, folder: Any) -> OpenLineageClient:
         transport: Any = JsonLinesTransport(folder / EVENTS_FILE)
     elif cfg.backend == "http":
         key = cfg.api_key.get_secret_value()
-        extra = {"auth": ApiKeyTokenProvider({"api_key": key})} if key else {}
+        extra: dict[str, Any] = {"auth": ApiKeyTokenProvider({"api_key": key})} if key else {}
         # no retries here: an event not delivered at once is spooled, and the step does not wait
         http = HttpConfig(
             url=cfg.url, endpoint=cfg.endpoint, timeout=cfg.timeout_s, retry={"total": 0}, **extra

@@ -50,7 +50,7 @@ def run_event(
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=error, programmingLanguage="python"
         )
-    job_facets = {
+    job_facets: dict[str, Any] = {
         "jobType": job_type_job.JobTypeJobFacet(
             processingType="BATCH", integration=INTEGRATION, jobType=ctx.job_type
         )

@@ -3,6 +3,8 @@ the workspace's events; and the registry's view the questions need. Shared by UC
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from common.errors import ConfigError
 from common.lineage import query
 from common.settings import Settings
@@ -19,7 +21,7 @@ def open_source(cfg: Settings, ws: Workspace) -> query.Source:
     from common.lineage.store import EventStore, read_events
     from common.quarantine import keep_lines
 
-    def torn(path: object, lines: list[str]) -> None:
+    def torn(path: Path, lines: list[str]) -> None:
         keep_lines(
             ws, path, "lineage-events", lines, "not an OpenLineage event (a line torn by a killed writer?)"
         )

@@ -204,7 +204,7 @@ def probe_rows(model: CompiledModel) -> dict[str, np.ndarray]:
         for j, name in enumerate(part.columns):
             if isinstance(part, _Numbers):
                 typical = float(part.fill[j])
-                values = [typical, np.nan, 0.0, -typical, 3 * typical + 1.5]
+                values: list[Any] = [typical, np.nan, 0.0, -typical, 3 * typical + 1.5]
                 data[name] = np.array(list(islice(cycle(values), rows)), dtype="float64")
             else:
                 values = [*part.slots[j], None, np.nan, "<never seen>"]

@@ -85,7 +85,7 @@ class ModelVersion:
         return cls(
             name=name,
             version=str(found.version),
-            run_id=found.run_id,
+            run_id=found.run_id or "",
             source=source,
             aliases=tuple(sorted(found.aliases or [])),
             tags=dict(found.tags or {}),

@@ -89,7 +89,8 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
     """The body if it fits in `limit` (True), else what was read when it went over (False)."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":

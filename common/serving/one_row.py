@@ -68,7 +68,8 @@ Derivation = Callable[
 
 def _derivation(feature: DerivedFeature) -> tuple[str, Derivation]:
     if feature.bins is not None:
-        edges, labels, column = list(feature.bins), [None, *(feature.labels or []), None], feature.column
+        column, bins, names = feature.binned
+        edges, labels = list(bins), [None, *names, None]
 
         def binned(seen: Mapping[str, Any]) -> tuple[Any, Any]:
             value = seen[column]
@@ -79,7 +80,7 @@ def _derivation(feature: DerivedFeature) -> tuple[str, Derivation]:
             return label, np.array(label, dtype=object)
 
         return feature.name, binned
-    evaluator, _ = compile_expression(feature.expr or feature.flag)
+    evaluator, _ = compile_expression(feature.text)
     if feature.flag is not None:
 
         def flagged(seen: Mapping[str, Any]) -> tuple[Any, Any]:

@@ -8,7 +8,7 @@ python -m common.data.sample_data --feedback     # churn labels for the customer
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ from common.data.warehouse import copy_frame
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from common.settings import Settings
+    from common.workspace import Workspace
 
 log = logging.getLogger(__name__)
 CHUNK = 100_000  # generation unit: chunk i always draws from seed (seed, i), so output is set by seed and row count
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def body(cfg, ws):
+    def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         if args.feedback:
             from datetime import UTC, datetime
 

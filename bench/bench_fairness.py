@@ -13,16 +13,14 @@ difference of any interval end.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import measured_child
+from benchlib import entry, measured_child, report
 
 TARGET_S, TARGET_MB, TARGET_CI = 20.0, 1536, 0.01
 FEATURES = ["gender", "age_group", "region"]
@@ -127,12 +125,8 @@ def main() -> int:
         and int(ours["peak_rss_mb"]) <= TARGET_MB
         and gap <= TARGET_CI,
     }
-    print(json.dumps(figures))
-    return 0
+    return report(figures)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[2], Path(sys.argv[3]))))
-        raise SystemExit(0)
-    raise SystemExit(main())
+    entry(main, child)

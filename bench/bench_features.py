@@ -10,7 +10,6 @@ Everything lives in a temporary directory; the Redis keys of the throwaway proje
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -22,6 +21,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchlib import entry, report
 
 from common.cli import stdout_to_stderr
 from common.config import load_config
@@ -111,9 +112,8 @@ def main() -> int:
             figures[f"{online}_ratio"] = round(ratio, 2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(figures), flush=True)
-    return 0
+    return report(figures)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry(main)

@@ -12,14 +12,12 @@ answer from that file pays, so `ratio` says what the store and the walk add to i
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import measured_child
+from benchlib import entry, measured_child, report
 
 TARGET_S, TARGET_MB = 1.0, 300
 
@@ -76,12 +74,8 @@ def main() -> int:
         and int(impact["peak_rss_mb"]) < TARGET_MB
         and impact["model_versions"] == runs,
     }
-    print(json.dumps(figures))
-    return 0
+    return report(figures)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[2], Path(sys.argv[3]))))
-        raise SystemExit(0)
-    raise SystemExit(main())
+    entry(main, child)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import measured_child, run_measured
+from benchlib import entry, measured_child, report, run_measured
 
 from common.telemetry import disable_telemetry
 
@@ -131,9 +131,8 @@ def main() -> int:
             figures.update({f"rows_{rows}_{k}": v for k, v in bench_size(tmp, rows).items()})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(figures), flush=True)
-    return 0
+    return report(figures)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry(main)

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,3 +103,17 @@ def customers_database(server: str, table: str, rows: int, prefix: str) -> Itera
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         logging.getLogger("bench").info("dropped database %s", name)
+
+
+def report(figures: dict[str, Any]) -> int:
+    """A bench's last act: its one JSON line of figures on stdout; its exit code."""
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+def entry(main: Callable[[], int], child: Callable[[str, Path], Any] | None = None) -> None:
+    """Run a bench: `main`, or with `--child NAME PATH` (measured_child) the `child` part, printed as JSON."""
+    if child is not None and len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], Path(sys.argv[3]))))
+        raise SystemExit(0)
+    raise SystemExit(main())

@@ -173,10 +173,33 @@ def _key_figures(result: StepResult) -> dict[str, Any]:
     return {**{k: result.outputs[k] for k in keys if k in result.outputs}, **result.metrics}
 
 
+def action_parser(description: str, **actions: str | tuple[str, str]) -> argparse.ArgumentParser:
+    """base_parser with actions that exclude each other: name="help" is a flag --name, name=("METAVAR", "help")
+    an option that takes a value (underscores in a name are dashes on the command line)."""
+    parser = base_parser(description)
+    group = parser.add_mutually_exclusive_group()
+    for name, spec in actions.items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(spec, tuple):
+            group.add_argument(flag, metavar=spec[0], help=spec[1])
+        else:
+            group.add_argument(flag, action="store_true", help=spec)
+    return parser
+
+
 def step_main(name: str, lock_name: str, fn: StepFn, argv: list[str] | None, description: str) -> int:
     """main() of a step script."""
     args = base_parser(description).parse_args(argv)
     return execute(name, lock_name, args, lambda cfg, ws: run_step(name, fn, cfg, ws).to_dict())
+
+
+def step_script(name: str, doc: str | None, lock_name: str, fn: StepFn) -> Callable[..., int]:
+    """The main(argv=None) of a step script that is `fn` and nothing more (UC1's steps of the shared chain)."""
+
+    def main(argv: list[str] | None = None) -> int:
+        return step_main(name, lock_name, fn, argv, doc or name)
+
+    return main
 
 
 def version_step_main(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from common.chain import VERSION as STEP
 from common.chain.version import run
-from common.cli import base_parser, execute, run_step
+from common.cli import action_parser, execute, run_step
 from common.data.registry import data_path, open_registry
 from common.settings import Settings
 from common.workspace import Workspace
@@ -20,11 +20,11 @@ __all__ = ["STEP", "main", "run"]  # run: the shared chain's step (common/chain/
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or STEP)
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--list-versions", action="store_true", help="list the data versions and exit")
-    action.add_argument("--export", metavar="TAG", help="write version TAG to <workspace>/exports/")
-    args = parser.parse_args(argv)
+    args = action_parser(
+        __doc__ or STEP,
+        list_versions="list the data versions and exit",
+        export=("TAG", "write version TAG to <workspace>/exports/"),
+    ).parse_args(argv)
 
     def body(cfg: Settings, ws: Workspace) -> dict[str, object]:
         if args.list_versions:

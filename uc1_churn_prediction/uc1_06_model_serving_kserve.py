@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common.cli import base_parser, execute, run_step
+from common.cli import action_parser, execute, run_step
 from common.model.version import ModelVersion, require
 from common.serving import local_server, serve_local
 from common.serving.versions import local_endpoint, server_spec
@@ -91,11 +91,11 @@ def _served_at(cfg: Settings, done: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or STEP)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--stop", action="store_true", help="stop the local model server and exit")
-    which.add_argument("--foreground", action="store_true", help="serve in this process (containers)")
-    args = parser.parse_args(argv)
+    args = action_parser(
+        __doc__ or STEP,
+        stop="stop the local model server and exit",
+        foreground="serve in this process (containers)",
+    ).parse_args(argv)
     command: list[str] = []
 
     def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 from common.chain import BATCH as STEP
 from common.chain.batch import run
-from common.cli import step_main
+from common.cli import step_script
 from uc1_churn_prediction import USE_CASE
 
 ROLE = "batch"  # what shared code asks this step for (common.usecases.step_for)
 
-__all__ = [
-    "STEP",
-    "main",
-    "run",
-]  # run: the shared chain's step (common/chain/batch.py), also refreshed by UC2, UC3
-
-
-def main(argv: list[str] | None = None) -> int:
-    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+# the shared chain's step (common/chain/batch.py), also refreshed by UC2, UC3
+main = step_script(STEP, __doc__, USE_CASE, run)
 
 
 if __name__ == "__main__":

@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.chain.batch import refresh
-from common.cli import step_main
-from common.settings import Settings
-from common.step import StepResult
-from common.workspace import Workspace
+from common.chain.batch import refresh_step
+from common.cli import step_script
 from uc3_drift_retraining import USE_CASE
 
 STEP = Path(__file__).stem
 
-
-def run(cfg: Settings, ws: Workspace) -> StepResult:
-    return refresh(cfg, ws, STEP)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return step_main(STEP, USE_CASE, run, argv, __doc__ or STEP)
+run = refresh_step(STEP)
+main = step_script(STEP, __doc__, USE_CASE, run)
 
 
 if __name__ == "__main__":

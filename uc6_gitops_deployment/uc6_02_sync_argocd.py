@@ -16,12 +16,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from common.cli import base_parser, execute, run_step
+from common.cli import action_parser, execute, run_step
 from common.gitops.argocd import SyncFailedError
 from common.gitops.rollback import rollback
 from common.gitops.sync import status, sync
 from common.settings import Settings
 from common.step import StepResult
+from common.usecases import script_for
 from common.workspace import Workspace
 from uc6_gitops_deployment import USE_CASE
 
@@ -121,18 +122,18 @@ def _scores_follow(cfg: Settings, ws: Workspace) -> None:
         refresh(cfg, ws, STEP)
     except Exception as exc:  # the scores are a follow-on; their failure must not read as a failed rollback
         log.warning(
-            "the batch scores were not refreshed after the rollback (%s); run "
-            "uc1_churn_prediction/uc1_07_batch_scoring_mlflow.py",
+            "the batch scores were not refreshed after the rollback (%s); run %s",
             exc,
+            script_for("batch"),
         )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or STEP)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--rollback", action="store_true", help="revert the last promotion, push, sync")
-    which.add_argument("--status", action="store_true", help="what git deploys against what runs")
-    args = parser.parse_args(argv)
+    args = action_parser(
+        __doc__ or STEP,
+        rollback="revert the last promotion, push, sync",
+        status="what git deploys against what runs",
+    ).parse_args(argv)
 
     def body(cfg: Settings, ws: Workspace) -> dict[str, Any]:
         if args.status:

@@ -11,6 +11,7 @@ than the newest validated one (after UC3's retrain extracted new data), recorded
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +67,16 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         datasets_read=[*validated.datasets_read, target.model_uri],
         datasets_written=[f"{safe_url(url)}#{table}", stored],
     )
+
+
+def refresh_step(step: str) -> Callable[[Settings, Workspace], StepResult]:
+    """The run() of a use case's step `step` that refreshes the batch scores (UC2's and UC3's, after a new
+    champion)."""
+
+    def run(cfg: Settings, ws: Workspace) -> StepResult:
+        return refresh(cfg, ws, step)
+
+    return run
 
 
 def refresh(cfg: Settings, ws: Workspace, step: str) -> StepResult:

@@ -99,7 +99,7 @@ class ModelVersion:
         if found is None:
             from common.usecases import pipeline_for
 
-            what = f"version {ref}" if ref.isdigit() else f"a version with the alias {ref!r}"
+            what = f"version {ref}" if ref.isdigit() else f"version with the alias {ref!r}"
             raise MissingInputError(f"{name} has no {what}: train one first ({pipeline_for('train')})")
         return found
 

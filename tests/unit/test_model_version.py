@@ -59,13 +59,21 @@ def test_an_untagged_version_reads_as_the_defaults_and_says_its_data_is_unknown(
         bare.trained_on()
 
 
-@pytest.mark.parametrize(("name", "ref"), [(NAME, "7"), (NAME, "nobody"), ("never-registered", "champion")])
-def test_an_absent_version_is_none_to_find_and_one_error_to_require(client, name: str, ref: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "ref", "said"),
+    [
+        (NAME, "7", f"{NAME} has no version 7"),
+        (NAME, "nobody", f"{NAME} has no version with the alias 'nobody'"),
+        ("never-registered", "champion", "never-registered has no version with the alias 'champion'"),
+    ],
+)
+def test_an_absent_version_is_none_to_find_and_one_error_to_require(
+    client, name: str, ref: str, said: str
+) -> None:
     assert ModelVersion.find(client, name, ref) is None
-    what = f"version {ref}" if ref.isdigit() else f"a version with the alias {ref!r}"
     with pytest.raises(MissingInputError) as err:
         ModelVersion.require(client, name, ref)
-    assert str(err.value) == f"{name} has no {what}: train one first (uc1_churn_prediction/run_pipeline.py)"
+    assert str(err.value) == f"{said}: train one first (uc1_churn_prediction/run_pipeline.py)"
 
 
 def test_no_step_or_wing_reads_the_registry_s_versions_another_way() -> None:

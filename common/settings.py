@@ -528,8 +528,11 @@ class FairnessCfg(Section):
         "demographic_parity_difference": 0.1,
         "equalized_odds_difference": 0.1,
     }
-    # block: a violation exits 4 and tags the version fairness=failed
+    # block: a violation (a disparity whose whole bootstrap interval is past its threshold) exits 4 and tags the
+    # version fairness=failed
     enforce: Literal["warn", "block"] = "warn"
+    # an interval that straddles a threshold is "inconclusive": under enforce: block it blocks only when this is true
+    block_inconclusive: bool = False
 
     @field_validator("version", mode="before")
     @classmethod

@@ -63,12 +63,13 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     write_text(page, render(result, folder))
     verdict = result["verdict"]
     _record(cfg, ws, target, result, folder, verdict)
-    found = "; ".join(result["violations"]) or "no violation"
+    found = "; ".join(result["violations"] + result["inconclusive"]) or "no violation"
     log.info("fairness of v%s: %s (%s)", target.version, verdict, found)
     if verdict == "failed":
         raise FairnessFailedError(
             f"{target.name} version {target.version} failed fairness (fairness.enforce: block; report "
-            f"{page}); tagged fairness=failed:\n  - " + "\n  - ".join(result["violations"])
+            f"{page}); tagged fairness=failed:\n  - "
+            + "\n  - ".join(result["violations"] or result["inconclusive"])
         )
     return StepResult(
         step=STEP,
@@ -77,6 +78,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "version": target.version,
             "verdict": verdict,
             "violations": result["violations"],
+            "inconclusive": result["inconclusive"],
             "report": str(report),
             "html": str(page),
         },

@@ -30,11 +30,16 @@ def analyse(
     pred = (proba >= threshold).astype(np.int64)
     features = {f: groups_of(rows[f], f, fc.max_groups) for f in fc.sensitive_features}
     inputs = feature_types(cfg.features, cfg.dataset)
-    intervals = metrics.bootstrap(y, pred, features, fc.bootstrap_rounds, fc.seed)
+    tables = {name: metrics.by_group(y, pred, groups) for name, groups in features.items()}
+    smalls = {
+        name: sorted(g for g, row in table.items() if (row["count"] or 0) < fc.min_group_size)
+        for name, table in tables.items()
+    }
+    kept = {name: [g for g in table if g not in smalls[name]] for name, table in tables.items()}
+    intervals = metrics.bootstrap(y, pred, features, fc.bootstrap_rounds, fc.seed, judged=kept)
     found = {}
     for name, groups in features.items():
-        table = metrics.by_group(y, pred, groups)
-        small = sorted(g for g, row in table.items() if (row["count"] or 0) < fc.min_group_size)
+        table, small = tables[name], smalls[name]
         judged = ~np.isin(groups, small)
         found[name] = {
             "groups": {
@@ -42,6 +47,9 @@ def analyse(
             },
             "small_groups": small,
             "disparities": metrics.disparities_of({g: row for g, row in table.items() if g not in small}),
+            # 95 % bootstrap intervals of the disparities over the same groups: what the verdict judges
+            "disparity_intervals": intervals[name][metrics.DISPARITY_KEY],
+            "judged_rows": int(judged.sum()),
             "equal_tpr_thresholds": whatif.equal_tpr_thresholds(y[judged], proba[judged], groups[judged]),
             # not a model input (dataset.attributes): the model cannot see it, so there is nothing to flip
             "flip_rate": None
@@ -50,7 +58,9 @@ def analyse(
             "model_input": name in inputs,
             "plots": [p.name for p in whatif.plots(y, proba, groups, name, out)],
         }
-    violations = verdict(found, fc.thresholds)
+    findings = verdict(found, fc.thresholds)
+    violations = [f["text"] for f in findings if f["status"] == "beyond"]
+    inconclusive = [f["text"] for f in findings if f["status"] == "straddles"]
     return {
         "rows": len(y),
         "threshold": threshold,
@@ -58,18 +68,26 @@ def analyse(
         "min_group_size": fc.min_group_size,
         "thresholds": fc.thresholds,
         "features": found,
+        "findings": findings,
         "violations": violations,
-        "verdict": verdict_of(violations, fc.enforce),
+        "inconclusive": inconclusive,
+        "verdict": verdict_of(violations, inconclusive, fc.enforce, fc.block_inconclusive),
         "enforce": fc.enforce,
+        "block_inconclusive": fc.block_inconclusive,
     }
 
 
-def verdict_of(violations: list[str], enforce: str) -> str:
+def verdict_of(violations: list[str], inconclusive: list[str], enforce: str, block_inconclusive: bool) -> str:
     """The one word every output uses (the JSON, the page, the card, the log, the version tag, run_all):
-    passed (no violation), warn (violations reported, fairness.enforce: warn) or failed (blocked)."""
-    if not violations:
-        return "passed"
-    return "failed" if enforce == "block" else "warn"
+    passed (every interval within its threshold), inconclusive (an interval straddles one, none is past),
+    warn (a violation reported, fairness.enforce: warn) or failed (blocked: a violation under enforce: block,
+    or an inconclusive one with fairness.block_inconclusive too)."""
+    blocking = enforce == "block"
+    if violations:
+        return "failed" if blocking else "warn"
+    if inconclusive:
+        return "failed" if blocking and block_inconclusive else "inconclusive"
+    return "passed"
 
 
 MISSING = "(missing)"
@@ -110,18 +128,56 @@ def check_features(cfg: Settings) -> None:
         )
 
 
-def verdict(found: dict[str, Any], thresholds: Mapping[Any, float]) -> list[str]:
-    """Every feature, metric and value past its threshold: a difference above it, a ratio below it."""
-    violations = []
+def verdict(found: dict[str, Any], thresholds: Mapping[Any, float]) -> list[dict[str, Any]]:
+    """Every feature and thresholded disparity whose interval is not wholly on the good side of its threshold
+    (below it for a difference, above it for a ratio): "beyond" when the whole interval is past it, "straddles"
+    when the threshold lies inside it. Without an interval (too few rows to resample) the value is judged."""
+    findings = []
     for feature, result in found.items():
         for metric, limit in thresholds.items():
             value = result["disparities"].get(metric)
             if value is None:
                 continue
+            low, high = result.get("disparity_intervals", {}).get(metric) or [None, None]
+            low, high = (value, value) if low is None or high is None else (low, high)
             ratio = metric.endswith("_ratio")
-            if (value < limit) if ratio else (value > limit):
-                side = "under" if ratio else "over"
-                violations.append(
-                    f"{feature}: {metric} {value:.3f} {side} fairness.thresholds.{metric} {limit:g}"
-                )
-    return violations
+            best, worst = (high, low) if ratio else (low, high)  # the interval's ends, good side first
+            if not _past(worst, limit, ratio):
+                continue
+            status = "beyond" if _past(best, limit, ratio) else "straddles"
+            side = "under" if ratio else "over"
+            text = (
+                f"{feature}: {metric} {value:.3f} [{low:.3f}, {high:.3f}] {side} fairness.thresholds.{metric} "
+                f"{limit:g}"
+                if status == "beyond"
+                else f"{feature}: {metric} {value:.3f}, interval [{low:.3f}, {high:.3f}] straddles "
+                f"fairness.thresholds.{metric} {limit:g}{_settled_by(value, low, high, limit, result)}"
+            )
+            findings.append(
+                {
+                    "feature": feature,
+                    "metric": metric,
+                    "value": value,
+                    "interval": [low, high],
+                    "limit": limit,
+                }
+                | {"status": status, "text": text}
+            )
+    return findings
+
+
+def _past(value: float, limit: float, ratio: bool) -> bool:
+    """On the bad side of the threshold: under it for a ratio, over it for a difference."""
+    return value < limit if ratio else value > limit
+
+
+def _settled_by(value: float, low: float, high: float, limit: float, result: dict[str, Any]) -> str:
+    """How many more rows would settle a straddling interval, if the disparity stayed where it is: an interval
+    narrows as one over the square root of the rows, so the end that crosses the threshold (reach from the
+    estimate) stops crossing it at n * (reach / distance)^2 rows."""
+    distance, rows = abs(value - limit), result.get("judged_rows", 0)
+    reach = (value - low) if value > limit else (high - value)
+    if distance == 0 or rows == 0:
+        return " (the estimate sits on the threshold: more rows alone would not settle it)"
+    more = int(np.ceil(rows * (reach / distance) ** 2)) - rows
+    return f"; about {max(more, 1):,} more rows would settle it, if the disparity stays at {value:.3f}"

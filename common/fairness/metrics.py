@@ -66,9 +66,11 @@ def bootstrap(
     rounds: int,
     seed: int,
     quantiles: tuple[float, float] = (0.025, 0.975),
+    judged: dict[str, list[str]] | None = None,
 ) -> dict[str, dict[str, dict[str, list[float | None]]]]:
     """Percentile intervals of GROUP_METRICS per feature and group, from `rounds` resamples of all rows with
-    replacement (a resample is a weight per row: how often it was drawn)."""
+    replacement (a resample is a weight per row: how often it was drawn); and under the key DISPARITY_KEY of each
+    feature, the DISPARITIES' intervals over the groups `judged` names (all by default), from the same resamples."""
     n = len(y)
     cell = (np.asarray(y, dtype=np.int64) * 2 + np.asarray(pred, dtype=np.int64)).astype(np.int64)
     coded = {name: np.unique(values.astype(str), return_inverse=True) for name, values in features.items()}
@@ -82,12 +84,44 @@ def bootstrap(
     out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
     for name, (labels, _) in coded.items():
         stacked = np.stack(draws[name])  # rounds x groups x metrics
-        low, high = np.nanquantile(stacked, quantiles, axis=0)
+        with np.errstate(all="ignore"):  # a small group some resamples never draw: NaN there, left out
+            low, high = np.nanquantile(stacked, quantiles, axis=0)
         out[name] = {
             str(g): {m: [_num(low[i, j]), _num(high[i, j])] for j, m in enumerate(GROUP_METRICS)}
             for i, g in enumerate(labels)
         }
+        keep = [i for i, g in enumerate(labels) if judged is None or str(g) in judged.get(name, [])]
+        spread = np.array([_spread(rates[keep]) for rates in stacked]) if keep else np.empty((0, 3))
+        whole = _spread(
+            _rates(np.bincount(coded[name][1] * 4 + cell, minlength=len(labels) * 4).reshape(-1, 4))[keep]
+        )
+        out[name][DISPARITY_KEY] = {
+            d: _basic(whole[k], spread[:, k], quantiles) for k, d in enumerate(DISPARITIES)
+        }
     return out
+
+
+DISPARITY_KEY = "(disparities)"  # not a group label: groups_of names missing values "(missing)", never this
+
+
+def _spread(rates: np.ndarray) -> tuple[float, float, float]:
+    """DISPARITIES of one resample from its (groups x GROUP_METRICS) rates, as disparities_of defines them."""
+    selection, tpr, fpr = rates[:, 0], np.nan_to_num(rates[:, 1]), np.nan_to_num(rates[:, 2])
+    with np.errstate(all="ignore"):
+        low, high = np.nanmin(selection), np.nanmax(selection)
+        ratio = low / high if high > 0 else np.nan
+    return high - low, ratio, max(np.ptp(tpr), np.ptp(fpr))
+
+
+def _basic(estimate: float, values: np.ndarray, quantiles: tuple[float, float]) -> list[float | None]:
+    """The basic bootstrap interval, 2 x estimate - the resamples' percentiles, within [0, 1]. A disparity is a
+    spread between groups (max - min, min / max): a resample's noisy rates spread further than the data's, so the
+    resamples' percentiles sit to one side of the estimate, and the basic interval takes that bias back."""
+    values = values[np.isfinite(values)]
+    if len(values) == 0 or not np.isfinite(estimate):
+        return [None, None]
+    low, high = np.quantile(values, quantiles)
+    return [_num(np.clip(2 * estimate - high, 0, 1)), _num(np.clip(2 * estimate - low, 0, 1))]
 
 
 def _rates(counts: np.ndarray) -> np.ndarray:

@@ -12,13 +12,14 @@ from common.fairness.metrics import GROUP_METRICS
 STYLE = (
     "body{font:14px sans-serif;margin:16px;max-width:1100px} td,th{border:1px solid #ccc;padding:2px 8px}"
     "table{border-collapse:collapse;margin:8px 0} .small{color:#999} .failed{background:#f7d6d6}"
-    ".passed{background:#d9f2d9} img{margin:4px;border:1px solid #ddd}"
+    ".passed{background:#d9f2d9} .inconclusive{background:#fbefc9} img{margin:4px;border:1px solid #ddd}"
 )
 
 
 def render(result: dict[str, Any], folder: Path) -> str:
     title = f"Fairness of {result['model']} v{result['version']}: {result['verdict']}"
     violations = "".join(f"<li>{html.escape(v)}</li>" for v in result["violations"]) or "<li>none</li>"
+    unsure = "".join(f"<li>{html.escape(v)}</li>" for v in result.get("inconclusive", [])) or "<li>none</li>"
     sections = "".join(_feature(name, found, folder) for name, found in result["features"].items())
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -26,14 +27,21 @@ def render(result: dict[str, Any], folder: Path) -> str:
         f"<p>{result['rows']} rows ({html.escape(result['data'])}), decision threshold "
         f"{result['threshold']:.4f}; intervals: 95 % bootstrap over {result['bootstrap_rounds']} rounds; groups "
         f"under {result['min_group_size']} rows are grey and left out of the disparities. Enforcement: "
-        f"{result['enforce']}.</p><h2>Violations</h2><ul>{violations}</ul>{sections}</body></html>\n"
+        f"{result['enforce']}.</p><h2>Violations</h2><p>A disparity whose whole interval is past its threshold."
+        f"</p><ul>{violations}</ul><h2>Inconclusive</h2><p>A disparity whose interval straddles its threshold: "
+        "not a violation, not a pass."
+        f"</p><ul>{unsure}</ul>{sections}</body></html>\n"
     )
 
 
 def _feature(name: str, found: dict[str, Any], folder: Path) -> str:
     head = "".join(f"<th>{m}</th>" for m in ("group", "count", *GROUP_METRICS))
     rows = "".join(_group(g, row) for g, row in found["groups"].items())
-    disparities = "".join(f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in found["disparities"].items())
+    spans = found.get("disparity_intervals", {})
+    disparities = "".join(
+        f"<tr><td>{k}</td><td>{_fmt(v)}</td><td>{_span(spans.get(k))}</td></tr>"
+        for k, v in found["disparities"].items()
+    )
     thresholds = "".join(
         f"<tr><td>{html.escape(g)}</td><td>{html.escape(_thresholds(parts))}</td></tr>"
         for g, parts in found["equal_tpr_thresholds"].items()
@@ -42,7 +50,7 @@ def _feature(name: str, found: dict[str, Any], folder: Path) -> str:
     images = "".join(_image(folder / p) for p in found["plots"])
     return (
         f"<h2>{html.escape(name)}</h2><table><tr>{head}</tr>{rows}</table>"
-        f"<table><tr><th>disparity</th><th>value</th></tr>{disparities}</table>"
+        f"<table><tr><th>disparity</th><th>value</th><th>95 % interval</th></tr>{disparities}</table>"
         f"<p>Counterfactual flip rate (only {html.escape(name)} changed): {flip}</p>"
         "<p>Thresholds that would equalize the true-positive rate (fairlearn ThresholdOptimizer; "
         f"information only, not applied):</p><table>{thresholds}</table><div>{images}</div>"
@@ -68,6 +76,10 @@ def _group(group: str, row: dict[str, Any]) -> str:
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}'>"
+
+
+def _span(interval: list[float | None] | None) -> str:
+    return "n/a" if not interval or None in interval else f"[{_fmt(interval[0])}, {_fmt(interval[1])}]"
 
 
 def _fmt(value: float | None) -> str:

@@ -154,8 +154,10 @@ def fairness(ws: Workspace, target: ModelVersion) -> dict[str, Any] | None:
         return None
     found = json.loads(path.read_text())
     return {
-        "verdict": found["verdict"],  # the word of the version's fairness tag too (passed, warn, failed)
+        # the word of the version's fairness tag too (passed, inconclusive, warn, failed)
+        "verdict": found["verdict"],
         "violations": found["violations"],
+        "inconclusive": found.get("inconclusive", []),  # a report written before intervals were judged: none
         "thresholds": found["thresholds"],
         "features": {
             name: {**f["disparities"], "flip_rate": f["flip_rate"], "small_groups": f["small_groups"]}

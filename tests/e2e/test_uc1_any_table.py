@@ -73,7 +73,7 @@ def test_a_0_1_column_is_a_sensitive_feature_of_two_groups(telco: tuple) -> None
     report = json.loads((ws / "reports" / "fairness" / f"{MODEL}-v1" / "fairness.json").read_text())
     assert sorted(report["features"]["SeniorCitizen"]["groups"]) == ["0", "1"]
     assert report["features"]["SeniorCitizen"]["flip_rate"] is not None  # an input: its flip is measured
-    assert report["verdict"] in ("passed", "warn")
+    assert report["verdict"] in ("passed", "inconclusive", "warn")
     card = (ws / "reports" / "model_card" / f"{MODEL}-v1" / "model_card.md").read_text()
     assert f"Verdict: **{report['verdict']}** (version tag `fairness={report['verdict']}`)" in card
     assert "Rank subscribers for a retention call" in card and "Not stated" not in card

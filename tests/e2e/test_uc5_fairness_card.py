@@ -42,7 +42,11 @@ def docs(run_all_ws: dict[str, Any]) -> dict[str, Any]:
 
 def test_run_all_leaves_the_champions_fairness_report_and_card(docs: dict[str, Any]) -> None:
     fairness, card = docs["fairness"], docs["card"]
-    assert fairness["version"] == card["version"] == "1" and fairness["verdict"] in ("passed", "warn")
+    assert fairness["version"] == card["version"] == "1" and fairness["verdict"] in (
+        "passed",
+        "inconclusive",
+        "warn",
+    )
     assert Path(fairness["html"]).is_file() and Path(card["html"]).is_file()
     assert fairness["html"] in docs["stderr"] and card["html"] in docs["stderr"]  # run_all says where to look
     assert "uc6   deployed v1 to staging through git at" in docs["stderr"]  # and what UC6 deployed, last
@@ -139,15 +143,19 @@ def test_regenerating_the_card_replaces_it(docs: dict[str, Any]) -> None:
 
 
 def test_a_gender_biased_model_is_stopped_named_and_tagged(tmp_path: Path) -> None:
+    """6,000 customers (1,200 holdout rows): enough that the bias's whole interval is past the threshold; on the
+    tests' usual 400 holdout rows it straddles it (inconclusive, tests/unit/test_fairness.py)."""
     ws = tmp_path / "ws"
-    biased = {"MLOPS__SAMPLE_DATA__BIAS": "gender"}
+    biased = {"MLOPS__SAMPLE_DATA__BIAS": "gender", "MLOPS__SAMPLE_DATA__ROWS": "6000"}
     trained = run_script("uc1_churn_prediction/run_pipeline.py", workspace=ws, env=biased)
     assert trained.returncode == 0, trained.stderr[-2000:]
     run_script("uc1_churn_prediction/uc1_06_model_serving_kserve.py", "--stop", workspace=ws)
     proc = run_script(FAIRNESS, workspace=ws, env={**biased, "MLOPS__FAIRNESS__ENFORCE": "block"})
     assert proc.returncode == 4, proc.stderr[-2000:]
     error = summary_of(proc)["error"]
-    assert re.search(r"gender: demographic_parity_difference 0\.\d+ over fairness.thresholds", error), error
+    assert re.search(
+        r"gender: demographic_parity_difference 0\.\d+ \[0\.\d+, 0\.\d+\] over fairness.thresholds", error
+    ), error
     assert _client(ws).get_model_version(MODEL, "1").tags["fairness"] == "failed"
     warned = run_script(FAIRNESS, workspace=ws, env=biased)  # the default, warn: reported, not stopped
     assert warned.returncode == 0 and summary_of(warned)["outputs"]["verdict"] == "warn"

@@ -78,10 +78,102 @@ def test_the_verdict_names_feature_metric_and_value() -> None:
         "region": {"disparities": {"demographic_parity_difference": 0.05, "demographic_parity_ratio": 0.9}},
     }
     limits = {"demographic_parity_difference": 0.1, "demographic_parity_ratio": 0.8}
-    assert verdict(found, limits) == [
-        "gender: demographic_parity_difference 0.210 over fairness.thresholds.demographic_parity_difference 0.1",
-        "gender: demographic_parity_ratio 0.700 under fairness.thresholds.demographic_parity_ratio 0.8",
+    assert [f["text"] for f in verdict(found, limits)] == [  # no interval: the value is judged
+        "gender: demographic_parity_difference 0.210 [0.210, 0.210] over "
+        "fairness.thresholds.demographic_parity_difference 0.1",
+        "gender: demographic_parity_ratio 0.700 [0.700, 0.700] under fairness.thresholds.demographic_parity_ratio 0.8",
     ]
+
+
+def _judged(value: float, interval: list[float], metric: str = "demographic_parity_difference") -> list[dict]:
+    found = {
+        "gender": {
+            "disparities": {metric: value},
+            "disparity_intervals": {metric: interval},
+            "judged_rows": 400,
+        }
+    }
+    return verdict(found, {metric: 0.1 if metric.endswith("difference") else 0.8})
+
+
+def test_a_disparity_fails_only_when_its_whole_interval_is_past_the_threshold() -> None:
+    assert [f["status"] for f in _judged(0.21, [0.14, 0.28])] == ["beyond"]
+    assert _judged(0.05, [0.01, 0.09]) == []  # wholly within: passed
+    (unsure,) = _judged(0.13, [0.06, 0.20])  # over the threshold, but the interval reaches under it
+    assert unsure["status"] == "straddles"
+    assert (
+        "interval [0.060, 0.200] straddles fairness.thresholds.demographic_parity_difference 0.1"
+        in unsure["text"]
+    )
+    (under,) = _judged(0.07, [0.02, 0.12])  # under it, and the interval reaches over it: not a pass either
+    assert under["status"] == "straddles"
+    # a ratio is bad below its threshold: the interval's low end decides whether it is past
+    assert [f["status"] for f in _judged(0.7, [0.6, 0.78], "demographic_parity_ratio")] == ["beyond"]
+    assert [f["status"] for f in _judged(0.75, [0.65, 0.85], "demographic_parity_ratio")] == ["straddles"]
+    assert _judged(0.9, [0.82, 0.97], "demographic_parity_ratio") == []
+
+
+def test_a_straddling_interval_says_how_many_more_rows_would_settle_it() -> None:
+    # half-width 0.07 at distance 0.03 from the threshold: 400 rows * (0.07 / 0.03)^2 = 2,178, so 1,778 more
+    (unsure,) = _judged(0.13, [0.06, 0.20])
+    assert unsure["text"].endswith("; about 1,778 more rows would settle it, if the disparity stays at 0.130")
+    (on_it,) = _judged(0.1, [0.05, 0.15])
+    assert on_it["text"].endswith("(the estimate sits on the threshold: more rows alone would not settle it)")
+
+
+@pytest.mark.parametrize(
+    ("violations", "inconclusive", "enforce", "block_inconclusive", "word"),
+    [
+        ([], [], "block", True, "passed"),
+        ([], ["x"], "warn", True, "inconclusive"),
+        ([], ["x"], "block", False, "inconclusive"),
+        ([], ["x"], "block", True, "failed"),
+        (["x"], [], "warn", False, "warn"),
+        (["x"], ["y"], "block", False, "failed"),
+    ],
+)
+def test_inconclusive_blocks_only_under_block_with_block_inconclusive(
+    violations: list[str], inconclusive: list[str], enforce: str, block_inconclusive: bool, word: str
+) -> None:
+    from common.fairness.analysis import verdict_of
+
+    assert verdict_of(violations, inconclusive, enforce, block_inconclusive) == word
+
+
+def test_the_disparity_intervals_cover_the_true_gap_and_narrow_with_more_rows() -> None:
+    from common.fairness.metrics import DISPARITY_KEY, bootstrap
+
+    rng = np.random.default_rng(3)
+    widths = []
+    for n in (500, 8000):
+        groups = rng.choice(["F", "M"], n)
+        y = rng.integers(0, 2, n)
+        pred = (rng.random(n) < np.where(groups == "F", 0.3, 0.45)).astype(int)  # a true gap of 0.15
+        low, high = bootstrap(y, pred, {"gender": groups}, 200, 0)["gender"][DISPARITY_KEY][
+            "demographic_parity_difference"
+        ]
+        assert low <= 0.15 <= high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2.5  # 16x the rows: about a quarter of the width
+
+
+def test_chance_alone_never_fails_five_equal_groups_though_their_spread_often_crosses_the_threshold() -> None:
+    """Five groups of about 80 with one true selection rate: the spread of their observed rates often exceeds
+    0.1, and the resamples spread further still (a percentile interval would sit above the estimate); the basic
+    interval takes that bias back and reaches under the threshold every time."""
+    from common.fairness.metrics import DISPARITY_KEY, bootstrap, disparities
+
+    crossed, beyond = 0, 0
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        groups, y = rng.choice(list("ABCDE"), 400), rng.integers(0, 2, 400)
+        pred = (rng.random(400) < 0.3).astype(int)
+        crossed += disparities(y, pred, groups)["demographic_parity_difference"] > 0.1
+        low, _ = bootstrap(y, pred, {"region": groups}, 200, 0)["region"][DISPARITY_KEY][
+            "demographic_parity_difference"
+        ]
+        beyond += low > 0.1
+    assert crossed >= 10 and beyond == 0
 
 
 @pytest.mark.parametrize("name", ["genderx", "charges_per_month"])

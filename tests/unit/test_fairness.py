@@ -256,3 +256,17 @@ def test_a_group_with_one_class_counts_as_fairlearn_counts_it() -> None:
     groups = np.array(["a"] * 40 + ["b"] * 40)
     found = disparities(y, pred, groups)["equalized_odds_difference"]
     assert found == pytest.approx(equalized_odds_difference(y, pred, sensitive_features=groups)) == 1.0
+
+
+def test_a_resample_s_disparities_are_fairlearn_s_definitions_on_the_same_counts() -> None:
+    """The bootstrap's vectorised spread (metrics._spread) and disparities_of agree, a group with no positive
+    label (TPR undefined, 0 to fairlearn) and one that selects nobody included."""
+    from common.fairness.metrics import _rates, _spread, confusion, disparities
+
+    rng = np.random.default_rng(5)
+    groups = rng.choice(["a", "b", "c", "d"], 600)
+    y = np.where(groups == "c", 0, rng.integers(0, 2, 600))
+    pred = np.where(groups == "d", 0, (rng.random(600) < np.where(groups == "a", 0.2, 0.5)).astype(int))
+    counts = np.stack(list(confusion(y, pred, groups).values()))
+    expected = disparities(y, pred, groups)
+    assert np.allclose(_spread(_rates(counts)), [expected[k] or 0.0 for k in expected], atol=1e-6)

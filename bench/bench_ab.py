@@ -43,6 +43,7 @@ FAST = [
     "ab_testing.min_requests=20",
     "ab_testing.canary_percent=30",
     "ab_testing.replay_rate=200",
+    "ab_testing.mode=split",  # the split's costs; shadow mode's p50 is bench_serving.py's shadow_server
 ]
 
 

@@ -11,7 +11,8 @@ does after set-up): at most 45 s wall and 1 GB peak RSS.
 
 The same step 06 serves the same model from a copy of the workspace with the inference log off
 (serving.inference_log.enabled=false), in the same alternating blocks: (b)'s p50 with logging on at most 0.1 ms
-above it.
+above it. And from a copy with UC2's shadow mode on (the same model again as the candidate, scoring a mirror of
+every request): its p50 beside (b)'s, the hot-path cost of shadowing. Budget: at most 1 ms.
 
 With BENCH_BASELINE=<another checkout of this project> (say, a worktree of an earlier commit), that checkout's
 step 06 serves the same model from a copy of the workspace, and its server joins the alternating blocks: (b)'s p50
@@ -45,6 +46,7 @@ log = logging.getLogger("bench.serving")
 MODEL = "churn-predictor"
 LOG_SETTING = "serving.inference_log.enabled"
 MAKE_RUN_S, MAKE_RUN_RSS_MB = 45, 1024
+SHADOW_P50_BUDGET_MS = 1.0  # the shadow scores on its own thread after the answer is on its way
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
@@ -159,7 +161,7 @@ def copy_server(checkout: Path, ws: Path, name: str, sets: list[str]) -> int:
     copy, port = ws.with_name(name), free_port()
     shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("serving", "locks", "logs", "inference-log"))
     step6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
-    env = {**os.environ, "PYTHONPATH": str(checkout), "MLOPS_WORKSPACE": str(copy)}
+    env = {**_own_env(), "PYTHONPATH": str(checkout), "MLOPS_WORKSPACE": str(copy)}
     extra = [arg for item in sets for arg in ("--set", item)]
     done = subprocess.run(
         [sys.executable, str(checkout / step6), "--set", f"serving.port={port}", *extra],
@@ -171,6 +173,39 @@ def copy_server(checkout: Path, ws: Path, name: str, sets: list[str]) -> int:
     )
     if done.returncode:
         raise RuntimeError(f"{name}'s step 06 exited {done.returncode}: {done.stdout[-500:]}")
+    return port
+
+
+def _own_env() -> dict[str, str]:
+    """This process's environment without the MLflow URIs its own calls set there (mlflow.set_tracking_uri
+    exports them): a copy of the workspace must use its own registry, not the original's."""
+    return {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+
+
+def shadow_server(ws: Path) -> int:
+    """The same model served from a copy of the workspace with a shadow beside it (UC2's ab_testing.mode shadow:
+    the same artifact registered again as the challenger scores a mirror of every request); its port."""
+    from common.model.tracking import client_for
+
+    port = copy_server(ROOT, ws, "ws-shadow", [])
+    copy = ws.with_name("ws-shadow")
+    client = client_for(f"sqlite:///{copy / 'mlflow' / 'mlflow.db'}")
+    v1 = client.get_model_version(MODEL, "1")
+    v2 = client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=v1.tags)
+    client.set_registered_model_alias(MODEL, "challenger", v2.version)
+    canary = "uc2_ab_testing/uc2_01_deploy_canary_kserve.py"
+    env = {**_own_env(), "MLOPS_WORKSPACE": str(copy)}
+    sets = ["--set", f"serving.port={port}", "--set", "ab_testing.mode=shadow"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / canary), *sets],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"the shadow's uc2_01 exited {done.returncode}: {done.stdout[-500:]}")
     return port
 
 
@@ -271,6 +306,9 @@ def verdict(figures: dict[str, Any]) -> None:
         "feast_p95_ms_max": 10,
     }
     figures["b_p50_minus_log_off_ms"] = round(b["p50_ms"] - figures["b_log_off_server"]["p50_ms"], 3)
+    # UC2's shadow mode: what mirroring every request to a second version costs the answer (reported, budgeted)
+    figures["shadow_p50_minus_b_ms"] = round(figures["shadow_server"]["p50_ms"] - b["p50_ms"], 3)
+    targets["shadow_p50_minus_b_ms_max"] = SHADOW_P50_BUDGET_MS
     targets["b_p50_minus_log_off_ms_max"] = 0.1
     if "baseline_server" in figures:
         figures["b_p50_minus_baseline_ms"] = round(b["p50_ms"] - figures["baseline_server"]["p50_ms"], 3)
@@ -286,6 +324,7 @@ def verdict(figures: dict[str, Any]) -> None:
         "make_run": figures["make_run"]["wall_s"] <= MAKE_RUN_S,
         "make_run_rss": figures["make_run"]["peak_rss_mb"] <= MAKE_RUN_RSS_MB,
         "inference_log": figures["b_p50_minus_log_off_ms"] <= 0.1,
+        "shadow": figures["shadow_p50_minus_b_ms"] <= SHADOW_P50_BUDGET_MS,
     }
     if "b_p50_minus_baseline_ms" in figures:
         figures["met"]["b_p50_vs_baseline"] = figures["b_p50_minus_baseline_ms"] <= 0.1
@@ -312,7 +351,10 @@ def main() -> int:
             "target_rss_mb": MAKE_RUN_RSS_MB,
         }
         figures["a_in_process"], record = in_process(ws, EXAMPLE_CUSTOMER, n)
-        others = {"b_log_off_server": copy_server(ROOT, ws, "ws-log-off", [f"{LOG_SETTING}=false"])}
+        others = {
+            "b_log_off_server": copy_server(ROOT, ws, "ws-log-off", [f"{LOG_SETTING}=false"]),
+            "shadow_server": shadow_server(ws),
+        }
         if baseline:
             others["baseline_server"] = copy_server(baseline, ws, "ws-baseline", [])
         figures.update(serving_figures(port, n, others))
@@ -321,6 +363,7 @@ def main() -> int:
     finally:
         stop_server(ROOT, ws)
         stop_server(ROOT, ws.with_name("ws-log-off"))
+        stop_server(ROOT, ws.with_name("ws-shadow"))
         if baseline:
             stop_server(baseline, ws.with_name("ws-baseline"))
         shutil.rmtree(tmp, ignore_errors=True)

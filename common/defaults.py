@@ -82,6 +82,7 @@ SAMPLE_DERIVED: list[dict[str, Any]] = [
 ]
 
 SAMPLE_SENSITIVE = ["gender", "age_group", "region"]
+SAMPLE_INTERSECTIONS = [["gender", "age_group"]]  # a disparity neither feature shows alone
 
 SAMPLE_CARD: dict[str, Any] = {
     "intended_use": ["Rank customers for retention offers; a person decides on each offer."],
@@ -108,6 +109,7 @@ SAMPLE_CARD: dict[str, Any] = {
 TABLE_BOUND: dict[tuple[str, str], Any] = {
     ("features", "derived"): [],
     ("fairness", "sensitive_features"): [],
+    ("fairness", "intersections"): [],
     **{("model_card", key): [] for key in SAMPLE_CARD},
 }
 

@@ -457,7 +457,6 @@ class ObjectivesCfg(Section):
     positive_rate_band: float = Field(
         0.1, ge=0, le=1
     )  # |candidate - stable| positive-prediction rate, at most
-    significance: float = Field(0.05, gt=0, lt=1)  # a rate difference is called only below this p-value
 
 
 class ABTestingCfg(Section):
@@ -465,7 +464,10 @@ class ABTestingCfg(Section):
 
     stable_alias: str = "champion"
     candidate_alias: str = "challenger"
-    canary_percent: float = Field(10.0, gt=0, lt=100)  # the candidate's share of requests
+    # shadow: every request is scored by both versions and the stable one answers (paired comparison);
+    # split: the candidate answers canary_percent of the requests
+    mode: Literal["shadow", "split"] = "shadow"
+    canary_percent: float = Field(10.0, gt=0, lt=100)  # the candidate's share of requests (split)
     routing: Literal["sticky", "random"] = "sticky"  # sticky: by a hash of the customer id
     pin_header: str = "x-model-version"  # a request with this header (a version) is served by that version
     traffic: Literal["replay", "live"] = "replay"  # replay: customers from the newest validated data
@@ -478,6 +480,11 @@ class ABTestingCfg(Section):
         False  # true: a candidate an experiment rejected is tested again (--retry-rejected)
     )
     objectives: ObjectivesCfg = ObjectivesCfg()
+    # the experiment's false-decision rate, however often it is looked at (always-valid sequential tests)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    # the smallest ROC AUC drop the plan is sized for, and the chance of settling it with the planned customers
+    min_detectable_auc_drop: float = Field(0.02, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)
     prometheus_url: WebUrl = ""  # set: objectives read by PromQL; empty: the server's own /metrics
     # PromQL per counter, $model and $version filled in; latency: one series per histogram bucket (le)
     queries: dict[Literal["requests", "errors", "predictions", "positives", "latency"], str] = {
@@ -498,6 +505,10 @@ class DriftCfg(Section):
     share_threshold: float = Field(0.3, gt=0, le=1)  # retrain when at least this share of columns drifted...
     prediction_drift: bool = True  # ...or when the churn probability drifted from the champion's holdout
     max_performance_drop: float = Field(0.05, ge=0, le=1)  # ...or ROC AUC / recall on labels fell this much
+    fdr: float = Field(0.05, gt=0, lt=1)  # ...or a column drifted: Benjamini-Hochberg at this FDR...
+    min_effect: float = Field(0.1, ge=0)  # ...and by at least this PSI (0.1: a moderate shift)
+    max_estimated_auc_drop: float = Field(0.05, ge=0, le=1)  # ...or the ROC AUC estimated without labels fell
+    max_calibration_error: float = Field(0.05, gt=0, le=1)  # the holdout's ECE past which it is not trusted
     min_rows: int = Field(500, ge=1)  # fewer current rows: insufficient_data
     min_labelled_rows: int = Field(100, ge=1)  # fewer labelled rows: performance is not judged
     cooldown_hours: float = Field(24.0, ge=0)  # no retrain this soon after the last one
@@ -520,6 +531,10 @@ class FairnessCfg(Section):
     data: Literal["holdout", "latest_extract"] = "holdout"  # the training run's holdout, or the newest data
     # any low-cardinality column (text, bool, a 0/1 flag; dataset.attributes too) or a derived bin or flag
     sensitive_features: list[str] = Field(default_factory=lambda: list(defaults.SAMPLE_SENSITIVE))
+    # each a list of two or more such columns, analysed as one combined group label ("Female & 60+")
+    intersections: list[Annotated[list[str], Field(min_length=2)]] = Field(
+        default_factory=lambda: [list(i) for i in defaults.SAMPLE_INTERSECTIONS]
+    )
     max_groups: int = Field(20, ge=2)  # a sensitive feature with more distinct values is not a group label
     min_group_size: int = Field(30, ge=1)  # smaller groups are marked and left out of the disparities
     bootstrap_rounds: int = Field(200, ge=10)

@@ -20,7 +20,7 @@ def decide(ws: Workspace) -> tuple[str, str]:
     canary, done = out(ws, "uc2_01_deploy_canary_kserve"), out(ws, "uc2_03_monitor_experiment")
     if canary["_status"] == "skipped":
         return f"no challenger ({canary.get('reason')})", ""
-    verb = {"promote": "promoted", "rollback": "rolled back"}.get(
+    verb = {"promote": "promoted", "rollback": "rolled back", "inconclusive": "inconclusive on"}.get(
         str(done.get("decision")), done.get("decision")
     )
     refresh = refreshed(ws, "uc2_04_refresh_scores_mlflow")

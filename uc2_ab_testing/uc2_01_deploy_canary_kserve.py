@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import base_parser, execute, run_step
+from common.errors import ConfigError
 from common.experiment.canary import canary_spec
 from common.model.version import ModelVersion, find, require
 from common.serving import local_server, serve_local
@@ -51,6 +52,11 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     if cfg.serving.mode == "kserve":
         from common.serving.kserve_deploy import deploy
 
+        if ab.mode == "shadow":  # KServe's InferenceService splits traffic; it does not mirror it
+            raise ConfigError(
+                "ab_testing.mode shadow is served by the local model server only: an InferenceService has no "
+                "mirroring. With serving.mode kserve set ab_testing.mode: split"
+            )
         done = deploy(cfg, ws, candidate.source, candidate.version, ab.canary_percent)
         return _result(
             cfg, stable, candidate, {**done, "changed": True}, f"kserve://{cfg.serving.namespace}/{name}"
@@ -63,13 +69,20 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         return _result(cfg, stable, candidate, {"changed": False, "pid": current["pid"]}, local_endpoint(cfg))
     local_server.check_port(spec, current)
     pid = serve_local.switch(cfg, ws, spec, [stable, candidate])
-    log.info(
-        "serving version %s with version %s on %.4g%% of requests (%s routing)",
-        stable.version,
-        candidate.version,
-        ab.canary_percent,
-        ab.routing,
-    )
+    if ab.mode == "shadow":
+        log.info(
+            "serving version %s, with version %s scoring every request in its shadow",
+            stable.version,
+            candidate.version,
+        )
+    else:
+        log.info(
+            "serving version %s with version %s on %.4g%% of requests (%s routing)",
+            stable.version,
+            candidate.version,
+            ab.canary_percent,
+            ab.routing,
+        )
     return _result(cfg, stable, candidate, {"changed": True, "pid": pid}, local_endpoint(cfg))
 
 
@@ -105,6 +118,7 @@ def _result(
         outputs={
             **Canary(done.get("url") or endpoint, stable.version, candidate.version).dump(),
             "mode": cfg.serving.mode,
+            "ab_mode": ab.mode,
             "canary_percent": ab.canary_percent,
             "routing": ab.routing,
             "pin_header": ab.pin_header,

@@ -1,8 +1,10 @@
 """Step 02 of UC2: write the canary experiment from config to the workspace, the way Iter8's Experiment declared
-it (the versions, the objectives per version, the interval, the iterations, the minimum requests and the failure
-limit), take the counters' baseline, and start the load: with ab_testing.traffic replay (the default locally),
-customers of the newest validated data at ab_testing.replay_rate for the experiment's length, in a process of its
-own; with live, only real traffic is observed. Skipped when step 01 was (no challenger)."""
+it (the versions, the mode, the objectives per version, the interval, the iterations, the minimum requests and
+the failure limit), the fair comparison set (the customers neither version was trained on) and the plan (how
+many fair labelled customers, requests and seconds the quality claim needs, printed), take the counters' baseline,
+and start the load: with ab_testing.traffic replay (the default locally), the fair customers of the newest
+validated data at ab_testing.replay_rate for the experiment's length, in a process of its own; with live, only
+real traffic is observed. Skipped when step 01 was (no challenger)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from typing import Any
 from common.chain import VALIDATE
 from common.chain.records import Validated
 from common.cli import step_main
-from common.errors import MissingInputError
+from common.errors import ConfigError, MissingInputError
+from common.experiment.fair import read_exclusion
 from common.experiment.readers import read_versions
 from common.settings import Settings
 from common.step import Outputs, StepResult
@@ -45,6 +48,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         return StepResult(step=STEP, status="skipped", outputs={"reason": canary.reason})
     experiment = declare(cfg, ws, Canary.of(canary))
     folder = ws.dir("reports", "ab", experiment["id"])
+    fair_and_plan(cfg, ws, experiment, folder)
     experiment["baseline"] = {v: asdict(w) for v, w in read_versions(experiment).items()}
     path = folder / "experiment.json"
     write_text(path, json.dumps(experiment, indent=2))
@@ -79,6 +83,11 @@ def declare(cfg: Settings, ws: Workspace, canary: Canary) -> dict[str, Any]:
     validated = ws.result(VALIDATE)  # the newest validated data, as the workspace recorded it
     if ab.traffic == "replay" and validated is None:
         raise MissingInputError(f"traffic replay needs validated data: run {VALIDATE}.py first")
+    if ab.mode == "shadow" and not cfg.serving.inference_log.enabled:
+        raise ConfigError(
+            "ab_testing.mode shadow reads the candidate's scores from the inference log: set "
+            "serving.inference_log.enabled true, or ab_testing.mode split"
+        )
     return {
         "id": f"{stamp}-v{canary.stable}-vs-v{canary.candidate}",
         "model": cfg.training.registered_model,
@@ -92,8 +101,16 @@ def declare(cfg: Settings, ws: Workspace, canary: Canary) -> dict[str, Any]:
         "iterations": ab.iterations,
         "min_requests": ab.min_requests,
         "failure_limit": ab.failure_limit,
-        "objectives": {**ab.objectives.model_dump(), "max_auc_drop": cfg.training.gate.regression_tolerance},
+        "mode": ab.mode,
+        "objectives": {
+            **ab.objectives.model_dump(),
+            "max_auc_drop": cfg.training.gate.regression_tolerance,
+            "min_detectable_auc_drop": ab.min_detectable_auc_drop,
+            "alpha": ab.alpha,
+            "power": ab.power,
+        },
         "traffic": ab.traffic,
+        "log_flush_s": cfg.serving.inference_log.flush_s,
         "prometheus_url": ab.prometheus_url,
         "queries": dict(ab.queries),
         "replay": {
@@ -106,6 +123,33 @@ def declare(cfg: Settings, ws: Workspace, canary: Canary) -> dict[str, Any]:
         },
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def fair_and_plan(cfg: Settings, ws: Workspace, experiment: dict[str, Any], folder: Path) -> None:
+    """The fair comparison set (the ids either version trained on, left out) and the plan, into the experiment;
+    the plan is printed: how many labelled customers, requests and seconds the quality claim needs."""
+    import pyarrow.parquet as pq
+
+    from common.experiment.fair import write_exclusion
+    from common.experiment.plan import make_plan
+    from common.model.version import require
+
+    versions = [require(cfg, ws, experiment[side]) for side in ("stable", "candidate")]
+    excluded = write_exclusion(cfg, ws, versions, folder)
+    experiment["fair"] = asdict(excluded)
+    experiment["replay"]["excluded"] = excluded.path
+    fair, prevalence = None, 0.25
+    if experiment["traffic"] == "replay":
+        replay = experiment["replay"]
+        table = pq.read_table(replay["data_path"], columns=[replay["id_column"], replay["label"]]).to_pandas()
+        kept = table[~table[replay["id_column"]].isin(read_exclusion(excluded.path))]
+        fair = len(kept)
+        prevalence = float(kept[replay["label"]].mean()) if fair else prevalence
+        experiment["fair"]["customers"] = fair
+    auc = versions[0].metrics.get("roc_auc", 0.8)
+    plan = make_plan(experiment, auc, prevalence, fair)
+    experiment["plan"] = {**plan.to_dict(), "said": plan.said()}
+    (log.warning if plan.enough is False else log.info)("plan: %s", plan.said())
 
 
 def start_load(path: Path, ws: Workspace) -> int:

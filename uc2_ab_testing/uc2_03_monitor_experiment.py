@@ -1,11 +1,14 @@
 """Step 03 of UC2: run the canary experiment step 02 declared. Every interval it reads both versions' counters
 (the server's /metrics, or PromQL when ab_testing.prometheus_url is set), judges every objective per version on
-what happened since the experiment began, and records the iteration; `failure_limit` failing iterations in a row
-end it early. Then the decision:
-  promote   the candidate takes the stable alias (champion), the old champion gets `previous`, and the candidate
-            is served alone;
-  rollback  the split goes back to 0 % (the champion alone), the candidate gets a `rejected` tag naming every
-            failed objective, and the champion is unchanged.
+what happened since the experiment began, and records the look. The quality objective (ROC AUC on the fair
+labelled customers) and the positive-rate gap are always-valid sequential tests: the experiment may stop at any
+look without raising its false-decision rate (ab_testing.alpha). Then the decision:
+  promote       every objective passed, the candidate's quality shown within min_detectable_auc_drop: it takes
+                the stable alias (champion), the old champion gets `previous`, and it is served alone;
+  rollback      shown worse (or `failure_limit` looks in a row failed): the champion alone again, the candidate
+                tagged `rejected` naming every failed objective;
+  inconclusive  the last look decided nothing: the champion alone again, the candidate neither promoted nor
+                rejected (the next experiment tests it again), with how many more customers would settle it.
 The record and a report (JSON, and an HTML page of each objective per iteration for both versions) stay under
 <workspace>/reports/ab/<experiment>/."""
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +52,9 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     record = path.parent / "report.json"
     # decided before: never observed twice; acted upon again only if that was cut short
     if not record.exists():
-        write_text(record, json.dumps(decide(json.loads(path.read_text()), path.parent), indent=2))
+        experiment = json.loads(path.read_text())
+        found = decide(experiment, path.parent, quality(cfg, ws, experiment, path.parent))
+        write_text(record, json.dumps(found, indent=2))
     report = carry_out(cfg, ws, record)  # the decision first: an act a kill interrupts is finished on a rerun
     write_text(path.parent / "report.html", render(report))
     reasons = "; ".join(report["reasons"]) or "every objective met"
@@ -63,45 +70,54 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     )
 
 
-def decide(experiment: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Observe the experiment to its end (or the failure limit), then the decision and its reasons."""
+def decide(experiment: dict[str, Any], folder: Path, quality: Callable[[], judge.Result]) -> dict[str, Any]:
+    """Observe the experiment until a decision (or its end), then the decision and its reasons."""
     try:
-        iterations = observe(experiment, folder)
+        looks, iterations = observe(experiment, folder, quality)
     finally:
         stop_load(folder)
-    decision = judge.decide([i["status"] for i in iterations], experiment["failure_limit"], final=True)
+    decision = judge.decide(looks, experiment["failure_limit"], final=True)
     last = iterations[-1]
     return {
         "experiment": experiment["id"],
+        "mode": experiment.get("mode", "split"),
         "decision": decision,
         "stable": experiment["stable"],
         "candidate": experiment["candidate"],
         "reasons": [] if decision == "promote" else last["reasons"] or ["no iteration passed"],
         "objectives": last["results"],
         "iterations": iterations,
+        "plan": experiment.get("plan"),
+        "fair": experiment.get("fair"),
         "acted": False,
     }
 
 
-def observe(experiment: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
-    """The iterations, each judged on everything since the experiment began, until the last one or the
-    failure limit."""
+def observe(
+    experiment: dict[str, Any], folder: Path, quality: Callable[[], judge.Result]
+) -> tuple[list[list[judge.Result]], list[dict[str, Any]]]:
+    """The looks, each judged on everything since the experiment began, until a decision or the last one. The
+    quality claim is an always-valid test: looking after every iteration does not raise its error rate. In
+    shadow mode the candidate's scores come from the inference log: the last look waits for its flush."""
     stable, candidate = experiment["stable"], experiment["candidate"]
     baseline = {v: window_of(w) for v, w in experiment["baseline"].items()}
     objectives = ObjectivesCfg.model_validate(
         {k: v for k, v in experiment["objectives"].items() if k in ObjectivesCfg.model_fields}
     )
+    seq = judge.Sequential.of(experiment["objectives"])
     minimum, start = experiment["min_requests"], time.monotonic()
+    looks: list[list[judge.Result]] = []
     iterations: list[dict[str, Any]] = []
-    for n in range(1, experiment["iterations"] + 1):
-        time.sleep(max(0.0, start + n * experiment["interval_s"] - time.monotonic()))
+    total = experiment["iterations"]
+    for n in range(1, total + 1):
+        due = start + n * experiment["interval_s"]
+        if n == total and (experiment.get("mode") == "shadow" or experiment["traffic"] == "live"):
+            due += float(experiment.get("log_flush_s", 0))  # the candidate's last scores reach the log
+        time.sleep(max(0.0, due - time.monotonic()))
         now = read_versions(experiment)
         s, c = now[stable].minus(baseline[stable]), now[candidate].minus(baseline[candidate])
-        results = judge.evaluate(s, c, objectives, minimum)
-        if experiment["traffic"] == "replay":  # the replayed customers' labels are known
-            labelled = _labelled(read_responses(folder), stable, candidate)
-            drop = experiment["objectives"]["max_auc_drop"]
-            results.append(judge.auc_result(labelled, drop, minimum, objectives.significance))
+        results = [*judge.evaluate(s, c, objectives, minimum, seq), quality()]
+        looks.append(results)
         status = judge.iteration_status(results)
         iterations.append(
             {
@@ -113,22 +129,57 @@ def observe(experiment: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
                 "reasons": judge.failed(results),
             }
         )
-        log.info("iteration %d: %s (requests: stable %d, candidate %d)", n, status, s.requests, c.requests)
-        if judge.decide([i["status"] for i in iterations], experiment["failure_limit"], final=False):
+        log.info(
+            "look %d: %s (requests: stable %d, candidate %d; %s)",
+            n,
+            status,
+            s.requests,
+            c.requests,
+            results[-1].detail,
+        )
+        if judge.decide(looks, experiment["failure_limit"], final=False):
             break
-    return iterations
+    return looks, iterations
 
 
-def _labelled(
-    responses: list[dict[str, Any]], stable: str, candidate: str
-) -> dict[str, list[tuple[int, float]]]:
-    """(label, probability) of each answered request, by version."""
-    found: dict[str, list[tuple[int, float]]] = {"stable": [], "candidate": []}
-    sides = {stable: "stable", candidate: "candidate"}
-    for r in responses:
-        if r["status"] == 200 and r["label"] is not None and r["version"] in sides:
-            found[sides[r["version"]]].append((int(r["label"]), float(r["p"])))
-    return found
+def quality(
+    cfg: Settings, ws: Workspace, experiment: dict[str, Any], folder: Path
+) -> Callable[[], judge.Result]:
+    """The quality objective at a look: the fair labelled customers' ROC AUCs under the always-valid claims."""
+    from common.experiment.fair import read_exclusion
+    from common.experiment.labelled import (
+        compare,
+        feedback_labels,
+        logged_scores,
+        replay_labels,
+        replay_scores,
+    )
+
+    seq = judge.Sequential.of(experiment["objectives"])
+    excluded = read_exclusion((experiment.get("fair") or {}).get("path"))
+    since = datetime.fromisoformat(experiment["started_at"])
+    mode, stable, candidate = experiment.get("mode", "split"), experiment["stable"], experiment["candidate"]
+    live = feedback_labels(cfg, ws) if experiment["traffic"] == "live" else None
+
+    def look() -> judge.Result:
+        now = datetime.now(UTC)
+        if live is None:  # replay: the replayed customers' labels are known
+            responses = read_responses(folder)
+            labels = replay_labels(responses)
+            scores = replay_scores(responses, stable)
+            other = (
+                replay_scores(responses, candidate)
+                if mode == "split"
+                else logged_scores(cfg, ws, since, now, candidate)
+            )
+        else:  # live: both versions' scores from the log, the labels that arrived since
+            scores = logged_scores(cfg, ws, since, now, stable)
+            other = logged_scores(cfg, ws, since, now, candidate)
+            labels = live([*scores, *other])
+        aucs, short = compare(mode, scores, other, labels, excluded, experiment["min_requests"])
+        return judge.quality_result(aucs, short, seq)
+
+    return look
 
 
 def stop_load(folder: Path) -> None:

@@ -1,11 +1,12 @@
 """Step 01: compare what the champion was trained on (the data version behind its registry tag) with what it
 sees now (the server's inference log of the last drift.window_hours, or the newest validated data), with
-Evidently: per-column drift, the drifted share, the churn probability against the champion's holdout predictions,
-and ROC AUC / recall on labels that arrived (drift.feedback_table). Decides `retrain`, `none` or
-`insufficient_data` with its reasons and the rules that fired (drift.share_threshold, drift.prediction_drift,
-drift.max_performance_drop, side by side); writes the Evidently HTML reports and a JSON summary under
-<workspace>/reports/drift/, and Prometheus metrics (textfile, or drift.pushgateway_url). Exits 0 whatever it
-decides: step 02 acts on the decision."""
+Evidently: per-column drift, the drifted share, per-column p-values and PSI judged under false-discovery control,
+the churn probability against the champion's holdout predictions, ROC AUC estimated without labels (CBPE) and
+ROC AUC / recall on labels that arrived (drift.feedback_table). Decides `retrain`, `none` or `insufficient_data`
+with its reasons and the rules that fired (drift.share_threshold, drift.prediction_drift,
+drift.max_performance_drop, drift.fdr, drift.max_estimated_auc_drop, side by side); writes the Evidently HTML
+reports and a JSON summary under <workspace>/reports/drift/, and Prometheus metrics (textfile, or
+drift.pushgateway_url). Exits 0 whatever it decides: step 02 acts on the decision."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         compared["performance"]["drops"],
         compared["performance"]["labelled"],
         compared["prediction"],
+        compared["tested"],
+        compared["estimate"],
     )
     verdict = decide(found, cfg.drift, hours_since_last(ws, now))
     summary = _summary(cfg, champion, current, reference, compared, verdict.to_dict(), now)
@@ -86,24 +89,53 @@ def _compare(
     stamp: str,
 ) -> dict[str, Any]:
     """Evidently's comparisons, when there are rows enough to compare; their HTML reports are written."""
-    out: dict[str, Any] = {"share": 0.0, "columns": [], "prediction": None, "html": {}}
+    out: dict[str, Any] = {"share": 0.0, "columns": [], "prediction": None, "html": {}, "tested": None}
+    out["estimate"] = None
     out["performance"] = {"labelled": 0, "now": {}, "drops": {}, "holdout": champion.metrics}
     if current.rows < cfg.drift.min_rows or current.frame.empty:
         return out
-    from common.drift.compare import data_drift, prediction_drift
+    from common.drift.compare import column_tests, data_drift, prediction_drift
+    from common.drift.statistics import judge_columns
 
     snapshot, out["columns"], out["share"] = data_drift(
         reference, current.frame, cfg.dataset, cfg.drift.share_threshold
     )
     out["html"]["data_drift"] = _save(snapshot, folder / f"drift_{stamp}.html")
+    snapshot, tests = column_tests(reference, current.frame, cfg.dataset)
+    out["tested"] = judge_columns(tests, cfg.drift.fdr, cfg.drift.min_effect)
+    out["html"]["column_tests"] = _save(snapshot, folder / f"column_tests_{stamp}.html")
+    out["performance"] = _performance(cfg, ws, champion, current)
     holdout = holdout_predictions(cfg, ws, champion.run_id)
     if holdout is not None:
         snapshot, out["prediction"] = prediction_drift(
             holdout["churn_probability"].to_numpy(), current.frame["churn_probability"].to_numpy()
         )
         out["html"]["prediction_drift"] = _save(snapshot, folder / f"prediction_drift_{stamp}.html")
-    out["performance"] = _performance(cfg, ws, champion, current)
+        out["estimate"] = _estimate(cfg, champion, holdout, current, out["performance"]["now"])
     return out
+
+
+def _estimate(
+    cfg: Settings, champion: ModelVersion, holdout: Any, current: Current, realized: dict[str, float]
+) -> dict[str, Any] | None:
+    """CBPE on the window's probabilities; its calibration is the champion's holdout's, measured here from the
+    holdout predictions its training run logged (labels and probabilities). Beside it, the realized ROC AUC
+    when labels arrived. None when the holdout has no labels or one class only."""
+    from sklearn.metrics import roc_auc_score
+
+    from common.drift.statistics import estimate
+
+    target = cfg.dataset.target
+    if target not in holdout.columns or holdout[target].nunique() < 2:
+        return None
+    labels, proba = holdout[target].to_numpy().astype(int), holdout["churn_probability"].to_numpy()
+    auc = champion.metrics.get("roc_auc")  # as the gate recorded it
+    if auc is None:
+        auc = float(roc_auc_score(labels, proba))
+    now = current.frame["churn_probability"].dropna().to_numpy()  # a row without a probability says nothing
+    found = estimate(now, champion.threshold, (labels, proba), auc)
+    found["realized_roc_auc"] = realized.get("roc_auc")
+    return found
 
 
 def _performance(cfg: Settings, ws: Workspace, champion: ModelVersion, current: Current) -> dict[str, Any]:
@@ -158,7 +190,10 @@ def _summary(
         "share_threshold": cfg.drift.share_threshold,
         "drifted": [c["column"] for c in compared["columns"] if c["detected"]],
         "columns": compared["columns"],
+        "fdr": {"q": cfg.drift.fdr, "min_effect": cfg.drift.min_effect, "columns": compared["tested"] or []},
+        "fdr_drifted": [t["column"] for t in compared["tested"] or [] if t["drifted"]],
         "prediction_drift": compared["prediction"],
+        "estimated_performance": compared["estimate"],
         "performance": compared["performance"],
         "reports": compared["html"],
     }
@@ -183,6 +218,7 @@ def _result(
             "rules_fired": summary["rules_fired"],
             "decision_id": summary["decision_id"],
             "drifted": summary["drifted"],
+            "fdr_drifted": summary["fdr_drifted"],
             "model_version": champion.version,
             "data_tag": champion.data_tag,
             "report": str(report),

@@ -1,12 +1,14 @@
 """Step 01: how the champion (--version N or --alias NAME for another) treats groups of customers, on the holdout
 its training run logged (or the newest labelled data, fairness.data: latest_extract). Per sensitive feature
 (fairness.sensitive_features: any low-cardinality column, a 0/1 flag or one of dataset.attributes too, and derived
-bins such as age_group): fairlearn's MetricFrame per
-group (count, selection rate, TPR, FPR, precision, accuracy) with 95 % bootstrap intervals, the demographic parity
-difference and ratio and the equalized odds difference, and what the What-If Tool showed: ROC and selection rate
-by group, the thresholds that would equalize TPR (information only) and the counterfactual flip rate. The verdict
-against fairness.thresholds (passed, warn or failed) is a version tag; under fairness.enforce: block a violation
-exits 4 naming each one. With no sensitive features configured it is skipped, saying which key to set.
+bins such as age_group), and per intersection of them (fairness.intersections: "Female & 60+" is one group):
+fairlearn's MetricFrame per group (count, selection rate, TPR, FPR, precision, accuracy) with 95 % bootstrap
+intervals, the demographic parity difference and ratio and the equalized odds difference, and what the What-If
+Tool showed: ROC and selection rate by group, the thresholds that would equalize TPR (information only) and the
+counterfactual flip rate. The verdict against fairness.thresholds (passed, inconclusive, warn or failed) is a
+version tag; under fairness.enforce: block a violation exits 4 naming each one. When labels of production
+traffic have arrived (drift.feedback_table), the same analysis of the version's logged answers is shown beside
+the holdout's, for information. With no sensitive features configured it is skipped, saying which key to set.
 Writes <workspace>/reports/fairness/<model>-v<N>/ (fairness.json, fairness.html, PNGs) and logs them on the
 version's MLflow run."""
 
@@ -35,21 +37,23 @@ log = logging.getLogger(f"uc5_fairness_docs.{STEP}")
 
 def run(cfg: Settings, ws: Workspace) -> StepResult:
     from common.fairness.analysis import analyse, check_features
+    from common.fairness.production import production
     from common.fairness.report import render
 
     check_features(cfg)
-    if not cfg.fairness.sensitive_features:
+    if not (cfg.fairness.sensitive_features or cfg.fairness.intersections):
         reason = "no fairness.sensitive_features: name the columns to group customers by to analyse fairness"
         log.info("fairness not analysed: %s", reason)
         return StepResult(step=STEP, status="skipped", outputs={"reason": reason})
     target = require(cfg, ws, cfg.fairness.version or cfg.fairness.alias)
     model = _load(cfg, ws, target)
     rows, source = _rows(cfg, ws, target, model)
-    lacking = [f for f in cfg.fairness.sensitive_features if f not in rows.columns]
+    named = [*cfg.fairness.sensitive_features, *(p for i in cfg.fairness.intersections for p in i)]
+    lacking = sorted({f for f in named if f not in rows.columns})
     if lacking:  # an attribute added to the config after this version was trained: its holdout lacks it
         raise MissingInputError(
-            f"fairness.sensitive_features {lacking}: not in the rows of {source}; retrain the version "
-            "(its holdout then carries them) or set fairness.data: latest_extract"
+            f"fairness.sensitive_features or fairness.intersections {lacking}: not in the rows of {source}; "
+            "retrain the version (its holdout then carries them) or set fairness.data: latest_extract"
         )
     folder = ws.dir("reports", "fairness", f"{target.name}-v{target.version}")
     for stale in folder.glob("*.png"):  # a rerun's plots replace the last ones (features may have changed)
@@ -57,6 +61,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     y = rows[cfg.dataset.target].to_numpy().astype(int)
     result = analyse(rows, y, rows["churn_probability"].to_numpy(), target.threshold, model, cfg, folder)
     result |= {"model": target.name, "version": target.version, "data": source}
+    # the labelled production traffic beside the holdout, for information: the verdict is the holdout's
+    result["production"] = production(cfg, ws, target, datetime.now(UTC))
     result["checked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report, page = folder / "fairness.json", folder / "fairness.html"
     write_text(report, json.dumps(result, indent=2))
@@ -81,11 +87,13 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
             "inconclusive": result["inconclusive"],
             "report": str(report),
             "html": str(page),
+            "production_rows": result["production"]["rows"],
         },
         metrics={
             f"{f}.{k}": v for f, found in result["features"].items() for k, v in found["disparities"].items()
         },
-        datasets_read=[f"models:/{target.name}/{target.version}"],
+        datasets_read=[f"models:/{target.name}/{target.version}"]
+        + ([result["production"]["uri"]] if result["production"]["rows"] else []),
         datasets_written=[report.as_uri()],
     )
 
@@ -134,11 +142,12 @@ def _record(
     from common.model.tracking import client_for, tracking_uri
 
     client = client_for(tracking_uri(cfg, ws))
-    for feature, found in result["features"].items():
+    for found in result["features"].values():
         figures = {**found["disparities"], "flip_rate": found["flip_rate"]}
         for key, value in figures.items():
-            if value is not None:
-                client.log_metric(target.run_id, f"fairness.{feature}.{key}", float(value))
+            if value is not None:  # MLflow takes no "&" in a name: an intersection as gender_x_age_group
+                name = "_x_".join(found["parts"])
+                client.log_metric(target.run_id, f"fairness.{name}.{key}", float(value))
     client.log_artifacts(target.run_id, str(folder), "fairness")  # the same paths: a rerun replaces them
     tags = {
         "fairness": verdict,

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PROBABILITY = "churn_probability"
 JUDGED = ("roc_auc", "recall")  # the metrics whose fall on labelled rows can call for a retrain
+# Per column: a two-sample test for the p-value and PSI for the effect. Evidently's "chisquare" is a
+# goodness-of-fit test that takes the reference's shares as exact, too eager when the reference is not much larger
+# than the window; HOMOGENEITY, registered with Evidently, is the 2 x k contingency test that counts both samples.
+NUM_TEST, EFFECT, HOMOGENEITY = "ks", "psi", "chi2_homogeneity"
 
 
 def data_drift(
@@ -34,6 +38,82 @@ def data_drift(
     found = _columns(snapshot.dict())
     drifted_share = sum(c["detected"] for c in found) / len(found) if found else 0.0
     return snapshot, found, drifted_share
+
+
+def column_tests(
+    reference: pd.DataFrame, current: pd.DataFrame, ds: DatasetCfg
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Per column, with Evidently's ValueDrift: the two-sample test's p-value (K-S for numbers, chi-square
+    homogeneity for categories) and PSI, the effect size. (The snapshot, [{column, test, p_value, effect_method,
+    effect}]); the verdicts are ours (common.drift.statistics.judge_columns)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+
+    register_homogeneity()
+    kinds = {**{c: NUM_TEST for c in ds.numeric}, **{c: HOMOGENEITY for c in ds.categorical}}
+    metrics = [ValueDrift(column=c, method=m) for c, m in kinds.items()]
+    metrics += [ValueDrift(column=c, method=EFFECT) for c in kinds]
+    definition = DataDefinition(numerical_columns=list(ds.numeric), categorical_columns=list(ds.categorical))
+    snapshot = Report(metrics).run(
+        current_data=Dataset.from_pandas(_typed(current, ds), data_definition=definition),
+        reference_data=Dataset.from_pandas(_typed(reference, ds), data_definition=definition),
+    )
+    scores = {(c["column"], c["method"]): c["score"] for c in _columns(snapshot.dict())}
+    found = [
+        {
+            "column": c,
+            "test": m,
+            "p_value": scores[(c, m)],
+            "effect_method": EFFECT,
+            "effect": scores[(c, EFFECT)],
+        }
+        for c, m in kinds.items()
+    ]
+    return snapshot, found
+
+
+def register_homogeneity() -> None:
+    """Make HOMOGENEITY a method Evidently knows (once per process): the chi-square test of homogeneity on the
+    two samples' counts per category (scipy's chi2_contingency), its p-value the score."""
+    from evidently.legacy.calculations.stattests.registry import (
+        StatTest,
+        StatTestNotFoundError,
+        get_registered_stattest,
+        register_stattest,
+    )
+    from evidently.legacy.core import ColumnType
+
+    try:
+        get_registered_stattest(HOMOGENEITY, ColumnType.Categorical)
+    except StatTestNotFoundError:  # the first use in this process
+        test = StatTest(
+            name=HOMOGENEITY,
+            display_name="chi-square homogeneity p_value",
+            allowed_feature_types=[ColumnType.Categorical],
+            default_threshold=0.05,
+        )
+        register_stattest(test, default_impl=_homogeneity)
+
+
+def _homogeneity(
+    reference: pd.Series, current: pd.Series, _kind: Any, threshold: float
+) -> tuple[float, bool]:
+    p = homogeneity_p(reference, current)
+    return p, p < threshold
+
+
+def homogeneity_p(reference: pd.Series, current: pd.Series) -> float:
+    """The chi-square homogeneity test's p-value for two samples of one categorical column; 1.0 when both hold
+    a single category (nothing can differ)."""
+    import pandas as pd
+    from scipy.stats import chi2_contingency
+
+    table = (
+        pd.concat([reference.value_counts(), current.value_counts()], axis=1).fillna(0).to_numpy(dtype=float)
+    )
+    if table.shape[0] < 2:
+        return 1.0
+    return float(chi2_contingency(table, correction=False).pvalue)
 
 
 def prediction_drift(holdout: np.ndarray, current: np.ndarray) -> tuple[Any, dict[str, Any]]:

@@ -45,7 +45,7 @@ def from_inference_log(cfg: Settings, ws: Workspace, now: datetime, version: str
     ds, drift = cfg.dataset, cfg.drift
     start = now - timedelta(hours=drift.window_hours)
     columns = [ds.id_column, *ds.numeric, *ds.categorical, *LOGGED]
-    with _log_root(cfg, ws, start, now) as (root, where):
+    with log_root(cfg, ws, start, now) as (root, where):
         files = log_files(root, start, now)
         bad = _quarantine(cfg, ws, root)
         window = read_window(files, start, now, columns, drift.max_rows, drift.seed, version, bad)
@@ -105,7 +105,7 @@ def _quarantine(cfg: Settings, ws: Workspace, root: Path) -> Callable[[Path, Exc
 
 
 @contextlib.contextmanager
-def _log_root(cfg: Settings, ws: Workspace, start: datetime, end: datetime) -> Iterator[tuple[Path, str]]:
+def log_root(cfg: Settings, ws: Workspace, start: datetime, end: datetime) -> Iterator[tuple[Path, str]]:
     """The log as a local folder: the workspace's, or the window's days fetched from the object store."""
     root = ws.root / PREFIX
     if cfg.object_store.backend != "s3":

@@ -19,7 +19,8 @@ NO_NEW_DATA = "no_new_data"  # a retrain found nothing newer than the champion's
 
 
 def metrics_registry(summary: dict[str, Any]) -> Any:
-    """The check's figures as a Prometheus registry: share, per-column scores and verdicts, rows, decision."""
+    """The check's figures as a Prometheus registry: share, per-column scores and verdicts, the per-column
+    tests under false-discovery control, the performance estimated without labels, rows, decision."""
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
@@ -40,6 +41,8 @@ def metrics_registry(summary: dict[str, Any]) -> Any:
     for column in summary["columns"]:
         score.labels(*model, column["column"], column["method"]).set(column["score"])
         detected.labels(*model, column["column"]).set(int(column["detected"]))
+    _fdr_gauges(registry, summary, labels, model)
+    _estimate_gauges(registry, summary.get("estimated_performance"), labels, model)
     rows = Gauge("mlops_drift_rows_compared", "Rows compared", [*labels, "side"], registry=registry)
     rows.labels(*model, "current").set(summary["rows"]["compared"])
     rows.labels(*model, "current_window").set(summary["rows"]["current"])
@@ -53,6 +56,61 @@ def metrics_registry(summary: dict[str, Any]) -> Any:
         datetime.fromisoformat(summary["checked_at"]).timestamp()
     )
     return registry
+
+
+def _fdr_gauges(registry: Any, summary: dict[str, Any], labels: list[str], model: list[str]) -> None:
+    """Per column: the BH-adjusted p-value, the effect size and our verdict (drift.fdr, drift.min_effect)."""
+    from prometheus_client import Gauge
+
+    tested = summary.get("fdr", {}).get("columns", [])
+    if not tested:
+        return
+    per_column = [*labels, "column"]
+    adjusted = Gauge(
+        "mlops_drift_column_p_adjusted", "Benjamini-Hochberg adjusted p-value", per_column, registry=registry
+    )
+    effect = Gauge(
+        "mlops_drift_column_effect", "Effect size (PSI)", [*per_column, "method"], registry=registry
+    )
+    drifted = Gauge(
+        "mlops_drift_column_fdr_drifted",
+        "1 when the column drifted under drift.fdr with effect >= drift.min_effect",
+        per_column,
+        registry=registry,
+    )
+    for t in tested:
+        adjusted.labels(*model, t["column"]).set(t["p_adjusted"])
+        effect.labels(*model, t["column"], t["effect_method"]).set(t["effect"])
+        drifted.labels(*model, t["column"]).set(int(t["drifted"]))
+
+
+def _estimate_gauges(
+    registry: Any, found: dict[str, Any] | None, labels: list[str], model: list[str]
+) -> None:
+    """CBPE's estimated ROC AUC (and precision, recall), the holdout's calibration error, and the realized ROC
+    AUC beside them when labels arrived."""
+    from prometheus_client import Gauge
+
+    if found is None:
+        return
+    Gauge(
+        "mlops_drift_estimated_roc_auc", "ROC AUC estimated without labels (CBPE)", labels, registry=registry
+    ).labels(*model).set(found["estimated"]["roc_auc"])
+    estimated = Gauge(
+        "mlops_drift_estimated_metric",
+        "Metric estimated without labels (CBPE)",
+        [*labels, "metric"],
+        registry=registry,
+    )
+    for name, value in found["estimated"].items():
+        estimated.labels(*model, name).set(value)
+    Gauge(
+        "mlops_drift_calibration_error", "The holdout's expected calibration error", labels, registry=registry
+    ).labels(*model).set(found["calibration_error"])
+    if found.get("realized_roc_auc") is not None:
+        Gauge("mlops_drift_realized_roc_auc", "ROC AUC on labelled rows", labels, registry=registry).labels(
+            *model
+        ).set(found["realized_roc_auc"])
 
 
 def publish(summary: dict[str, Any], textfile: Path, pushgateway_url: str) -> str:

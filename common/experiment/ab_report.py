@@ -35,9 +35,10 @@ def render(report: dict[str, Any]) -> str:
         "table{border-collapse:collapse} .pass{background:#d9f2d9} .fail{background:#f7d6d6}"
         ".insufficient{background:#eee} svg{margin:8px;border:1px solid #ddd}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>version {report['candidate']} (candidate) against "
-        f"{report['stable']} (stable)</p><ul>{reasons}</ul>"
+        f"{report['stable']} (stable), {html.escape(str(report.get('mode', 'split')))} mode</p><ul>{reasons}</ul>"
+        f"{_plan(report)}"
         "<table><tr><th>version</th><th>objective</th><th>value</th><th>limit</th><th>status</th><th></th></tr>"
-        f"{rows}</table><div>{charts}</div></body></html>\n"
+        f"{rows}</table>{_looks(report)}<div>{charts}</div></body></html>\n"
     )
 
 
@@ -65,6 +66,45 @@ def _chart(name: str, lines: dict[str, list[tuple[int, float]]], limit: float, n
         "stable blue, candidate red)</text>"
         f"{limit_line}{paths}</svg>"
     )
+
+
+def _plan(report: dict[str, Any]) -> str:
+    """The plan step 02 made, and what the fair comparison set left out."""
+    parts = []
+    if report.get("plan"):
+        parts.append(f"<p>Plan: {html.escape(report['plan']['said'])}</p>")
+    fair = report.get("fair") or {}
+    if fair.get("notes"):
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in fair["notes"])
+        left = f"{fair.get('customers', 'n/a')} fair customers; left out, as trained on:"
+        parts.append(f"<p>Fair comparison set: {left}</p><ul>{notes}</ul>")
+    return "".join(parts)
+
+
+def _looks(report: dict[str, Any]) -> str:
+    """The quality claim at each look: the estimate, each claim's evidence against the boundary, and the
+    fair labelled customers still needed at the configured power."""
+    rows = []
+    for it in report["iterations"]:
+        found = next((r for r in it["results"] if r["objective"] == "roc_auc_drop"), None)
+        seen = (found or {}).get("evidence")
+        if found is None or not seen:
+            detail = html.escape((found or {}).get("detail", ""))
+            rows.append(f"<tr><td>{it['iteration']}</td><td colspan='6'>{detail}</td></tr>")
+            continue
+        worse, within = seen["worse"], seen["within"]
+        rows.append(
+            f"<tr><td>{it['iteration']}</td><td>{seen['rows']}</td><td>{_fmt(found['value'])} "
+            f"± {_fmt(worse['se'])}</td><td>{worse['log_ratio']:.2f}</td><td>{within['log_ratio']:.2f}</td>"
+            f"<td>{worse['boundary']:.2f}</td><td>{max(seen['rows_needed'] - seen['rows'], 0)}</td></tr>"
+        )
+    if not rows:
+        return ""
+    head = (
+        "<tr><th>look</th><th>fair labelled</th><th>AUC drop ± se</th><th>log evidence: worse</th>"
+        "<th>log evidence: within</th><th>boundary</th><th>more needed</th></tr>"
+    )
+    return f"<h2>The quality claim at each look (always-valid)</h2><table>{head}{''.join(rows)}</table>"
 
 
 def _fmt(value: float | None) -> str:

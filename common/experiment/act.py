@@ -1,5 +1,6 @@
-"""UC2's decision, acted upon: promote (the aliases move, the candidate is served alone) or roll back (the
-candidate is tagged rejected, the champion served alone). The decision is written first (report.json, "acted":
+"""UC2's decision, acted upon: promote (the aliases move, the candidate is served alone), roll back (the
+candidate is tagged rejected, the champion served alone) or inconclusive (the champion served alone, the candidate
+not tagged rejected: the next experiment tests it again). The decision is written first (report.json, "acted":
 false) and named by an intent (common.intent); the act clears it. Whatever a kill interrupts, the next UC2 run
 (step 01, or step 03 alone) finishes it before anything else, whatever the aliases now say; every act is
 idempotent, so nothing is done twice."""
@@ -69,6 +70,9 @@ def act(cfg: Settings, ws: Workspace, report: dict[str, Any]) -> None:
         )
         if "rejected" in ModelVersion.require(client, name, candidate).tags:  # retried, and won this time
             client.delete_model_version_tag(name, candidate, "rejected")
+    elif report["decision"] == "inconclusive":  # not shown worse: the next experiment tests it again
+        said = f"inconclusive in experiment {report['experiment']}: " + "; ".join(report["reasons"])
+        client.set_model_version_tag(name, candidate, "ab_testing", said[:5000])
     else:
         client.set_model_version_tag(name, candidate, "rejected", json.dumps(report["reasons"]))
     intent.boundary(f"uc2.{report['decision']}.registry")

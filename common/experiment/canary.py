@@ -1,5 +1,5 @@
 """The spec of a canary split for the local model server, pure: the stable version's spec, and the candidate's
-version, model and threshold with the share and routing from ab_testing."""
+version, model and threshold with the mode, share and routing from ab_testing."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def canary_spec(stable: dict[str, Any], candidate: ModelVersion, ab: ABTestingCf
                 "model_uri": candidate.model_uri,
                 "decision_threshold": candidate.threshold,
             },
+            "mode": ab.mode,  # shadow: the candidate scores every request and never answers
             "percent": ab.canary_percent,
             "routing": ab.routing,
             "pin_header": ab.pin_header,

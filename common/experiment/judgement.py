@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.settings import ObjectivesCfg
+
+if TYPE_CHECKING:
+    from common.experiment.sequential import Aucs
 
 PASS, FAIL, INSUFFICIENT = "pass", "fail", "insufficient"
 
@@ -46,9 +49,12 @@ class Result:
     limit: float
     status: str  # pass | fail | insufficient
     detail: str = ""
+    evidence: dict[str, Any] | None = None  # the always-valid tests' look, for the report
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("objective", "version", "value", "limit", "status", "detail")}
+        fields = ("objective", "version", "value", "limit", "status", "detail")
+        found = {k: getattr(self, k) for k in fields}
+        return found if self.evidence is None else {**found, "evidence": self.evidence}
 
 
 def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
@@ -69,24 +75,14 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return lower_bound
 
 
-def two_proportion_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
-    """Two-sided p-value of a difference between two rates (pooled z-test); 1.0 when it cannot be computed."""
-    if n_a == 0 or n_b == 0:
-        return 1.0
-    pooled = (hits_a + hits_b) / (n_a + n_b)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    if spread == 0:
-        return 1.0 if hits_a / n_a == hits_b / n_b else 0.0
-    z = (hits_a / n_a - hits_b / n_b) / spread
-    return math.erfc(abs(z) / math.sqrt(2))
-
-
-def evaluate(stable: Window, candidate: Window, obj: ObjectivesCfg, min_requests: int) -> list[Result]:
+def evaluate(
+    stable: Window, candidate: Window, obj: ObjectivesCfg, min_requests: int, seq: Sequential | None = None
+) -> list[Result]:
     """Every objective of both versions on their windows."""
     results = []
     for name, window in (("stable", stable), ("candidate", candidate)):
         results += _service(name, window, obj, min_requests)
-    results.append(_positive_rate(stable, candidate, obj, min_requests))
+    results.append(_positive_rate(stable, candidate, obj, min_requests, seq or Sequential()))
     return results
 
 
@@ -114,10 +110,30 @@ def _service(version: str, w: Window, obj: ObjectivesCfg, min_requests: int) -> 
     return found
 
 
-def _positive_rate(stable: Window, candidate: Window, obj: ObjectivesCfg, min_requests: int) -> Result:
-    """The candidate's positive-prediction rate within the band of the stable one; a gap over the band fails
-    only when the excess over the band is significant (one-sided, unpooled standard error): two versions see
-    different customers, and the same model would otherwise fail by chance."""
+@dataclass(frozen=True)
+class Sequential:
+    """What the always-valid tests need: the experiment's false-decision rate, the effect it is sized for and
+    the power wanted there, and the ROC AUC drop a candidate may show and still be promoted."""
+
+    alpha: float = 0.05
+    min_detectable_auc_drop: float = 0.02
+    power: float = 0.8
+    max_auc_drop: float = 0.01
+
+    @classmethod
+    def of(cls, objectives: dict[str, Any]) -> Sequential:
+        return cls(**{k: objectives[k] for k in cls.__dataclass_fields__ if k in objectives})
+
+
+def _positive_rate(
+    stable: Window, candidate: Window, obj: ObjectivesCfg, min_requests: int, seq: Sequential
+) -> Result:
+    """The candidate's positive-prediction rate within the band of the stable one. It fails only when an
+    always-valid test (alpha/2 each side: the quality test has the other half of a rollback's error) shows the
+    gap past the band; within the band, or not shown past it, it passes: it guards against a broken candidate,
+    the quality objective is the decision's evidence."""
+    from common.experiment.sequential import evidence
+
     band = obj.positive_rate_band
     if min(stable.predictions, candidate.predictions) < min_requests:
         return Result(
@@ -130,16 +146,17 @@ def _positive_rate(stable: Window, candidate: Window, obj: ObjectivesCfg, min_re
         )
     rate_c, rate_s = candidate.positives / candidate.predictions, stable.positives / stable.predictions
     gap = rate_c - rate_s
-    spread = math.sqrt(
-        rate_c * (1 - rate_c) / candidate.predictions + rate_s * (1 - rate_s) / stable.predictions
-    )
-    p = 0.5 * math.erfc((abs(gap) - band) / (spread or 1e-12) / math.sqrt(2))  # H0: |gap| within the band
-    if abs(gap) <= band:
-        return Result("positive_rate_gap", "candidate", gap, band, PASS, "")
-    if p >= obj.significance:
-        detail = f"over the band but not significant at {obj.significance} (p={p:.3g})"
-        return Result("positive_rate_gap", "candidate", gap, band, PASS, detail)
-    return Result("positive_rate_gap", "candidate", gap, band, FAIL, f"p={p:.3g}")
+    variance = rate_c * (1 - rate_c) / candidate.predictions + rate_s * (1 - rate_s) / stable.predictions
+    tau = max(band, 0.01)
+    above = evidence(gap - band, variance, tau, seq.alpha / 2)
+    below = evidence(-gap - band, variance, tau, seq.alpha / 2)
+    shown = above if above.log_ratio >= below.log_ratio else below
+    detail = f"always-valid p={shown.p_value:.3g} that the gap is past the band"
+    if shown.reached:
+        return Result("positive_rate_gap", "candidate", gap, band, FAIL, detail, shown.to_dict())
+    if abs(gap) > band:
+        detail = f"over the band but not shown past it at alpha/2 {seq.alpha / 2:g} ({detail})"
+    return Result("positive_rate_gap", "candidate", gap, band, PASS, detail, shown.to_dict())
 
 
 def iteration_status(results: list[Result]) -> str:
@@ -148,14 +165,26 @@ def iteration_status(results: list[Result]) -> str:
     return FAIL if FAIL in statuses else INSUFFICIENT if INSUFFICIENT in statuses else PASS
 
 
-def decide(statuses: list[str], failure_limit: int, final: bool) -> str | None:
-    """rollback after `failure_limit` failing iterations in a row; at the end, promote only when the last
-    iteration passed; None while the experiment goes on."""
+SEQUENTIAL = ("roc_auc_drop", "positive_rate_gap")  # judged by always-valid tests: decisive at any look
+
+
+def decide(iterations: list[list[Result]], failure_limit: int, final: bool) -> str | None:
+    """The decision after the looks so far (each look's results), None while the experiment goes on:
+    rollback      a sequential objective failed (always-valid: at any look), or `failure_limit` looks in a row
+                  failed (the service objectives);
+    promote       a look where every objective passed (the quality claim is always-valid, so it may come early);
+    inconclusive  at the end, neither: the candidate is not promoted, and not rejected either."""
+    statuses = [iteration_status(results) for results in iterations]
+    last = iterations[-1] if iterations else []
+    if any(r.status == FAIL and r.objective in SEQUENTIAL for r in last):
+        return "rollback"
     if len(statuses) >= failure_limit and all(s == FAIL for s in statuses[-failure_limit:]):
         return "rollback"
+    if statuses and statuses[-1] == PASS:
+        return "promote"
     if not final:
         return None
-    return "promote" if statuses and statuses[-1] == PASS else "rollback"
+    return "rollback" if statuses and statuses[-1] == FAIL else "inconclusive"
 
 
 def failed(results: list[Result]) -> list[str]:
@@ -173,39 +202,38 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
-def auc_result(
-    labelled: dict[str, list[tuple[int, float]]], tolerance: float, min_requests: int, significance: float
-) -> Result:
-    """The candidate's ROC AUC on the served customers whose labels are known, not below the stable one's by
-    more than `tolerance` (the gate's regression tolerance). Two versions see different customers, so a drop
-    over the tolerance fails only when it is significant (Hanley-McNeil standard errors, one-sided)."""
-    from sklearn.metrics import roc_auc_score
+def quality_result(aucs: Aucs | None, short: str, seq: Sequential) -> Result:
+    """The candidate's ROC AUC against the stable one's on the fair comparison set, by two always-valid claims
+    at `alpha` each (a false decision needs the wrong one, and only one can be wrong):
+      fail  the candidate is shown worse than the stable one by more than max_auc_drop (a rollback);
+      pass  it is shown no more than min_detectable_auc_drop worse (a promotion);
+      insufficient  neither yet: never a pass. The detail says how many labelled customers would settle it.
+    `short` says why there is no comparison when `aucs` is None."""
+    from common.experiment.sequential import evidence, rows_needed
 
-    aucs, errors = {}, {}
-    for version in ("stable", "candidate"):
-        rows = labelled.get(version, [])
-        positives = sum(y for y, _ in rows)
-        if len(rows) < min_requests or positives in (0, len(rows)):
-            return Result(
-                "roc_auc_drop",
-                "candidate",
-                None,
-                tolerance,
-                INSUFFICIENT,
-                f"{version}: {len(rows)} labelled answers, {positives} positive",
-            )
-        aucs[version] = roc_auc_score([y for y, _ in rows], [p for _, p in rows])
-        errors[version] = auc_standard_error(aucs[version], positives, len(rows) - positives)
-    drop = aucs["stable"] - aucs["candidate"]
-    spread = math.sqrt(errors["stable"] ** 2 + errors["candidate"] ** 2) or 1e-12
-    p = 0.5 * math.erfc((drop - tolerance) / spread / math.sqrt(2))  # H0: the drop is within the tolerance
-    detail = f"stable {aucs['stable']:.3f}, candidate {aucs['candidate']:.3f}, p={p:.3g}"
-    if (
-        drop > tolerance and p >= significance
-    ):  # the customers differ: a drop the sample cannot tell from noise
-        detail += f": over the tolerance but not significant at {significance}"
-    status = FAIL if drop > tolerance and p < significance else PASS
-    return Result("roc_auc_drop", "candidate", drop, tolerance, status, detail)
+    limit = seq.max_auc_drop
+    if aucs is None:
+        return Result("roc_auc_drop", "candidate", None, limit, INSUFFICIENT, short)
+    tau, drop = seq.min_detectable_auc_drop, -aucs.difference
+    worse = evidence(drop - limit, aucs.variance, tau, seq.alpha)
+    within = evidence(tau - drop, aucs.variance, tau, seq.alpha)
+    needed = rows_needed(aucs.variance * aucs.rows, tau, tau, seq.alpha, seq.power, cap=10**8)
+    looked = {"worse": worse.to_dict(), "within": within.to_dict(), "rows": aucs.rows, "rows_needed": needed}
+    figures = (
+        f"stable {aucs.stable:.3f}, candidate {aucs.candidate:.3f} on {aucs.rows} fair labelled customers"
+    )
+    if worse.reached:
+        detail = f"{figures}: shown more than {limit:g} worse (always-valid p={worse.p_value:.3g})"
+        return Result("roc_auc_drop", "candidate", drop, limit, FAIL, detail, looked)
+    if within.reached:
+        detail = f"{figures}: shown at most {tau:g} worse (always-valid p={within.p_value:.3g})"
+        return Result("roc_auc_drop", "candidate", drop, limit, PASS, detail, looked)
+    more = max(needed - aucs.rows, 0)
+    detail = (
+        f"{figures}: not decided yet (evidence {max(worse.log_ratio, within.log_ratio):.2f} of "
+        f"{worse.boundary:.2f}); about {more} more would settle a {tau:g} drop at power {seq.power:g}"
+    )
+    return Result("roc_auc_drop", "candidate", drop, limit, INSUFFICIENT, detail, looked)
 
 
 def auc_standard_error(auc: float, positives: int, negatives: int) -> float:

@@ -56,6 +56,17 @@ def customers(path: str, id_column: str, fields: list[str], label: str | None, s
     return instances(pd.read_parquet(path, columns=wanted), id_column, fields, label, seed)
 
 
+def experiment_customers(replay: dict[str, Any]) -> list[dict]:
+    """A canary experiment's customers: those of its fair comparison set (neither version trained on them; the
+    quality objective counts only them), or every customer when none is left (the objective then says so)."""
+    from common.experiment.fair import read_exclusion
+
+    rows = customers(replay["data_path"], replay["id_column"], replay["fields"], replay.get("label"))
+    excluded = read_exclusion(replay.get("excluded"))
+    fair = [r for r in rows if r["instance"][replay["id_column"]] not in excluded]
+    return fair or rows
+
+
 def instances(
     frame: pd.DataFrame, id_column: str, fields: list[str], label: str | None, seed: int
 ) -> list[dict]:
@@ -90,11 +101,7 @@ class Load:
         replay = experiment["replay"]
         self.url = urlsplit(experiment["endpoint"])
         self.rate, self.duration = float(replay["rate"]), float(replay["duration_s"])
-        self.rows = (
-            rows
-            if rows is not None
-            else customers(replay["data_path"], replay["id_column"], replay["fields"], replay.get("label"))
-        )
+        self.rows = rows if rows is not None else experiment_customers(replay)
         if not self.rows:
             raise ValueError("no customers to replay: the data is empty")
         self.threads = int(replay.get("threads", 8))

@@ -1,5 +1,6 @@
-"""One fairness analysis of a model's scored rows: per sensitive feature the groups' metrics with intervals,
-the disparities over groups large enough to judge, the What-If views, and the verdict against thresholds."""
+"""One fairness analysis of a model's scored rows: per sensitive feature and per intersection of them the groups'
+metrics with intervals, the disparities over groups large enough to judge, the What-If views, and the verdict
+against thresholds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from common.fairness import metrics, whatif
 from common.fairness.whatif import Scorer
-from common.settings import Settings
+from common.settings import FairnessCfg, Settings
 
 
 def analyse(
@@ -23,40 +24,28 @@ def analyse(
     cfg: Settings,
     out: Path,
 ) -> dict[str, Any]:
-    """`rows` hold the sensitive features (and the model's inputs, for the flip rate when `score` is given)."""
+    """`rows` hold the sensitive features (and the model's inputs, for the flip rate when `score` is given).
+    Each of fairness.intersections is one more feature whose groups are the combinations of its parts'."""
     from common.features.engineering import feature_types
 
     fc = cfg.fairness
     pred = (proba >= threshold).astype(np.int64)
-    features = {f: groups_of(rows[f], f, fc.max_groups) for f in fc.sensitive_features}
+    features = sensitive_groups(rows, fc)
     inputs = feature_types(cfg.features, cfg.dataset)
-    tables = {name: metrics.by_group(y, pred, groups) for name, groups in features.items()}
-    smalls = {
-        name: sorted(g for g, row in table.items() if (row["count"] or 0) < fc.min_group_size)
-        for name, table in tables.items()
-    }
-    kept = {name: [g for g in table if g not in smalls[name]] for name, table in tables.items()}
-    intervals = metrics.bootstrap(y, pred, features, fc.bootstrap_rounds, fc.seed, judged=kept)
-    found = {}
+    found = judge(y, pred, features, fc)
+    parts = {JOIN.join(i): i for i in fc.intersections}
     for name, groups in features.items():
-        table, small = tables[name], smalls[name]
-        judged = ~np.isin(groups, small)
-        found[name] = {
-            "groups": {
-                g: {**row, "interval": intervals[name][g], "small": g in small} for g, row in table.items()
-            },
-            "small_groups": small,
-            "disparities": metrics.disparities_of({g: row for g, row in table.items() if g not in small}),
-            # 95 % bootstrap intervals of the disparities over the same groups: what the verdict judges
-            "disparity_intervals": intervals[name][metrics.DISPARITY_KEY],
-            "judged_rows": int(judged.sum()),
+        judged = ~np.isin(groups, found[name]["small_groups"])
+        found[name] |= {
+            "parts": parts.get(name, [name]),
             "equal_tpr_thresholds": whatif.equal_tpr_thresholds(y[judged], proba[judged], groups[judged]),
-            # not a model input (dataset.attributes): the model cannot see it, so there is nothing to flip
+            # not a model input (dataset.attributes): the model cannot see it, so there is nothing to flip; an
+            # intersection's parts have their own flip rates
             "flip_rate": None
             if score is None or name not in inputs
             else whatif.flip_rate(rows, name, score, threshold, cfg.dataset, cfg.features),
             "model_input": name in inputs,
-            "plots": [p.name for p in whatif.plots(y, proba, groups, name, out)],
+            "plots": [p.name for p in whatif.plots(y, proba, groups, _file_name(name), out)],
         }
     findings = verdict(found, fc.thresholds)
     violations = [f["text"] for f in findings if f["status"] == "beyond"]
@@ -75,6 +64,60 @@ def analyse(
         "enforce": fc.enforce,
         "block_inconclusive": fc.block_inconclusive,
     }
+
+
+def judge(
+    y: np.ndarray, pred: np.ndarray, features: dict[str, np.ndarray], fc: FairnessCfg
+) -> dict[str, dict[str, Any]]:
+    """Per feature: its groups' metrics with bootstrap intervals (a group under fairness.min_group_size marked
+    small), and the disparities with their intervals over the groups large enough to judge."""
+    tables = {name: metrics.by_group(y, pred, groups) for name, groups in features.items()}
+    smalls = {
+        name: sorted(g for g, row in table.items() if (row["count"] or 0) < fc.min_group_size)
+        for name, table in tables.items()
+    }
+    kept = {name: [g for g in table if g not in smalls[name]] for name, table in tables.items()}
+    intervals = metrics.bootstrap(y, pred, features, fc.bootstrap_rounds, fc.seed, judged=kept)
+    return {
+        name: {
+            "groups": {
+                g: {**row, "interval": intervals[name][g], "small": g in smalls[name]}
+                for g, row in table.items()
+            },
+            "small_groups": smalls[name],
+            "disparities": metrics.disparities_of({g: table[g] for g in kept[name]}),
+            # 95 % bootstrap intervals of the disparities over the same groups: what the verdict judges
+            "disparity_intervals": intervals[name][metrics.DISPARITY_KEY],
+            "judged_rows": int(np.isin(features[name], kept[name]).sum()),
+        }
+        for name, table in tables.items()
+    }
+
+
+JOIN = " & "  # an intersection's name ("gender & age_group") and its groups' labels ("Female & 60+")
+
+
+def sensitive_groups(rows: Any, fc: FairnessCfg) -> dict[str, np.ndarray]:
+    """The group label of every row, per sensitive feature and per intersection (its parts' labels joined)."""
+    names = dict.fromkeys([*fc.sensitive_features, *(p for i in fc.intersections for p in i)])
+    single = {f: groups_of(rows[f], f, fc.max_groups) for f in names}
+    out = {f: single[f] for f in fc.sensitive_features}
+    for parts in fc.intersections:
+        out[JOIN.join(parts)] = combined([single[p] for p in parts])
+    return out
+
+
+def combined(labels: list[np.ndarray]) -> np.ndarray:
+    """One label per row from several: "Female" and "60+" make "Female & 60+"."""
+    out = labels[0].astype(object)
+    for more in labels[1:]:
+        out = out + JOIN + more.astype(object)
+    return out.astype(str)
+
+
+def _file_name(name: str) -> str:
+    """A feature's name as a file name: an intersection "gender & age_group" as gender_x_age_group."""
+    return name.replace(JOIN, "_x_")
 
 
 def verdict_of(violations: list[str], inconclusive: list[str], enforce: str, block_inconclusive: bool) -> str:
@@ -113,19 +156,31 @@ def groups_of(values: Any, name: str, max_groups: int) -> np.ndarray:
 
 
 def check_features(cfg: Settings) -> None:
-    """Each sensitive feature is a column of the dataset (an input or one of dataset.attributes) or a derived
-    bin or flag; UC5's check of its config, run by run_all before any use case starts. How many groups a column
-    holds is known only from the data: the analysis refuses more than fairness.max_groups."""
+    """Each sensitive feature, and each part of an intersection, is a column of the dataset (an input or one of
+    dataset.attributes) or a derived bin or flag; UC5's check of its config, run by run_all before any use case
+    starts. How many groups a column holds is known only from the data: the analysis refuses more than
+    fairness.max_groups."""
     from common.errors import ConfigError
 
     ds = cfg.dataset
     known = {*ds.inputs, *ds.attributes, *(d.name for d in cfg.features.derived if d.bins or d.flag)}
+    where = (
+        "a column of the dataset (dataset.numeric, dataset.categorical, dataset.attributes) or a derived bin "
+        "or flag"
+    )
     unknown = [f for f in cfg.fairness.sensitive_features if f not in known]
     if unknown:
-        raise ConfigError(
-            f"fairness.sensitive_features {unknown}: not a column of the dataset (dataset.numeric, "
-            f"dataset.categorical, dataset.attributes) or a derived bin or flag; known: {sorted(known)}"
-        )
+        raise ConfigError(f"fairness.sensitive_features {unknown}: not {where}; known: {sorted(known)}")
+    for parts in cfg.fairness.intersections:
+        unknown = [p for p in parts if p not in known]
+        if unknown:
+            raise ConfigError(
+                f"fairness.intersections {parts}: {', '.join(unknown)} not {where}; known: {sorted(known)}"
+            )
+        if len(set(parts)) < len(parts):
+            raise ConfigError(
+                f"fairness.intersections {parts}: a column twice; an intersection joins different ones"
+            )
 
 
 def verdict(found: dict[str, Any], thresholds: Mapping[Any, float]) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ resample, so 200 rounds over 100k rows take seconds, where MetricFrame's own n_b
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,9 @@ def bootstrap(
     out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
     for name, (labels, _) in coded.items():
         stacked = np.stack(draws[name])  # rounds x groups x metrics
-        with np.errstate(all="ignore"):  # a small group some resamples never draw: NaN there, left out
+        # a small group some resamples never draw: NaN there, left out; one never drawn has no interval
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             low, high = np.nanquantile(stacked, quantiles, axis=0)
         out[name] = {
             str(g): {m: [_num(low[i, j]), _num(high[i, j])] for j, m in enumerate(GROUP_METRICS)}

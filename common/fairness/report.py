@@ -20,17 +20,22 @@ def render(result: dict[str, Any], folder: Path) -> str:
     title = f"Fairness of {result['model']} v{result['version']}: {result['verdict']}"
     violations = "".join(f"<li>{html.escape(v)}</li>" for v in result["violations"]) or "<li>none</li>"
     unsure = "".join(f"<li>{html.escape(v)}</li>" for v in result.get("inconclusive", [])) or "<li>none</li>"
-    sections = "".join(_feature(name, found, folder) for name, found in result["features"].items())
+    production = result.get("production") or {"rows": 0, "note": "not read"}
+    sections = "".join(
+        _feature(name, found, folder) + _side_by_side(name, found, production)
+        for name, found in result["features"].items()
+    )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1 class='{result['verdict']}'>{html.escape(title)}</h1>"
         f"<p>{result['rows']} rows ({html.escape(result['data'])}), decision threshold "
         f"{result['threshold']:.4f}; intervals: 95 % bootstrap over {result['bootstrap_rounds']} rounds; groups "
-        f"under {result['min_group_size']} rows are grey and left out of the disparities. Enforcement: "
+        f"under {result['min_group_size']} rows are grey, too small to judge: shown, and left out of the "
+        f"disparities. An intersection (a & b) is one group per combination. Enforcement: "
         f"{result['enforce']}.</p><h2>Violations</h2><p>A disparity whose whole interval is past its threshold."
         f"</p><ul>{violations}</ul><h2>Inconclusive</h2><p>A disparity whose interval straddles its threshold: "
         "not a violation, not a pass."
-        f"</p><ul>{unsure}</ul>{sections}</body></html>\n"
+        f"</p><ul>{unsure}</ul>{_production(production)}{sections}</body></html>\n"
     )
 
 
@@ -47,6 +52,8 @@ def _feature(name: str, found: dict[str, Any], folder: Path) -> str:
         for g, parts in found["equal_tpr_thresholds"].items()
     )
     flip = "not measured" if found["flip_rate"] is None else f"{found['flip_rate']:.2%}"
+    if len(found.get("parts", [name])) > 1:
+        flip += " (an intersection: each part's own flip rate is in its section)"
     images = "".join(_image(folder / p) for p in found["plots"])
     return (
         f"<h2>{html.escape(name)}</h2><table><tr>{head}</tr>{rows}</table>"
@@ -69,8 +76,67 @@ def _group(group: str, row: dict[str, Any]) -> str:
         f"<td>{_fmt(row[m])} <small>[{_fmt(row['interval'][m][0])}, {_fmt(row['interval'][m][1])}]</small></td>"
         for m in GROUP_METRICS
     )
-    css = " class='small'" if row["small"] else ""
-    return f"<tr{css}><td>{html.escape(group)}</td><td>{int(row['count'])}</td>{cells}</tr>"
+    css, mark = (" class='small'", " <small>too small to judge</small>") if row["small"] else ("", "")
+    return f"<tr{css}><td>{html.escape(group)}{mark}</td><td>{int(row['count'])}</td>{cells}</tr>"
+
+
+SIDE = ("selection_rate", "tpr", "fpr")  # the rates the disparities are made of
+
+
+def _production(production: dict[str, Any]) -> str:
+    """What production traffic was judged, or why none was; its findings are information, not the verdict."""
+    if not production["rows"]:
+        return f"<h2>Production traffic</h2><p>{html.escape(production['note'])}.</p>"
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in production["findings"]) or "<li>none</li>"
+    unlogged = production.get("not_logged") or []
+    missing = (
+        f" Not in the inference log (no model input): {html.escape(', '.join(unlogged))}." if unlogged else ""
+    )
+    return (
+        f"<h2>Production traffic</h2><p>{production['rows']} labelled rows of the version's logged answers "
+        f"({html.escape(production['source'])}), judged as the holdout is, beside it in each section below. "
+        "For information: the verdict is the holdout's, a random sample of the version's own data, where the "
+        f"labels that arrive first are a selection of the traffic.{missing}</p><p>Beyond or straddling a "
+        f"threshold in production:</p><ul>{findings}</ul>"
+    )
+
+
+def _side_by_side(name: str, holdout: dict[str, Any], production: dict[str, Any]) -> str:
+    """Per group, the holdout's and production's rows and rates with intervals; then the disparities."""
+    live = (production.get("features") or {}).get(name)
+    if live is None:
+        return ""
+    head = "".join(f"<th>holdout {m}</th><th>production {m}</th>" for m in ("rows", *SIDE))
+    rows = ""
+    for group in sorted({*holdout["groups"], *live["groups"]}):
+        mine, theirs = holdout["groups"].get(group), live["groups"].get(group)
+        cells = f"<td>{_count(mine)}</td><td>{_count(theirs)}</td>" + "".join(
+            f"<td>{_rate(mine, m)}</td><td>{_rate(theirs, m)}</td>" for m in SIDE
+        )
+        rows += f"<tr><td>{html.escape(group)}</td>{cells}</tr>"
+    spans = "".join(
+        f"<tr><td>{k}</td><td>{_fmt(v)} {_span(holdout['disparity_intervals'].get(k))}</td>"
+        f"<td>{_fmt(live['disparities'].get(k))} {_span(live['disparity_intervals'].get(k))}</td></tr>"
+        for k, v in holdout["disparities"].items()
+    )
+    return (
+        f"<h3>{html.escape(name)}: holdout and production</h3><table class='side'><tr><th>group</th>{head}</tr>"
+        f"{rows}</table><table class='side'><tr><th>disparity</th><th>holdout</th><th>production</th></tr>"
+        f"{spans}</table>"
+    )
+
+
+def _count(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "0"
+    return f"{int(row['count'])}" + (" <small>too small to judge</small>" if row["small"] else "")
+
+
+def _rate(row: dict[str, Any] | None, metric: str) -> str:
+    if row is None:
+        return "n/a"
+    low, high = row["interval"][metric]
+    return f"{_fmt(row[metric])} <small>[{_fmt(low)}, {_fmt(high)}]</small>"
 
 
 def _image(path: Path) -> str:

@@ -163,8 +163,19 @@ def fairness(ws: Workspace, target: ModelVersion) -> dict[str, Any] | None:
             name: {**f["disparities"], "flip_rate": f["flip_rate"], "small_groups": f["small_groups"]}
             for name, f in found["features"].items()
         },
+        "production": production_line(found.get("production")),
         "report": str(path.with_suffix(".html")),
     }
+
+
+def production_line(found: dict[str, Any] | None) -> str:
+    """Step 01's analysis of labelled production traffic in a sentence: information beside the verdict."""
+    if found is None:  # a report written before production traffic was read
+        return "not analysed"
+    if not found["rows"]:
+        return str(found["note"])
+    past = "; ".join(found["findings"]) or "no disparity past or straddling its threshold"
+    return f"{found['rows']} labelled rows of the version's logged answers (information, not the verdict): {past}"
 
 
 def provenance(cfg: Settings, ws: Workspace, target: ModelVersion) -> dict[str, Any]:

@@ -114,10 +114,12 @@ table{border-collapse:collapse;margin:8px 0} .failed{background:#f7d6d6} .passed
 <table id="fairness"><tr><th>feature</th>
 <th>demographic parity difference</th>
 <th>ratio</th><th>equalized odds difference</th><th>flip rate</th></tr>
-{% for n, f in c.fairness.features.items() %}<tr><td>{{ n }}</td><td>{{ f.demographic_parity_difference }}</td>
-<td>{{ f.demographic_parity_ratio }}</td><td>{{ f.equalized_odds_difference }}</td><td>{{ f.flip_rate }}</td></tr>
+{% for n, f in c.fairness.features.items() %}{% set flip = "n/a" if f.flip_rate is none else f.flip_rate %}
+<tr><td>{{ n }}</td><td>{{ f.demographic_parity_difference }}</td>
+<td>{{ f.demographic_parity_ratio }}</td><td>{{ f.equalized_odds_difference }}</td><td>{{ flip }}</td></tr>
 {% endfor %}</table><ul>{% for v in c.fairness.violations %}<li>{{ v }}</li>{% endfor %}
 {% for v in c.fairness.inconclusive %}<li>inconclusive: {{ v }}</li>{% endfor %}</ul>
+<p id="fairness-production">Production traffic: {{ c.fairness.production }}.</p>
 {% else %}<p>Not analysed: {{ c.fairness_note }}.</p>{% endif %}
 <h2>Lineage</h2>{% if c.lineage.available %}<p>Tables: {{ c.lineage.tables | join(", ") }}; data versions:
 {{ c.lineage.data_versions | join(", ") }}; feature views: {{ c.lineage.feature_views | join(", ") }};

@@ -205,6 +205,7 @@ def about(model: Any, spec: dict[str, Any]) -> dict[str, Any]:
         said["canary"] = {
             "version": canary["version_spec"]["version"],
             "alias": canary["version_spec"]["alias"],
+            "mode": canary.get("mode", "split"),
             "percent": canary["percent"],
             "routing": canary["routing"],
         }

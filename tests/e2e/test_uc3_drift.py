@@ -115,7 +115,7 @@ def test_every_scored_customer_is_logged_with_its_version_and_probability(story:
 def test_unchanged_customers_are_no_drift_and_no_retrain(story: dict[str, Any]) -> None:
     calm = story["calm"]
     detected = _detected(calm)
-    assert detected["decision"] == "none" and detected["drifted"] == []
+    assert detected["decision"] == "none" and detected["drifted"] == [] and detected["fdr_drifted"] == []
     retrain = _steps(calm)["uc3_02_trigger_retrain_kubeflow"]
     assert retrain["status"] == "skipped" and retrain["reason"].startswith(
         "drift decision none: 0 of 12 columns"
@@ -149,6 +149,23 @@ def test_a_drifted_batch_retrains_a_challenger_and_the_champion_stays(story: dic
     assert (
         summary["rows"]["current"] == summary["rows"]["compared"] > 2000 and not summary["current"]["sampled"]
     )
+
+
+def test_the_drifted_batch_is_judged_per_column_and_estimated_without_labels(story: dict[str, Any]) -> None:
+    from prometheus_client import generate_latest
+
+    from common.drift.outputs import metrics_registry
+
+    detected = _detected(story["drifted"])
+    assert Path(detected["html"]["column_tests"]).is_file()
+    # the per-column rule under false-discovery control fires too, and names its columns
+    assert "columns" in detected["rules_fired"] and "support_tickets_count" in detected["fdr_drifted"]
+    summary = json.loads(Path(detected["report"]).read_text())
+    # CBPE on the champion's probabilities, the realized figure beside it
+    estimate = summary["estimated_performance"]
+    assert estimate["rows"] == summary["rows"]["compared"] and estimate["calibration_rows"] > 0
+    assert estimate["realized_roc_auc"] == pytest.approx(summary["performance"]["now"]["roc_auc"])
+    assert "mlops_drift_estimated_roc_auc{" in generate_latest(metrics_registry(summary)).decode()
 
 
 def test_a_second_run_within_the_cooldown_does_not_retrain(story: dict[str, Any]) -> None:

@@ -83,12 +83,27 @@ def test_the_cards_fairness_table_is_step_01s(docs: dict[str, Any]) -> None:
         r"<tr><td>([^<]+)</td><td>([^<]+)</td>\s*<td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", table
     )
     assert {html.unescape(r[0]) for r in rows} == set(found["features"])
+    assert "gender & age_group" in found["features"]  # the default config's intersection, on the card too
     for name, dpd, ratio, eod, flip in rows:
         expected = found["features"][html.unescape(name)]
         assert float(dpd) == expected["disparities"]["demographic_parity_difference"]
         assert float(ratio) == expected["disparities"]["demographic_parity_ratio"]
         assert float(eod) == expected["disparities"]["equalized_odds_difference"]
-        assert float(flip) == expected["flip_rate"]
+        assert flip == "n/a" if expected["flip_rate"] is None else float(flip) == expected["flip_rate"]
+
+
+def test_the_report_shows_the_intersection_s_groups_and_says_whether_production_was_judged(
+    docs: dict[str, Any],
+) -> None:
+    found = json.loads(Path(docs["fairness"]["report"]).read_text())
+    together = found["features"]["gender & age_group"]
+    assert together["parts"] == ["gender", "age_group"] and "Female & 60+" in together["groups"]
+    assert set(together["small_groups"]) >= {g for g in together["groups"] if g.startswith("Other & ")}
+    page = Path(docs["fairness"]["html"]).read_text()
+    assert "<h2>gender &amp; age_group</h2>" in page and "too small to judge" in page
+    production = found["production"]  # run_all writes no feedback labels: said so, not an error
+    assert production["rows"] == 0 and "no production labels yet" in production["note"]
+    assert html.escape(production["note"]) in page
 
 
 def test_the_card_json_is_model_card_toolkit_json(docs: dict[str, Any]) -> None:

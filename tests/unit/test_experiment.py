@@ -1,6 +1,6 @@
 """The canary split's routing and the experiment's judgement (common.serving.routing, .experiment): the split
-and its stickiness, PromQL's histogram_quantile, the two-proportion test on known counts, the objective table and
-the decision with its failure limit."""
+and its stickiness, PromQL's histogram_quantile, the objective table,
+the always-valid quality claims, and the decision with its failure limit."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from common.experiment.judgement import (
     FAIL,
     INSUFFICIENT,
     PASS,
+    Result,
+    Sequential,
     Window,
-    auc_result,
     auc_standard_error,
     decide,
     evaluate,
     failed,
     histogram_quantile,
     iteration_status,
-    two_proportion_p,
+    quality_result,
 )
+from common.experiment.sequential import Aucs
 from common.serving.routing import CANDIDATE, arm, bucket
 from common.settings import ObjectivesCfg
 
@@ -52,12 +54,6 @@ def test_histogram_quantile_interpolates_within_the_bucket_as_promql_does() -> N
         histogram_quantile(0.99, [(0.1, 10.0), (math.inf, 20.0)]) == 0.1
     )  # in +Inf: the highest finite bound
     assert histogram_quantile(0.95, []) is None and histogram_quantile(0.95, [(math.inf, 0.0)]) is None
-
-
-def test_two_proportion_test_on_known_counts() -> None:
-    assert two_proportion_p(30, 100, 50, 100) == pytest.approx(0.00389, abs=1e-4)  # z = 2.887
-    assert two_proportion_p(10, 100, 12, 100) == pytest.approx(0.6513, abs=1e-4)  # z = 0.452
-    assert two_proportion_p(0, 0, 5, 10) == 1.0
 
 
 def window(
@@ -101,47 +97,70 @@ def test_each_failure_is_named(candidate: Window, objective: str) -> None:
     assert reason.startswith(f"candidate {objective} = ") and " over " in reason
 
 
-def test_too_few_requests_are_not_judged_and_a_gap_must_be_significant() -> None:
+def test_too_few_requests_are_not_judged_and_a_gap_must_be_shown_past_the_band() -> None:
     few = evaluate(window(1000), window(40, errors=10), OBJ, 100)
     assert {s for (v, _), s in _statuses(few).items() if v == "candidate"} == {INSUFFICIENT}
     assert iteration_status(few) == INSUFFICIENT
     assert "candidate error_rate: not judged (40 requests, fewer than 100)" in failed(few)
-    # a gap of .14 against a band of .1: the excess is significant on 2,000 predictions each, not on 120
-    sure = evaluate(window(2000, positives=0.2), window(2000, positives=0.34), OBJ, 100)
+    # a gap of .14 against a band of .1: shown past it on 5,000 predictions each (always-valid), not on 120
+    sure = evaluate(window(5000, positives=0.2), window(5000, positives=0.34), OBJ, 100)
     assert _statuses(sure)[("candidate", "positive_rate_gap")] == FAIL
     unsure = evaluate(window(120, positives=0.2), window(120, positives=0.34), OBJ, 100)
     (gap,) = [r for r in unsure if r.objective == "positive_rate_gap"]
-    assert gap.status == PASS and gap.detail == "over the band but not significant at 0.05 (p=0.231)"
+    assert gap.status == PASS and gap.detail.startswith(
+        "over the band but not shown past it at alpha/2 0.025"
+    )
 
 
-def _scored(n: int, auc: float, seed: int) -> list[tuple[int, float]]:
-    """n customers, a third churning, scored from two normal laws whose gap gives ROC AUC ~auc."""
-    from statistics import NormalDist
-
-    draw, gap = random.Random(seed), math.sqrt(2) * NormalDist().inv_cdf(auc)
-    return [(label, draw.gauss(gap * label, 1.0)) for label in (int(i % 3 == 0) for i in range(n))]
+SEQ = Sequential(alpha=0.05, min_detectable_auc_drop=0.02, power=0.8, max_auc_drop=0.01)
 
 
-def test_the_auc_objective_fails_only_a_significant_drop() -> None:
-    good, bad = _scored(600, 0.95, 1), _scored(600, 0.55, 2)
-    assert auc_result({"stable": good, "candidate": _scored(600, 0.95, 3)}, 0.01, 100, 0.05).status == PASS
-    worse = auc_result({"stable": good, "candidate": bad}, 0.01, 100, 0.05)
-    assert worse.status == FAIL and worse.value > 0.2
-    noisy = auc_result(
-        {"stable": good[:60], "candidate": _scored(60, 0.88, 10)}, 0.01, 50, 0.05
-    )  # .971 vs .935
-    assert noisy.status == PASS and "over the tolerance but not significant" in noisy.detail
-    few = auc_result({"stable": good[:30], "candidate": bad[:30]}, 0.01, 50, 0.05)
-    assert few.status == INSUFFICIENT and few.detail == "stable: 30 labelled answers, 10 positive"
-    assert auc_standard_error(0.9, 30, 70) == pytest.approx(0.0395, abs=1e-3)
+@pytest.mark.parametrize(
+    ("stable", "candidate", "variance", "status", "said"),
+    [
+        (0.85, 0.85, 1e-5, PASS, "shown at most 0.02 worse"),  # se .003: equal, and sure of it
+        (0.85, 0.80, 1e-5, FAIL, "shown more than 0.01 worse"),
+        (0.85, 0.835, 1e-5, INSUFFICIENT, "not decided yet"),  # between the two claims, precisely
+        (0.85, 0.85, 4e-4, INSUFFICIENT, "not decided yet"),  # se .02: equal, but no claim is shown yet
+        (0.85, 0.80, 4e-4, INSUFFICIENT, "not decided yet"),  # .05 worse, se .02: not yet past the boundary
+    ],
+)
+def test_the_quality_claims_decide_only_on_always_valid_evidence(
+    stable: float, candidate: float, variance: float, status: str, said: str
+) -> None:
+    found = quality_result(Aucs(stable, candidate, variance, 2000), "", SEQ)
+    assert found.status == status and said in found.detail, found.detail
+    assert found.evidence is not None and found.evidence["rows"] == 2000
+    if status == INSUFFICIENT:  # the look says how far it is from settling
+        assert (
+            found.evidence["rows_needed"] > 0 and "more would settle a 0.02 drop at power 0.8" in found.detail
+        )
 
 
-def test_the_decision_and_the_failure_limit() -> None:
-    assert decide([FAIL, FAIL], failure_limit=2, final=False) == "rollback"  # early
-    assert decide([FAIL, PASS, FAIL], failure_limit=2, final=False) is None  # not in a row
-    assert decide([INSUFFICIENT, PASS], failure_limit=2, final=True) == "promote"
-    assert decide([PASS, INSUFFICIENT], failure_limit=2, final=True) == "rollback"  # never judged at the end
-    assert decide([], failure_limit=1, final=True) == "rollback"
+def test_a_look_without_enough_fair_customers_is_never_a_pass() -> None:
+    found = quality_result(None, "insufficient data: paired: 12 fair labelled customers, 3 positive", SEQ)
+    assert found.status == INSUFFICIENT and found.detail.startswith("insufficient data: paired: 12")
+
+
+def _look(*statuses: str, quality: str = PASS) -> list[Result]:
+    found = [Result("error_rate", "candidate", 0.0, 0.01, s) for s in statuses]
+    return [*found, Result("roc_auc_drop", "candidate", 0.0, 0.01, quality)]
+
+
+def test_the_decision_at_each_look() -> None:
+    assert decide([_look(FAIL), _look(FAIL)], failure_limit=2, final=False) == "rollback"  # early
+    assert (
+        decide([_look(FAIL), _look(PASS), _look(FAIL)], failure_limit=2, final=False) is None
+    )  # not in a row
+    # a sequential claim is decisive at its first look: no need for the failure limit
+    assert decide([_look(PASS, quality=FAIL)], failure_limit=2, final=False) == "rollback"
+    assert decide([_look(PASS, quality=INSUFFICIENT)], failure_limit=2, final=False) is None
+    assert decide([_look(PASS, quality=INSUFFICIENT), _look(PASS)], 2, final=False) == "promote"  # early too
+    # at the end, undecided is inconclusive: never a promotion, never a rejection
+    assert decide([_look(PASS), _look(PASS, quality=INSUFFICIENT)], 2, final=True) == "inconclusive"
+    assert decide([_look(PASS), _look(FAIL, quality=INSUFFICIENT)], 2, final=True) == "rollback"
+    assert decide([], failure_limit=1, final=True) == "inconclusive"
+    assert auc_standard_error(0.9, 30, 70) == pytest.approx(0.0395, abs=1e-3)  # the bench's old rule uses it
 
 
 def test_a_window_since_the_experiment_began() -> None:

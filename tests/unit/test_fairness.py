@@ -270,3 +270,98 @@ def test_a_resample_s_disparities_are_fairlearn_s_definitions_on_the_same_counts
     counts = np.stack(list(confusion(y, pred, groups).values()))
     expected = disparities(y, pred, groups)
     assert np.allclose(_spread(_rates(counts)), [expected[k] or 0.0 for k in expected], atol=1e-6)
+
+
+def _fair_alone_unfair_together(n: int = 1000) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """n rows in each of four cells: Female & 1 and Male & 0 selected at 0.5, the other two at 0.2. Each gender
+    and each senior flag then averages 0.35: fair alone, 0.3 apart together. Labels are coin flips, so TPR and
+    FPR follow the selection rate."""
+    rng = np.random.default_rng(11)
+    rows = pd.DataFrame(
+        {
+            "gender": np.repeat(["Female", "Female", "Male", "Male"], n),
+            "senior": np.tile(np.repeat([1, 0], n), 2),
+        }
+    )
+    favoured = (rows["gender"] == "Female") == (rows["senior"] == 1)
+    proba = rng.random(len(rows)) * np.where(favoured, 1.0, 0.625)  # P(>= 0.5): 0.5 and 0.2
+    return rows, rng.integers(0, 2, len(rows)), proba
+
+
+@pytest.mark.parametrize("intersections", ["[]", "[[gender, senior]]"])
+def test_a_disparity_that_exists_only_at_the_intersection_is_found_only_with_the_intersection(
+    intersections: str, tmp_path
+) -> None:
+    from common.fairness.analysis import analyse
+
+    cfg = load_config(
+        overrides=["fairness.sensitive_features=[gender, senior]", f"fairness.intersections={intersections}"],
+        environ={},
+    )
+    rows, y, proba = _fair_alone_unfair_together()
+    result = analyse(rows, y, proba, 0.5, None, cfg, tmp_path)
+    for alone in ("gender", "senior"):
+        assert result["features"][alone]["disparities"]["demographic_parity_difference"] < 0.05
+    if intersections == "[]":
+        assert result["verdict"] == "passed" and "gender & senior" not in result["features"]
+        return
+    together = result["features"]["gender & senior"]
+    assert set(together["groups"]) == {"Female & 1", "Female & 0", "Male & 1", "Male & 0"}
+    assert together["disparities"]["demographic_parity_difference"] > 0.25
+    assert result["verdict"] == "warn" and result["violations"][0].startswith(
+        "gender & senior: demographic_parity_difference 0.3"
+    )
+    assert {f["feature"] for f in result["findings"]} == {"gender & senior"}  # neither part alone
+    assert (tmp_path / "roc_gender_x_senior.png").is_file()
+
+
+def test_an_intersection_s_small_groups_are_shown_with_their_size_and_not_judged() -> None:
+    from common.fairness.analysis import judge, sensitive_groups
+
+    cfg = load_config(
+        overrides=["fairness.intersections=[[gender, age_group]]", "fairness.min_group_size=30"], environ={}
+    )
+    rows = pd.DataFrame(
+        {
+            "gender": ["Female"] * 100 + ["Male"] * 100 + ["Other"] * 10,
+            "age_group": (["18-29", "60+"] * 50) * 2 + ["60+"] * 10,
+            "region": ["North"] * 210,
+        }
+    )
+    groups = sensitive_groups(rows, cfg.fairness)["gender & age_group"]
+    assert groups[0] == "Female & 18-29" and groups[-1] == "Other & 60+"
+    y = np.zeros(210, dtype=int)
+    pred = np.where(groups == "Other & 60+", 1, (np.arange(210) % 5 == 0).astype(int))  # Other: all selected
+    found = judge(y, pred, {"gender & age_group": groups}, cfg.fairness)["gender & age_group"]
+    assert found["small_groups"] == ["Other & 60+"] and found["groups"]["Other & 60+"]["count"] == 10
+    assert found["groups"]["Other & 60+"]["small"] and found["groups"]["Other & 60+"]["selection_rate"] == 1.0
+    # the 10 rows selected at 1.0 would make the spread 0.8 or more; without them it is the big groups' own
+    rates = [found["groups"][g]["selection_rate"] for g in found["groups"] if g != "Other & 60+"]
+    assert found["disparities"]["demographic_parity_difference"] == pytest.approx(max(rates) - min(rates))
+    assert found["judged_rows"] == 200
+
+
+@pytest.mark.parametrize(
+    ("parts", "culprit"),
+    [("[gender, genderx]", "genderx"), ("[charges_per_month, region]", "charges_per_month")],
+)
+def test_an_intersection_of_an_unusable_column_is_a_config_error_naming_it(parts: str, culprit: str) -> None:
+    from common.errors import ConfigError
+    from common.fairness.analysis import check_features
+
+    cfg = load_config(overrides=[f"fairness.intersections=[{parts}]"], environ={})
+    with pytest.raises(
+        ConfigError, match=rf"fairness.intersections \[.*\]: {culprit} not a column of the dataset"
+    ):
+        check_features(cfg)
+
+
+def test_an_intersection_needs_two_different_columns() -> None:
+    from common.errors import ConfigError
+    from common.fairness.analysis import check_features
+
+    with pytest.raises(ConfigError, match=r"fairness.intersections"):
+        load_config(overrides=["fairness.intersections=[[gender]]"], environ={})
+    cfg = load_config(overrides=["fairness.intersections=[[gender, gender]]"], environ={})
+    with pytest.raises(ConfigError, match=r"fairness.intersections \['gender', 'gender'\]: a column twice"):
+        check_features(cfg)

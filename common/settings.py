@@ -53,6 +53,7 @@ URL_KEYS = (
     "ab_testing.prometheus_url",
     "drift.pushgateway_url",
     "lineage.url",
+    "features.registry_url",
     "gitops.repo_url",
     "gitops.argocd.url",
     "gitops.argocd.repo_url",
@@ -321,6 +322,9 @@ class FeaturesCfg(Section):
     )  # materialize_incremental starts at now - ttl: older rows would be dropped
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_connection: str = "127.0.0.1:6379"
+    # empty: the registry file <workspace>/feast/registry.db; a SQLAlchemy URL (postgresql+psycopg://...): Feast's
+    # SQL registry, shared by a team (its password from FEAST_REGISTRY_URL in the environment)
+    registry_url: str = ""
     derived: list[DerivedFeature] = Field(
         default_factory=lambda: [DerivedFeature.model_validate(d) for d in defaults.SAMPLE_DERIVED]
     )
@@ -443,7 +447,9 @@ class ServingCfg(Section):
     feast_completion: bool = True  # complete customer_id-only instances from the online store
     namespace: str = "default"  # kserve mode
     service_account: str = ""  # kserve mode: one that can read the model's storageUri ("" is "default")
-    deployment_mode: Literal["Serverless", "RawDeployment"] = "Serverless"  # kserve: canaries need Serverless
+    # kserve: Serverless (Knative, its current name) canaries by canaryTrafficPercent; Standard (RawDeployment, its
+    # older name) by spec.canary entries, KServe >= 0.20
+    deployment_mode: Literal["Serverless", "Knative", "Standard", "RawDeployment"] = "Serverless"
     resources: ResourcesCfg = ResourcesCfg()  # kserve: the predictor's, written out (not left to the webhook)
     inference_log: InferenceLogCfg = InferenceLogCfg()
 

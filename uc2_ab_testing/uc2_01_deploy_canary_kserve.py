@@ -1,10 +1,11 @@
 """Step 01 of UC2: put the candidate (the challenger) beside the stable version (the champion) on a share of the
 requests, ab_testing.canary_percent. Locally one model server process serves both behind the public model name,
 split by a hash of the customer id (sticky) or per request (random); a header may pin a version, and every answer
-names its version. With serving.mode kserve, the InferenceService gets the candidate with canaryTrafficPercent
-(Serverless mode). No challenger, one that is the champion, one an experiment rejected (until it is retrained, or
---retry-rejected) or one that failed to load (until its artifacts change): skipped, exit 0, saying why; no
-experiment is faked. A decision of an earlier experiment that a kill left half done is finished first."""
+names its version. With serving.mode kserve, the InferenceService gets the candidate in the form
+serving.deployment_mode supports: canaryTrafficPercent (Serverless), or a spec.canary entry beside the stable
+predictor (Standard, KServe >= 0.20). No challenger, one that is the champion, one an experiment rejected (until it
+is retrained, or --retry-rejected) or one that failed to load (until its artifacts change): skipped, exit 0, saying
+why; no experiment is faked. A decision of an earlier experiment that a kill left half done is finished first."""
 
 from __future__ import annotations
 
@@ -50,14 +51,15 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
         log.info("nothing to test: %s", reason)
         return StepResult(step=STEP, status="skipped", outputs={"reason": reason, "stable": stable.version})
     if cfg.serving.mode == "kserve":
-        from common.serving.kserve_deploy import deploy
+        from common.serving.kserve_deploy import Served, deploy
 
         if ab.mode == "shadow":  # KServe's InferenceService splits traffic; it does not mirror it
             raise ConfigError(
                 "ab_testing.mode shadow is served by the local model server only: an InferenceService has no "
                 "mirroring. With serving.mode kserve set ab_testing.mode: split"
             )
-        done = deploy(cfg, ws, candidate.source, candidate.version, ab.canary_percent)
+        beside = Served(stable.version, stable.source)
+        done = deploy(cfg, ws, candidate.source, candidate.version, ab.canary_percent, beside)
         return _result(
             cfg, stable, candidate, {**done, "changed": True}, f"kserve://{cfg.serving.namespace}/{name}"
         )

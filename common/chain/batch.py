@@ -30,9 +30,10 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
 
     from common.data.object_store import make_store
     from common.data.warehouse import make_engine, reaching, safe_url, warehouse_url
-    from common.model.batch import Batch, parquet_sink, score_chunks, write
+    from common.model.batch import Batch, parquet_rows, parquet_sink, score_chunks, write
     from common.model.tracking import tracking_uri
     from common.model.version import require
+    from common.progress import track
 
     target = require(cfg, ws, cfg.batch.alias)
     validated = ws.require(VALIDATE, f"batch scoring needs validated data: run {VALIDATE}.py first")
@@ -41,7 +42,13 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     mlflow.set_tracking_uri(tracking_uri(cfg, ws))
     pipeline = mlflow.sklearn.load_model(target.model_uri)
     url, table = warehouse_url(cfg.warehouse, ws), cfg.batch.table
-    chunks = score_chunks(Path(data.path), pipeline, cfg, batch, cfg.warehouse.chunk_rows)
+    chunks = track(
+        score_chunks(Path(data.path), pipeline, cfg, batch, cfg.warehouse.chunk_rows),
+        "batch scoring",
+        parquet_rows(Path(data.path)),
+        "rows",
+        size=len,
+    )
     key = f"predictions/{table}/{batch.data_version}/v{batch.model_version}.parquet"
     with ws.scratch("predictions.parquet") as tmp:
         with parquet_sink(tmp) as on_chunk, reaching(url):

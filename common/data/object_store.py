@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from common.errors import ServiceUnavailableError
 from common.settings import ObjectStoreCfg
 from common.workspace import Workspace, atomic_path
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ObjectStore(Protocol):
@@ -74,6 +78,25 @@ class LocalStore:
         self._path(key).unlink(missing_ok=True)
 
 
+def _reaching(method: Callable[..., T]) -> Callable[..., T]:
+    """An S3 call whose endpoint cannot be reached raises ServiceUnavailableError naming the bucket and the
+    endpoint (transient: retried, then exit 1), not botocore's bare connection error."""
+
+    @functools.wraps(method)
+    def call(self: S3Store, *args: Any, **kwargs: Any) -> T:
+        from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
+
+        try:
+            return method(self, *args, **kwargs)
+        except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
+            endpoint = self.client.meta.endpoint_url
+            raise ServiceUnavailableError(
+                f"object store s3://{self.bucket} at {endpoint} (object_store.endpoint_url) cannot be reached: {exc}"
+            ) from exc
+
+    return call
+
+
 class S3Store:
     """Objects in an S3 bucket; S3 makes an object visible only once its upload completes."""
 
@@ -86,22 +109,27 @@ class S3Store:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
+    @_reaching
     def put_file(self, src: Path, key: str) -> str:
         self.client.upload_file(str(src), self.bucket, self._key(key))
         return self.uri(key)
 
+    @_reaching
     def put_bytes(self, data: bytes, key: str) -> str:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         return self.uri(key)
 
+    @_reaching
     def get_file(self, key: str, dest: Path) -> Path:
         with atomic_path(dest) as tmp:
             self.client.download_file(self.bucket, self._key(key), str(tmp))
         return dest
 
+    @_reaching
     def get_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
 
+    @_reaching
     def list(self, prefix: str = "") -> list[str]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -109,6 +137,7 @@ class S3Store:
         )
         return sorted(obj["Key"][strip:] for page in pages for obj in page.get("Contents", []))
 
+    @_reaching
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
@@ -120,6 +149,7 @@ class S3Store:
             raise
         return True
 
+    @_reaching
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 

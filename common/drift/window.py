@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.drift.decision import sample_positions
+from common.progress import track
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,7 +67,7 @@ def read_window(
     import pyarrow.parquet as pq
 
     readable, masks = [], []
-    for f in files:
+    for f in track(files, "inference log scan", unit="files"):
         try:
             masks.append(_mask(pq.read_table(f, columns=_keys(version)), start, end, version))
         except (pa.ArrowException, OSError, KeyError) as exc:  # torn, not Parquet, or without our columns
@@ -80,7 +81,7 @@ def read_window(
     chosen = sample_positions(total, max_rows, seed)
     wanted = list(dict.fromkeys(["ts", *columns]))
     parts, offset = [], 0
-    for path, mask in zip(files, masks, strict=True):
+    for path, mask in track(zip(files, masks, strict=True), "inference log read", len(files), "files"):
         inside = np.flatnonzero(mask)
         if chosen is not None:  # the sampled positions that fall in this file, as its own row numbers
             lo, hi = np.searchsorted(chosen, [offset, offset + len(inside)])

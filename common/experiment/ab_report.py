@@ -1,25 +1,17 @@
 """The canary experiment's report as one self-contained HTML page (inline SVG, no script, no CDN): the decision
-and its reasons, then each objective per iteration for both versions against its limit."""
+and its reasons, then each objective per look for both versions against its limit (common.experiment.ab_charts)."""
 
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from typing import Any
 
-W, H, PAD = 420, 140, 30
-COLORS = {"stable": "#1f77b4", "candidate": "#d62728"}
+from common.experiment.ab_charts import charts
+from common.report.svg import CSS
 
 
 def render(report: dict[str, Any]) -> str:
-    series: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    limits: dict[str, float] = {}
-    for it in report["iterations"]:
-        for r in it["results"]:
-            limits[r["objective"]] = r["limit"]
-            if r["value"] is not None:
-                series[r["objective"]][r["version"]].append((it["iteration"], float(r["value"])))
-    charts = "".join(_chart(name, series[name], limits[name], len(report["iterations"])) for name in limits)
+    """The page of a report as UC2's experiment step records it (iterations -> results)."""
     reasons = (
         "".join(f"<li>{html.escape(r)}</li>" for r in report["reasons"]) or "<li>every objective met</li>"
     )
@@ -33,38 +25,13 @@ def render(report: dict[str, Any]) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
         "body{font:14px sans-serif;margin:16px} td,th{border:1px solid #ccc;padding:2px 8px}"
         "table{border-collapse:collapse} .pass{background:#d9f2d9} .fail{background:#f7d6d6}"
-        ".insufficient{background:#eee} svg{margin:8px;border:1px solid #ddd}</style></head><body>"
+        f".insufficient{{background:#eee}} td{{overflow-wrap:anywhere}} {CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>version {report['candidate']} (candidate) against "
         f"{report['stable']} (stable), {html.escape(str(report.get('mode', 'split')))} mode</p><ul>{reasons}</ul>"
         f"{_plan(report)}"
         "<table><tr><th>version</th><th>objective</th><th>value</th><th>limit</th><th>status</th><th></th></tr>"
-        f"{rows}</table>{_looks(report)}<div>{charts}</div></body></html>\n"
-    )
-
-
-def _chart(name: str, lines: dict[str, list[tuple[int, float]]], limit: float, n: int) -> str:
-    values = [*(v for points in lines.values() for _, v in points), limit]
-    low, high = min([*values, 0.0]), max(values) or 1.0
-    span = (high - low) or 1.0
-
-    def xy(i: float, v: float) -> str:
-        x = PAD + (i - 1) * (W - 2 * PAD) / max(1, n - 1)
-        return f"{x:.1f},{H - PAD - (v - low) * (H - 2 * PAD) / span:.1f}"
-
-    paths = "".join(
-        f'<polyline fill="none" stroke="{COLORS.get(v, "#333")}" stroke-width="2" '
-        f'points="{" ".join(xy(i, val) for i, val in points)}"><title>{v}</title></polyline>'
-        for v, points in lines.items()
-        if points
-    )
-    limit_line = (
-        f'<polyline fill="none" stroke="#999" stroke-dasharray="4" points="{xy(1, limit)} {xy(n, limit)}"/>'
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}">'
-        f'<text x="{PAD}" y="18" font-size="13">{html.escape(name)} (limit {limit:g}; '
-        "stable blue, candidate red)</text>"
-        f"{limit_line}{paths}</svg>"
+        f"{rows}</table>{_looks(report)}<h2>Each objective per look</h2>"
+        f"<div class='charts'>{''.join(charts(report))}</div></body></html>\n"
     )
 
 

@@ -29,6 +29,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -111,6 +112,7 @@ class Load:
         self.lock = threading.Lock()
         self.pending: list[str] = []
         self.start = 0.0
+        self.on_answers: Callable[[int], None] = lambda n: None  # a user's replay shows progress
 
     def run(self) -> int:
         self.start = time.monotonic()
@@ -178,6 +180,7 @@ class Load:
                 if lines:
                     out.write("\n".join(lines) + "\n")
                     out.flush()
+                    self.on_answers(len(lines))
                 if stopped:
                     return
 
@@ -258,6 +261,7 @@ def _run(load: Load) -> int:
 def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dict[str, Any]:
     """A user's replay of a file or of the table; what the server answered, in one summary."""
     from common.errors import ConfigError
+    from common.progress import progress
 
     ds = cfg.dataset
     label, key = args.label or ds.target, args.id_column or ds.id_column
@@ -278,7 +282,9 @@ def _users_replay(args: argparse.Namespace, cfg: Settings, ws: Workspace) -> dic
     except ValueError as exc:  # nothing to send
         raise ConfigError(f"{args.data or cfg.dataset.table}: {exc}") from None
     before = len(read_responses(folder))  # the file is appended to: an earlier replay's answers stay
-    _run(load)
+    with progress("replay", math.ceil(args.rate * args.duration), "requests") as shown:
+        load.on_answers = shown.update
+        _run(load)
     told = tell(read_responses(folder)[before:], load.out, args.max_error_rate)
     if told["exit_code"]:
         log.error(

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from common.progress import track
+
 GROUP_METRICS = ("selection_rate", "tpr", "fpr", "precision", "accuracy")
 DISPARITIES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
 
@@ -77,7 +79,7 @@ def bootstrap(
     coded = {name: np.unique(values.astype(str), return_inverse=True) for name, values in features.items()}
     draws: dict[str, list[np.ndarray]] = {name: [] for name in features}
     rng = np.random.default_rng(seed)
-    for _ in range(rounds):
+    for _ in track(range(rounds), "fairness bootstrap", unit="rounds"):
         weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
         for name, (labels, codes) in coded.items():
             counts = np.bincount(codes * 4 + cell, weights=weights, minlength=len(labels) * 4)

@@ -1,4 +1,5 @@
-"""The Feast repo config from our config (registry and SQLite online store in <workspace>/feast, or Redis), and
+"""The Feast repo config from our config (registry and SQLite online store in <workspace>/feast, or a SQL
+registry and Redis), and
 the one place column names are mapped for Feast."""
 
 from __future__ import annotations
@@ -31,12 +32,23 @@ def repo_config(cfg: Settings, ws: Workspace) -> dict[str, Any]:
     return {
         "project": cfg.features.project,
         "provider": "local",
-        "registry": str(feast_dir / "registry.db"),
+        "registry": registry_config(cfg.features.registry_url, feast_dir),
         "online_store": online,
         "offline_store": {"type": "file"},
         "entity_key_serialization_version": 3,
         "repo_path": str(feast_dir),
     }
+
+
+def registry_config(url: str, feast_dir: Path) -> str | dict[str, Any]:
+    """The registry file in the workspace, or Feast's SQL registry at `url` (recorded without its password: the
+    store is opened with the one in FEAST_REGISTRY_URL, common.redact.with_password)."""
+    if not url:
+        return str(feast_dir / "registry.db")
+    from common.redact import without_password
+
+    # cache_ttl_seconds 0: every read sees what another process (the trainer, the server) applied last
+    return {"registry_type": "sql", "path": without_password(url), "cache_ttl_seconds": 0}
 
 
 def uninstrumented_feast() -> None:
@@ -59,6 +71,16 @@ def open_store(config: dict[str, Any]) -> FeatureStore:
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
+    registry = config["registry"]
+    if isinstance(
+        registry, dict
+    ):  # the SQL registry: its password from the environment, never from the record
+        from common.redact import with_password
+
+        config = {
+            **config,
+            "registry": {**registry, "path": with_password(registry["path"], "FEAST_REGISTRY_URL")},
+        }
     return FeatureStore(config=RepoConfig(**config))
 
 

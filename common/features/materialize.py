@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from pathlib import Path
@@ -34,19 +35,19 @@ def materialize(
     """Write the newest row per entity (`keys`: the Feast names of the id and time columns) whose time is in
     `window` (start exclusive, end inclusive) to the online store; returns how many entities were written."""
     from common.features.feast_store import open_store
+    from common.progress import progress
 
     newest = newest_rows(source, keys, window)
     parts = _by_row_group(source, newest)
     workers = workers or os.cpu_count() or 1
     store = open_store(repo)
-    # SQLite takes one writer at a time: workers would wait on its lock
-    if len(newest) < IN_PROCESS_ROWS or workers == 1 or repo["online_store"]["type"] == "sqlite":
-        done = 0
-        for group, rows in parts:
-            done += _write(store, view, source, group, rows)
-            log.info("materialized %d/%d entities", done, len(newest))
-    else:
-        _write_in_workers(repo, view, source, parts, workers)
+    with progress("feast materialization", len(newest), "entities") as shown:
+        # SQLite takes one writer at a time: workers would wait on its lock
+        if len(newest) < IN_PROCESS_ROWS or workers == 1 or repo["online_store"]["type"] == "sqlite":
+            for group, rows in parts:
+                shown.update(_write(store, view, source, group, rows))
+        else:
+            _write_in_workers(repo, view, source, parts, workers, shown.update)
     # last: a run killed before this line wrote rows again on its rerun (the newest row wins), never skipped them
     store.registry.apply_materialization(store.get_feature_view(view), store.project, *window)
     return len(newest)
@@ -101,18 +102,22 @@ def _write(store: Any, view: str, source: Path, group: int, rows: np.ndarray) ->
 
 
 def _write_in_workers(
-    repo: dict[str, Any], view: str, source: Path, parts: list[tuple[int, np.ndarray]], workers: int
+    repo: dict[str, Any],
+    view: str,
+    source: Path,
+    parts: list[tuple[int, np.ndarray]],
+    workers: int,
+    on_done: Callable[[int], None],
 ) -> None:
-    """One task per row group on `workers` spawned processes (not forked: Feast's clients hold sockets)."""
+    """One task per row group on `workers` spawned processes (not forked: Feast's clients hold sockets);
+    `on_done` gets each group's entity count as it finishes."""
     import multiprocessing
 
-    total, done = sum(len(rows) for _, rows in parts), 0
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(workers, len(parts)), mp_context=spawn) as pool:
         futures = [pool.submit(_worker, repo, view, str(source), group, rows) for group, rows in parts]
         for future in as_completed(futures):
-            done += future.result()
-            log.info("materialized %d/%d entities", done, total)
+            on_done(future.result())
 
 
 _STORES: dict[str, Any] = {}  # a worker's store, opened by its first task

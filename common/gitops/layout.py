@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from common.serving.kserve_deploy import manifest
+from common.serving.kserve_deploy import manifest, predictor_name, standard_mode
 from common.settings import Settings
 
 ISVC_FILE = "inferenceservice.yaml"
@@ -55,12 +55,14 @@ def app_name(cfg: Settings, environment: str) -> str:
 
 
 def base_files(cfg: Settings, release: Release) -> dict[str, str]:
-    """base/: the InferenceService without namespace, model version or storageUri (the overlays add them)."""
+    """base/: the InferenceService without namespace, model version, storageUri or (Standard mode) the predictor's
+    name after its version (the overlays add them)."""
     isvc = manifest(cfg, release.storage_uri, release.version, alias=release.alias)
     isvc["metadata"].pop("namespace", None)
     for key in (VERSION, ALIAS):
         isvc["metadata"]["annotations"].pop(key, None)
     isvc["spec"]["predictor"]["model"].pop("storageUri")
+    isvc["spec"]["predictor"].pop("name", None)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -72,6 +74,11 @@ def base_files(cfg: Settings, release: Release) -> dict[str, str]:
 def overlay_files(cfg: Settings, release: Release, environment: str, repo_url: str) -> dict[str, str]:
     """overlays/<env>/: the base in the environment's namespace, patched with the release; and the Argo CD
     Application of the environment, reading the repo at `repo_url`."""
+    predictor: dict[str, Any] = {"model": {"storageUri": release.storage_uri}}
+    if standard_mode(
+        cfg
+    ):  # its Deployment is named after the version, as UC2's canaries and promotions name it
+        predictor["name"] = predictor_name(release.version)
     patch = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -84,7 +91,7 @@ def overlay_files(cfg: Settings, release: Release, environment: str, repo_url: s
                 DATA_VERSION: release.data_version,
             },
         },
-        "spec": {"predictor": {"model": {"storageUri": release.storage_uri}}},
+        "spec": {"predictor": predictor},
     }
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

@@ -69,6 +69,13 @@ def score_chunks(
         yield predictions(frame[ds.id_column], score({c: features[c].to_numpy() for c in columns}), batch)
 
 
+def parquet_rows(path: Path) -> int:
+    """How many rows the Parquet file holds, from its footer."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
 def write(
     engine: Engine,
     table: str,
@@ -102,7 +109,7 @@ def write(
             _insert(conn, target, chunk)
             on_chunk(chunk)
             written += len(chunk)
-            log.info("scored and wrote %d customers to %s", written, table)
+            log.debug("scored and wrote %d customers to %s", written, table)  # the caller shows progress
     return written
 
 

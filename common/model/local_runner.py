@@ -36,24 +36,41 @@ def run_local(
     task that failed."""
     from kfp import local
 
+    from common.progress import progress
+
     if runner not in RUNNERS:
         raise ValueError(f"kubeflow.local_runner must be one of {RUNNERS}, got {runner!r}")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    if runner == "subprocess":
+    in_process = components if runner == "inprocess" else None
+    with progress("training", task_count(pipeline), "tasks") as shown, _tasks(in_process, shown.update):
         pipeline(**args)
-        return
-    with _tasks_in_process(components):
-        pipeline(**args)
+
+
+def task_count(pipeline: Any) -> int | None:
+    """The tasks of the pipeline's top-level DAG (ours has no nested one); None when kfp does not say."""
+    try:
+        return len(pipeline.pipeline_spec.root.dag.tasks)
+    except AttributeError:
+        return None
 
 
 @contextlib.contextmanager
-def _tasks_in_process(components: Mapping[str, Callable[..., Any]]) -> Iterator[None]:
+def _tasks(
+    components: Mapping[str, Callable[..., Any]] | None, on_done: Callable[[int], None]
+) -> Iterator[None]:
     """kfp.local's subprocess handler starts each task with `run_local_subprocess(full_command)`: for the span
-    of one run, that call executes the task here instead. Everything else is kfp.local's own."""
+    of one run, that call executes the task here instead (given `components`: the inprocess runner) or in its
+    process as kfp.local would, and counts it done. Everything else is kfp.local's own."""
     from kfp.local import subprocess_task_handler as handler
 
     original = handler.run_local_subprocess
-    handler.run_local_subprocess = lambda full_command: execute(full_command, components)
+
+    def run_task(full_command: list[str]) -> int:
+        code = original(full_command) if components is None else execute(full_command, components)
+        on_done(1)
+        return int(code)
+
+    handler.run_local_subprocess = run_task
     try:
         yield
     finally:

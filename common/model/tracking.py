@@ -3,9 +3,12 @@ SQLite, where artifacts go, and an experiment by name."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.errors import ServiceUnavailableError
 from common.settings import Settings
 from common.workspace import Workspace
 
@@ -31,7 +34,8 @@ def client_for(uri: str) -> MlflowClient:
     from common.redact import with_password
 
     uri = with_password(uri)
-
+    if uri.startswith(("http://", "https://")):
+        reach(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -44,3 +48,33 @@ def experiment_id(client: MlflowClient, name: str, artifact_root: Path | None) -
         return found.experiment_id
     location = artifact_root.as_uri() if artifact_root else None
     return client.create_experiment(name, artifact_location=location)
+
+
+REACH_TIMEOUT_S = 5.0
+_REACHED: dict[str, float] = {}  # tracking server -> when it last answered: asked once per half minute
+# MLflow's own client retries a refused connection 7 times with a doubling backoff (minutes of silence); ours
+# retries transient errors by config (retry.*), so MLflow's are kept short
+HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+
+
+def reach(uri: str) -> None:
+    """A tracking server answers its /health, or ServiceUnavailableError naming it (transient: retried, then
+    exit 1), in seconds rather than after MLflow's own minutes of retries."""
+    import urllib.error
+    import urllib.request
+
+    from common.redact import without_credentials
+
+    for key, value in HTTP_RETRIES.items():
+        os.environ.setdefault(key, value)
+    if time.monotonic() - _REACHED.get(uri, -1e9) < 30:
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=REACH_TIMEOUT_S) as resp:
+            resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ServiceUnavailableError(
+            f"MLflow tracking server {without_credentials(uri)} (mlflow.tracking_uri) cannot be reached: {reason}"
+        ) from exc
+    _REACHED[uri] = time.monotonic()

@@ -16,6 +16,7 @@ from common.gitops.layout import Release, application, base_files, merge_patch, 
 from common.serving.kserve_deploy import manifest
 from common.serving.quantities import canonical
 from tests.conftest import require_binary
+from tests.unit.test_kserve_manifest import sdk_round_trip
 
 RELEASE = Release(
     model="churn-predictor",
@@ -90,21 +91,40 @@ def test_the_base_holds_no_version_and_the_overlay_patch_holds_the_release() -> 
     assert kustomization["namespace"] == "churn-production" and kustomization["resources"] == ["../../base"]
 
 
-def test_an_overlay_renders_to_the_full_manifest_in_its_namespace() -> None:
-    cfg = load_config(environ={})
+@pytest.mark.parametrize("mode", ["Serverless", "Standard", "RawDeployment"])
+def test_an_overlay_renders_to_the_full_manifest_in_its_namespace(mode: str) -> None:
+    cfg = load_config(overrides=[f"serving.deployment_mode={mode}"], environ={})
     files = {**base_files(cfg, RELEASE), **overlay_files(cfg, RELEASE, "staging", URL)}
     rendered = render(files, "staging")
     expected = manifest(cfg, RELEASE.storage_uri, "7", alias="champion")
     expected["metadata"]["namespace"] = "churn-staging"
     expected["metadata"]["annotations"] |= {"mlops/mlflow-run-id": "a1b2c3", "mlops/data-version": "data-v3"}
     assert rendered == expected
+    assert sdk_round_trip(rendered).metadata.annotations["serving.kserve.io/deploymentMode"] == mode
+    assert "canaryTrafficPercent" not in yaml.safe_dump(files)
 
 
-def test_kustomize_builds_the_overlay_as_the_reconciler_renders_it(tmp_path: Path) -> None:
+def test_in_standard_mode_the_overlay_names_the_predictor_after_the_version_and_the_base_does_not() -> None:
+    cfg = load_config(overrides=["serving.deployment_mode=Standard"], environ={})
+    base = yaml.safe_load(base_files(cfg, RELEASE)["base/inferenceservice.yaml"])
+    assert "name" not in base["spec"]["predictor"]
+    patch = yaml.safe_load(
+        overlay_files(cfg, RELEASE, "staging", URL)["overlays/staging/inferenceservice-patch.yaml"]
+    )
+    assert patch["spec"]["predictor"] == {"name": "v7", "model": {"storageUri": RELEASE.storage_uri}}
+    serverless = overlay_files(load_config(environ={}), RELEASE, "staging", URL)
+    assert (
+        "name"
+        not in yaml.safe_load(serverless["overlays/staging/inferenceservice-patch.yaml"])["spec"]["predictor"]
+    )
+
+
+@pytest.mark.parametrize("mode", ["Serverless", "Standard"])
+def test_kustomize_builds_the_overlay_as_the_reconciler_renders_it(tmp_path: Path, mode: str) -> None:
     kubectl = require_binary(
         "kubectl", "", install="the machine image's kubectl, whose built-in kustomize is used"
     )
-    cfg = load_config(environ={})
+    cfg = load_config(overrides=[f"serving.deployment_mode={mode}"], environ={})
     files = {**base_files(cfg, RELEASE), **overlay_files(cfg, RELEASE, "staging", URL)}
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

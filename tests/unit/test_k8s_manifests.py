@@ -23,6 +23,7 @@ K8S = ROOT / "deploy" / "k8s"
 KUBERNETES = "1.30.0"  # the oldest minor still supported by its upstream when this was written
 CREDENTIALS = {
     "WAREHOUSE_URL",
+    "FEAST_REGISTRY_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "MLFLOW_TRACKING_URI",

@@ -275,9 +275,9 @@ def test_the_picture_is_one_offline_page_with_every_node_in_order(store: EventSt
     assert page.startswith("<!doctype html>") and page.count("<svg") == 1
     assert "<script" not in page and "src=" not in page and 'href="http' not in page  # nothing fetched
     assert all(nid in page for nid in graph.nodes)
-    cols = picture.columns(graph)
-    assert cols[TABLE_ID] == 0 and cols["dataset:mlflow:churn-predictor"] == 10
-    assert 'stroke="#d00"' in page  # the node asked about stands out
+    layers = picture.layers(graph)
+    assert layers[TABLE_ID] == 0 and layers["dataset:mlflow:churn-predictor"] == 10
+    assert page.count("stroke: #dd0000") == 1  # the node asked about stands out
 
 
 def test_every_event_validates_against_the_openlineage_schemas(events: list[dict[str, Any]]) -> None:

@@ -161,10 +161,16 @@ def copy_server(checkout: Path, ws: Path, name: str, sets: list[str]) -> int:
     copy, port = ws.with_name(name), free_port()
     shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("serving", "locks", "logs", "inference-log"))
     step6 = "uc1_churn_prediction/uc1_06_model_serving_kserve.py"
-    env = {**_own_env(), "PYTHONPATH": str(checkout), "MLOPS_WORKSPACE": str(copy)}
+    _step(checkout, step6, copy, [f"serving.port={port}", *sets], f"{name}'s step 06")
+    return port
+
+
+def _step(checkout: Path, script: str, ws: Path, sets: list[str], what: str) -> None:
+    """`script` of `checkout` in workspace `ws` with `sets`; RuntimeError naming `what` when it fails."""
+    env = {**_own_env(), "PYTHONPATH": str(checkout), "MLOPS_WORKSPACE": str(ws)}
     extra = [arg for item in sets for arg in ("--set", item)]
     done = subprocess.run(
-        [sys.executable, str(checkout / step6), "--set", f"serving.port={port}", *extra],
+        [sys.executable, str(checkout / script), *extra],
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -172,8 +178,7 @@ def copy_server(checkout: Path, ws: Path, name: str, sets: list[str]) -> int:
         check=False,
     )
     if done.returncode:
-        raise RuntimeError(f"{name}'s step 06 exited {done.returncode}: {done.stdout[-500:]}")
-    return port
+        raise RuntimeError(f"{what} exited {done.returncode}: {done.stdout[-500:]}")
 
 
 def _own_env() -> dict[str, str]:
@@ -194,18 +199,7 @@ def shadow_server(ws: Path) -> int:
     v2 = client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=v1.tags)
     client.set_registered_model_alias(MODEL, "challenger", v2.version)
     canary = "uc2_ab_testing/uc2_01_deploy_canary_kserve.py"
-    env = {**_own_env(), "MLOPS_WORKSPACE": str(copy)}
-    sets = ["--set", f"serving.port={port}", "--set", "ab_testing.mode=shadow"]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / canary), *sets],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"the shadow's uc2_01 exited {done.returncode}: {done.stdout[-500:]}")
+    _step(ROOT, canary, copy, [f"serving.port={port}", "ab_testing.mode=shadow"], "the shadow's uc2_01")
     return port
 
 

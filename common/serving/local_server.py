@@ -69,7 +69,7 @@ def state(ws: Workspace) -> dict[str, Any] | None:
         found = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):  # none, or a record a killed run tore
         found = None
-    if found is not None and _alive(found["pid"]) and _is_server(found["pid"], ws):
+    if found is not None and alive(found["pid"]) and _is_server(found["pid"], ws):
         return found
     return adopt(ws)
 
@@ -374,9 +374,9 @@ def kill(pid: int, timeout_s: float = 20) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid):
             os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
@@ -398,7 +398,7 @@ def runs(pid: int, *parts: str) -> bool:
     """Whether process `pid` is alive and its command line holds every one of `parts` (checked before any
     signal: a recorded pid may belong to another program after a reboot)."""
     argv = _proc_strings(pid, "cmdline")
-    return _alive(pid) and all(p in argv for p in parts)
+    return alive(pid) and all(p in argv for p in parts)
 
 
 def _proc_strings(pid: int, name: str) -> list[str]:
@@ -408,7 +408,8 @@ def _proc_strings(pid: int, name: str) -> list[str]:
         return []
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """The process runs (a zombie, exited but not reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -31,9 +31,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.serving.local_server import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "team"
@@ -171,7 +172,7 @@ def up(stack: Stack) -> None:
     env = {**os.environ, **stack.environment(), "MLFLOW_S3_ENDPOINT_URL": stack.url("s3")}
     pids = _pids(stack)
     for name, cmd in commands(stack).items():
-        if name in pids and _alive(pids[name]):
+        if name in pids and alive(pids[name]):
             continue
         with (stack.folder / f"{name}.log").open("ab") as out:
             proc = subprocess.Popen(
@@ -244,14 +245,14 @@ def stop(stack: Stack, name: str) -> bool:
     """Stop one service (its whole process group); False when it was not running."""
     pids = _pids(stack)
     pid = pids.pop(name, None)
-    if pid is None or not _alive(pid):
+    if pid is None or not alive(pid):
         _write_pids(stack, pids)
         return False
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid):
+    if alive(pid):
         os.killpg(pid, signal.SIGKILL)
     _write_pids(stack, pids)
     return True
@@ -264,7 +265,7 @@ def down(stack: Stack) -> list[str]:
 def status(stack: Stack) -> dict[str, str]:
     pids = _pids(stack)
     return {
-        name: f"{'up' if name in pids and _alive(pids[name]) else 'down'} 127.0.0.1:{stack.ports[name]}"
+        name: f"{'up' if name in pids and alive(pids[name]) else 'down'} 127.0.0.1:{stack.ports[name]}"
         for name in commands(stack)
     }
 
@@ -279,21 +280,6 @@ def _write_pids(stack: Stack, pids: dict[str, int]) -> None:
     (stack.folder / "pids.json").write_text(json.dumps(pids, indent=2))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie of ours (already exited) is not alive
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return waited == 0
-
-
 def _wait_port(name: str, port: int, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -305,14 +291,6 @@ def _wait_port(name: str, port: int, proc: subprocess.Popen[bytes], timeout_s: f
                 return
         time.sleep(0.3)
     raise SystemExit(f"{name} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s")
-
-
-def ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,7 +96,11 @@ def _send(cfg: Settings, ws: Workspace, registry: Any, group: str) -> str | None
             return str(path)
         return push(url, JOB, registry, {"pipeline": group})
     except OSError as exc:
-        where = without_credentials(url) if url else ws.dir("metrics")
+        where = (
+            f"the Pushgateway {without_credentials(url)} (monitoring.pushgateway_url)"
+            if url
+            else ws.dir("metrics")
+        )
         log.warning("%s figures not written to %s: %s", group, where, exc)
         return None
 

@@ -349,7 +349,7 @@ class Prober:
 # place after them.
 MODULE_SECONDS = {
     "tests/e2e/test_team_stack.py": 170,
-    "tests/e2e/test_every_script.py": 210,
+    "tests/e2e/test_every_script.py": 170,
     "tests/e2e/test_uc3_drift.py": 130,
     "tests/e2e/test_lifecycle_story.py": 120,
     "tests/e2e/test_uc6_gitops.py": 110,

@@ -159,7 +159,7 @@ def quality(
     excluded = read_exclusion((experiment.get("fair") or {}).get("path"))
     since = datetime.fromisoformat(experiment["started_at"])
     mode, stable, candidate = experiment.get("mode", "split"), experiment["stable"], experiment["candidate"]
-    live = feedback_labels(cfg, ws) if experiment["traffic"] == "live" else None
+    live = feedback_labels(cfg, ws, since) if experiment["traffic"] == "live" else None
 
     def look() -> judge.Result:
         now = datetime.now(UTC)

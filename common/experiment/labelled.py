@@ -91,15 +91,19 @@ def logged_scores(cfg: Settings, ws: Workspace, since: datetime, until: datetime
     return dict(zip(frame[key].tolist(), frame["churn_probability"].astype(float).tolist(), strict=True))
 
 
-def feedback_labels(cfg: Settings, ws: Workspace) -> Callable[[list[object]], dict[object, int]]:
-    """Live traffic's labels: the feedback table's newest label of each customer (none: no table)."""
+def feedback_labels(
+    cfg: Settings, ws: Workspace, since: datetime
+) -> Callable[[list[object]], dict[object, int]]:
+    """Live traffic's labels: the feedback table's newest label of each customer, known after the experiment
+    began (an outcome known before was there to train on; none: no table)."""
 
     def labels(ids: list[object]) -> dict[object, int]:
         import pandas as pd
 
-        from common.drift.feedback import LABEL, labels_for
+        from common.drift.feedback import LABEL, LABELLED_AT, labels_for
 
         found = labels_for(cfg, ws, pd.Series(ids))
+        found = found[found[LABELLED_AT] >= pd.Timestamp(since)]
         return dict(zip(found[cfg.dataset.id_column].tolist(), found[LABEL].tolist(), strict=True))
 
     return labels

@@ -85,3 +85,22 @@ def test_live_traffic_shows_a_worse_candidate_and_leaves_trained_customers_out(t
     pd.DataFrame({"customer_id": range(1, 1001)}).to_parquet(excluded)
     found = quality(CFG, ws, _experiment(now, str(excluded)), tmp_path)()
     assert found.status == "fail" and "on 500 fair labelled customers" in found.detail, found.detail
+
+
+def test_a_label_known_before_the_experiment_began_does_not_count(tmp_path: Path) -> None:
+    """An outcome already known when the experiment began was there to train on: not a fair label."""
+    from sqlalchemy import text
+
+    ws, now = Workspace(tmp_path / "ws"), datetime.now(UTC)
+    _labels(ws, _log(ws, now, 1500, worse=False))
+    engine = make_engine(warehouse_url(CFG.warehouse, ws))
+    try:
+        with engine.begin() as conn:  # stamped an hour ago: before the experiment of the last 5 minutes
+            conn.execute(
+                text(f"UPDATE {CFG.drift.feedback_table} SET labelled_at = :then"),
+                {"then": now - timedelta(hours=1)},
+            )
+    finally:
+        engine.dispose()
+    found = quality(CFG, ws, _experiment(now, None), tmp_path)()
+    assert found.status == "insufficient" and "0 fair labelled customers" in found.detail, found.detail

@@ -21,7 +21,6 @@ from common.chain import VALIDATE
 from common.chain.records import Validated
 from common.cli import step_main
 from common.errors import ConfigError, MissingInputError
-from common.experiment.fair import read_exclusion
 from common.experiment.readers import read_versions
 from common.settings import Settings
 from common.step import Outputs, StepResult
@@ -130,19 +129,19 @@ def fair_and_plan(cfg: Settings, ws: Workspace, experiment: dict[str, Any], fold
     the plan is printed: how many labelled customers, requests and seconds the quality claim needs."""
     import pyarrow.parquet as pq
 
-    from common.experiment.fair import write_exclusion
+    from common.experiment.fair import fair_rows, write_exclusion
     from common.experiment.plan import make_plan
     from common.model.version import require
 
     versions = [require(cfg, ws, experiment[side]) for side in ("stable", "candidate")]
-    excluded = write_exclusion(cfg, ws, versions, folder)
+    excluded, trained = write_exclusion(cfg, ws, versions, folder)
     experiment["fair"] = asdict(excluded)
     experiment["replay"]["excluded"] = excluded.path
     fair, prevalence = None, 0.25
     if experiment["traffic"] == "replay":
         replay = experiment["replay"]
         table = pq.read_table(replay["data_path"], columns=[replay["id_column"], replay["label"]]).to_pandas()
-        kept = table[~table[replay["id_column"]].isin(read_exclusion(excluded.path))]
+        kept = fair_rows(table, replay["id_column"], trained)
         fair = len(kept)
         prevalence = float(kept[replay["label"]].mean()) if fair else prevalence
         experiment["fair"]["customers"] = fair

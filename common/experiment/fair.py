@@ -48,8 +48,11 @@ def trained_ids(cfg: Settings, ws: Workspace, version: ModelVersion) -> tuple[se
     )
 
 
-def write_exclusion(cfg: Settings, ws: Workspace, versions: list[ModelVersion], folder: Path) -> Exclusion:
-    """The union of the versions' training ids, as a one-column Parquet file in the experiment's folder."""
+def write_exclusion(
+    cfg: Settings, ws: Workspace, versions: list[ModelVersion], folder: Path
+) -> tuple[Exclusion, set[object]]:
+    """The union of the versions' training ids, as a one-column Parquet file in the experiment's folder; the
+    record of it, and the ids."""
     import pandas as pd
 
     excluded: set[object] = set()
@@ -63,7 +66,7 @@ def write_exclusion(cfg: Settings, ws: Workspace, versions: list[ModelVersion], 
         pd.DataFrame({cfg.dataset.id_column: sorted(excluded, key=str)}).to_parquet(out, index=False)
     for note in notes:
         log.info("fair comparison set: %s", note)
-    return Exclusion(str(path), len(excluded), notes)
+    return Exclusion(str(path), len(excluded), notes), excluded
 
 
 def read_exclusion(path: str | None) -> set[object]:

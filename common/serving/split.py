@@ -6,6 +6,7 @@ In shadow mode the stable version answers every request and the candidate scores
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -16,6 +17,8 @@ from common.serving.headers import VERSION_HEADER, received
 from common.serving.routing import CANDIDATE, STABLE, arm
 
 log = logging.getLogger("common.serving.split")
+MAX_MIRRORED = 1000  # shadow scorings waiting at once; past this a request is not mirrored (a slow shadow
+# would otherwise hold every request it has not scored yet in memory)
 
 
 class SplitModel(kserve.Model):
@@ -63,8 +66,8 @@ class SplitModel(kserve.Model):
     def _mirror(self, payload: Any, since: float) -> None:
         """Shadow mode: the candidate scores the same request on its own thread, and nobody waits for it. Its
         metrics and inference-log rows carry its version; a failure is counted there, never seen by the caller."""
-        import asyncio
-
+        if len(self.mirrored) >= MAX_MIRRORED:  # fewer paired customers, never a slower answer
+            return
         task = asyncio.ensure_future(self._shadow(payload, since))
         self.mirrored.add(task)  # a task nobody holds may be collected before it runs
         task.add_done_callback(self.mirrored.discard)

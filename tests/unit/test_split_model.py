@@ -180,3 +180,40 @@ def test_the_versions_of_a_split_never_score_on_the_loop() -> None:
     split = build(spec)
     assert [arm.inline for arm in split.arms.values()] == [False, False]
     assert build({**spec, "canary": None}).inline is True
+
+
+def test_in_shadow_mode_the_stable_answers_everyone_and_a_broken_shadow_costs_no_caller_anything() -> None:
+    """Every request is answered by version 1 and mirrored to version 2, whose failures count against it only;
+    past MAX_MIRRORED pending scorings a request is answered but not mirrored (a stuck shadow holds no more)."""
+    from common.serving import split
+
+    stable, candidate = Arm("1"), Arm("2")
+    canary = {"mode": "shadow", "percent": 30, "routing": "sticky", "pin_header": "x-model-version"}
+    model = SplitModel(stable, candidate, canary)
+    m = ab_metrics()
+    before = _count(m.requests, "2"), _count(m.errors, "2")
+    candidate.broken = True
+
+    async def calls(n: int) -> list[str]:
+        said = []
+        for customer in range(1, n + 1):
+            headers: dict[str, str] = {}
+            answer = await model.predict({"instances": [{"customer_id": customer}]}, {}, headers)
+            said.append(f"{answer['model_version']}{headers['x-model-version']}")
+        while model.mirrored:  # the mirrors finish after their answers
+            await asyncio.sleep(0.01)
+        return said
+
+    assert asyncio.run(calls(50)) == ["11"] * 50
+    assert (_count(m.requests, "2") - before[0], _count(m.errors, "2") - before[1]) == (50, 50)
+
+    async def capped() -> int:
+        model.mirrored = {asyncio.ensure_future(asyncio.sleep(5)) for _ in range(split.MAX_MIRRORED)}
+        held = len(model.mirrored)
+        await model.predict({"instances": [{"customer_id": 7}]}, {}, {})
+        grown = len(model.mirrored) - held
+        for task in model.mirrored:
+            task.cancel()
+        return grown
+
+    assert asyncio.run(capped()) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _secrets: set[str] = set()
 # scheme://user:password@host -> scheme://user:***@host, for any URL in any text
@@ -75,3 +76,24 @@ def with_password(url: str, environ_key: str = "MLFLOW_TRACKING_URI") -> str:
 
     full = os.environ.get(environ_key, "")
     return full if full and without_password(full) == url else url
+
+
+def authorised(url: str, path: str = "") -> Any:
+    """A urllib request for `path` under `url` with the user part of `url` (http://user:password@host) sent as
+    HTTP basic auth: urllib would take it for part of the host, and the address stays free of it."""
+    import base64
+    import urllib.request
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    request = urllib.request.Request(f"{without_credentials(url).rstrip('/')}{path}")
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        request.add_header("Authorization", f"Basic {base64.b64encode(pair.encode()).decode()}")
+    return request
+
+
+def as_configured(recorded: str, configured: str) -> str:
+    """`configured` (the config's URL, with its password) when `recorded` is that URL as a record keeps it,
+    without the password; else `recorded`: a record never holds the password, the run that reads it has it."""
+    return configured if configured and without_password(configured) == recorded else recorded

@@ -359,7 +359,6 @@ MODULE_SECONDS = {
     "tests/e2e/test_uc2_split.py": 80,
     "tests/e2e/test_uc1_any_table.py": 60,
     "tests/e2e/test_lineage_emission.py": 100,
-    "tests/e2e/test_secrets.py": 46,
     "tests/e2e/test_new_use_case.py": 45,
     "tests/e2e/test_uc1_cli.py": 40,
     "tests/e2e/test_your_own_config.py": 35,

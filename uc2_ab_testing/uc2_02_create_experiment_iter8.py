@@ -22,6 +22,7 @@ from common.chain.records import Validated
 from common.cli import step_main
 from common.errors import ConfigError, MissingInputError
 from common.experiment.readers import read_versions
+from common.redact import without_password
 from common.settings import Settings
 from common.step import Outputs, StepResult
 from common.workspace import Workspace, write_text
@@ -48,7 +49,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     experiment = declare(cfg, ws, Canary.of(canary))
     folder = ws.dir("reports", "ab", experiment["id"])
     fair_and_plan(cfg, ws, experiment, folder)
-    experiment["baseline"] = {v: asdict(w) for v, w in read_versions(experiment).items()}
+    reading = {**experiment, "prometheus_url": cfg.ab_testing.prometheus_url}
+    experiment["baseline"] = {v: asdict(w) for v, w in read_versions(reading).items()}
     path = folder / "experiment.json"
     write_text(path, json.dumps(experiment, indent=2))
     pid = start_load(path, ws) if experiment["traffic"] == "replay" else None
@@ -110,7 +112,7 @@ def declare(cfg: Settings, ws: Workspace, canary: Canary) -> dict[str, Any]:
         },
         "traffic": ab.traffic,
         "log_flush_s": cfg.serving.inference_log.flush_s,
-        "prometheus_url": ab.prometheus_url,
+        "prometheus_url": without_password(ab.prometheus_url),  # the password stays in the config
         "queries": dict(ab.queries),
         "replay": {
             "rate": ab.replay_rate,

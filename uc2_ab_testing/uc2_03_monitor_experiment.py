@@ -28,6 +28,7 @@ from common.experiment.ab_report import render
 from common.experiment.act import carry_out, resume
 from common.experiment.readers import read_versions, window_of
 from common.experiment.replay import read_responses
+from common.redact import as_configured
 from common.serving import local_server
 from common.settings import ObjectivesCfg, Settings
 from common.step import StepResult
@@ -53,6 +54,8 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     # decided before: never observed twice; acted upon again only if that was cut short
     if not record.exists():
         experiment = json.loads(path.read_text())
+        url = as_configured(experiment.get("prometheus_url", ""), cfg.ab_testing.prometheus_url)
+        experiment["prometheus_url"] = url  # with its password, in memory only
         found = decide(experiment, path.parent, quality(cfg, ws, experiment, path.parent))
         write_text(record, json.dumps(found, indent=2))
     report = carry_out(cfg, ws, record)  # the decision first: an act a kill interrupts is finished on a rerun

@@ -103,9 +103,9 @@ def _load(cfg: Settings, ws: Workspace, target: ModelVersion) -> Any:
     import mlflow
 
     from common.features.engineering import feature_types
-    from common.model.tracking import tracking_uri
+    from common.model.tracking import tracking_uri, use
 
-    mlflow.set_tracking_uri(tracking_uri(cfg, ws))
+    use(tracking_uri(cfg, ws))
     model = mlflow.sklearn.load_model(target.model_uri)
     columns = list(feature_types(cfg.features, cfg.dataset))
     return lambda rows: model.predict_proba(rows[columns])[:, 1]

@@ -31,7 +31,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     from common.data.object_store import make_store
     from common.data.warehouse import make_engine, reaching, safe_url, warehouse_url
     from common.model.batch import Batch, parquet_rows, parquet_sink, score_chunks, write
-    from common.model.tracking import tracking_uri
+    from common.model.tracking import tracking_uri, use
     from common.model.version import require
     from common.progress import track
 
@@ -39,7 +39,7 @@ def run(cfg: Settings, ws: Workspace) -> StepResult:
     validated = ws.require(VALIDATE, f"batch scoring needs validated data: run {VALIDATE}.py first")
     data = Validated.of(validated)
     batch = Batch(target.version, data.tag, target.threshold, datetime.now(UTC))
-    mlflow.set_tracking_uri(tracking_uri(cfg, ws))
+    use(tracking_uri(cfg, ws))
     pipeline = mlflow.sklearn.load_model(target.model_uri)
     url, table = warehouse_url(cfg.warehouse, ws), cfg.batch.table
     chunks = track(

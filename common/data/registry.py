@@ -71,7 +71,9 @@ class DataRegistry:
         return repo
 
     def _configure_remote(self) -> None:
-        """The remote from config, every run: a changed config takes effect; keys go to the git-ignored local file."""
+        """The remote from config, every run: a changed config takes effect. Its keys are never written: DVC is
+        given them in memory for each push and read (`_keys`); keys an older run left in the git-ignored local
+        config are removed."""
         url = self.remote.remote_url or str(self.default_remote)
         with _dvc(self.root) as dvc:
             with dvc.config.edit("repo") as conf:
@@ -80,16 +82,19 @@ class DataRegistry:
                     **({"endpointurl": self.remote.endpoint_url} if self.remote.endpoint_url else {}),
                 }
                 conf["core"]["remote"] = REMOTE
-            secret = self.remote.secret_access_key.get_secret_value()
-            if self.remote.access_key_id or secret:
+            if REMOTE in dvc.config.read("local").get("remote", {}):
                 with dvc.config.edit("local") as conf:
-                    conf["remote"][REMOTE] = {
-                        "access_key_id": self.remote.access_key_id,
-                        "secret_access_key": secret,
-                    }
+                    del conf["remote"][REMOTE]
         if self.git.is_dirty(path=".dvc/config"):
             self.git.index.add([".dvc/config"])
             self.git.index.commit(f"data registry: remote {REMOTE} -> {url}")
+
+    def _keys(self) -> dict[str, Any]:
+        """The remote's keys from config, as DVC's remote config takes them (empty: boto3's own chain)."""
+        secret = self.remote.secret_access_key.get_secret_value()
+        if not (self.remote.access_key_id or secret):
+            return {}
+        return {"access_key_id": self.remote.access_key_id, "secret_access_key": secret}
 
     def versions(self) -> list[tuple[int, str, str]]:
         """(number, tag, message) of every data-vN tag, oldest first."""
@@ -115,7 +120,7 @@ class DataRegistry:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(src, dest)
         try:
-            with _dvc(self.root) as dvc:
+            with _dvc(self.root, self._keys()) as dvc:
                 dvc.add(str(dest))
                 pushed = dvc.push()
         except Exception:
@@ -141,7 +146,14 @@ class DataRegistry:
             )
         with (
             atomic_path(dest) as tmp,
-            dvc.api.open(rel, repo=str(self.root), rev=tag, mode="rb", remote=REMOTE) as fh,
+            dvc.api.open(
+                rel,
+                repo=str(self.root),
+                rev=tag,
+                mode="rb",
+                remote=REMOTE,
+                remote_config=self._keys() or None,
+            ) as fh,
             tmp.open("wb") as out,
         ):
             shutil.copyfileobj(fh, out, 1 << 20)
@@ -170,11 +182,12 @@ class DataRegistry:
             dvc.checkout(str(self.root / rel), force=True)
 
 
-def _dvc(root: Path) -> Any:
+def _dvc(root: Path, keys: dict[str, Any] | None = None) -> Any:
+    """The registry's DVC repo; `keys` are merged into its remote's config in memory only."""
     from dvc.repo import Repo
 
     _route_dvc_logs()
-    repo = Repo(str(root))
+    repo = Repo(str(root), config={"remote": {REMOTE: keys}} if keys else None)
     repo.scm_context.quiet = True  # no "to track the changes with git, run..." hints: we commit ourselves
     return repo
 

@@ -69,7 +69,7 @@ def from_latest_extract(cfg: Settings, ws: Workspace, champion: ModelVersion) ->
     from common.chain.records import Validated
     from common.data.registry import data_path
     from common.features.engineering import build_features, feature_types
-    from common.model.tracking import tracking_uri
+    from common.model.tracking import tracking_uri, use
 
     validated = ws.require(VALIDATE, f"drift.current latest_extract needs validated data: run {VALIDATE}.py")
     data = Validated.of(validated)
@@ -77,7 +77,7 @@ def from_latest_extract(cfg: Settings, ws: Workspace, champion: ModelVersion) ->
     df = pd.read_parquet(path)
     if len(df) > cfg.drift.max_rows:
         df = df.sample(cfg.drift.max_rows, random_state=cfg.drift.seed).reset_index(drop=True)
-    mlflow.set_tracking_uri(tracking_uri(cfg, ws))
+    use(tracking_uri(cfg, ws))
     model = mlflow.sklearn.load_model(champion.model_uri)
     features = build_features(df, cfg.features, cfg.dataset)[list(feature_types(cfg.features, cfg.dataset))]
     df = df.assign(churn_probability=model.predict_proba(features)[:, 1])

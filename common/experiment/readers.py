@@ -11,6 +11,7 @@ from typing import Any
 
 from common.errors import ConfigError, ServiceUnavailableError
 from common.experiment.judgement import Window
+from common.redact import authorised, without_credentials
 
 # the window's counters and the metric each comes from (counters: <name>_total; the histogram: _bucket by le)
 COUNTERS = {
@@ -88,18 +89,19 @@ def _query(url: str, promql: str, timeout_s: float) -> list[dict[str, Any]]:
     import json
     from urllib.parse import urlencode
 
-    target = f"{url.rstrip('/')}/api/v1/query?{urlencode({'query': promql})}"
+    address = without_credentials(url)  # credentials go as basic auth, never in the address or a message
     try:
-        with urllib.request.urlopen(target, timeout=timeout_s) as resp:
+        request = authorised(url, f"/api/v1/query?{urlencode({'query': promql})}")
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
             body = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         if exc.code == 400:  # Prometheus says the query is wrong: the config's, not a passing fault
             raise ConfigError(
                 f"ab_testing.queries: Prometheus refused {promql!r}: {exc.read().decode()}"
             ) from exc
-        raise ServiceUnavailableError(f"Prometheus at {url} answered {exc.code} to {promql!r}") from exc
+        raise ServiceUnavailableError(f"Prometheus at {address} answered {exc.code} to {promql!r}") from exc
     except OSError as exc:
-        raise ServiceUnavailableError(f"Prometheus at {url} cannot be queried: {exc}") from exc
+        raise ServiceUnavailableError(f"Prometheus at {address} cannot be queried: {exc}") from exc
     if body.get("status") != "success":
         raise ServiceUnavailableError(f"Prometheus refused {promql!r}: {body.get('error')}")
     return body["data"]["result"]

@@ -28,7 +28,6 @@ def artifact_root(uri: str, ws: Workspace) -> Path | None:
 def client_for(uri: str) -> MlflowClient:
     """The client of `uri` (given without its password in a pipeline task: the password comes from the
     environment, common.redact.with_password), set as MLflow's own too."""
-    import mlflow
     from mlflow import MlflowClient
 
     from common.redact import with_password
@@ -36,9 +35,29 @@ def client_for(uri: str) -> MlflowClient:
     uri = with_password(uri)
     if uri.startswith(("http://", "https://")):
         reach(uri)
+    uri = use(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def use(uri: str) -> str:
+    """Make `uri` MLflow's tracking and registry URI in this process; returns the form MLflow was given. A tracking
+    server's credentials (http://user:password@host) go to MLflow's own basic-auth variables, not into the URI:
+    MLflow prints the URI it has ("View run ... at: <uri>") from processes whose output we do not filter."""
+    import mlflow
+
+    from common.redact import with_password, without_credentials
+
+    uri = with_password(uri)
+    if uri.startswith(("http://", "https://")) and uri != without_credentials(uri):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(uri)
+        os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(parts.username or "")
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password or "")
+        uri = without_credentials(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return uri
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
@@ -63,14 +82,14 @@ def reach(uri: str) -> None:
     import urllib.error
     import urllib.request
 
-    from common.redact import without_credentials
+    from common.redact import authorised, without_credentials
 
     for key, value in HTTP_RETRIES.items():
         os.environ.setdefault(key, value)
     if time.monotonic() - _REACHED.get(uri, -1e9) < 30:
         return
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=REACH_TIMEOUT_S) as resp:
+        with urllib.request.urlopen(authorised(uri, "/health"), timeout=REACH_TIMEOUT_S) as resp:
             resp.read()
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -70,9 +70,9 @@ class ChurnModel(kserve.Model):
         import mlflow
 
         from common.model.compiled import scorer
-        from common.redact import with_password
+        from common.model.tracking import use
 
-        mlflow.set_tracking_uri(with_password(self.spec["tracking_uri"]))
+        use(self.spec["tracking_uri"])  # with its password from the environment
         self.model = mlflow.sklearn.load_model(self.spec["model_uri"])
         self.score, self.scorer_kind = scorer(self.model, self.columns)
         self.row = row_scorer(self.score, self.ds, self.fcfg, self.columns)

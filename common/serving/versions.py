@@ -35,7 +35,8 @@ def server_spec(cfg: Settings, ws: Workspace, target: ModelVersion, alias: str) 
         # the id type the online store holds (auto resolved by step 01): the request contract's
         "dataset": cfg.dataset.model_dump()
         | {"id_type": source_id_type(offline_source(cfg, ws), cfg.dataset)},
-        "features": cfg.features.model_dump(),
+        # the SQL registry's password too comes from the server's environment (FEAST_REGISTRY_URL)
+        "features": cfg.features.model_dump() | {"registry_url": without_password(cfg.features.registry_url)},
         "repo_config": repo_config(cfg, ws) if cfg.serving.feast_completion else None,
         "max_batch": cfg.serving.max_batch,
         "max_body_bytes": cfg.serving.max_body_bytes,

@@ -3,8 +3,10 @@ deploy/team/stack.py): the warehouse on PostgreSQL; extracts, the DVC remote, ML
 log in one S3 bucket (moto's server); MLflow as a tracking server on PostgreSQL; Feast's SQL registry in
 PostgreSQL and its online store on Redis; metrics pushed to a Pushgateway that Prometheus scrapes; lineage over
 HTTP; the deployment repo on a git remote. The story of README's "A day in the life" is played once; each test
-reads what one service ends up holding. Then one service is stopped at a time: the pipelines fail with exit 1 and
-a message naming it, or carry on where the design says they do (metrics, lineage)."""
+reads what one service ends up holding. Every credential the config reads carries one recognisable secret (the
+services here ignore it: PostgreSQL's trust auth, moto, Pushgateway and Prometheus without auth, the receiver);
+it must be found nowhere the story wrote or printed. Then one service is stopped at a time: the pipelines fail
+with exit 1 and a message naming it, or carry on where the design says they do (metrics, lineage)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from common.redact import without_credentials
 from tests.conftest import (
     ROOT,
     free_port,
@@ -41,6 +44,7 @@ FAST = {
     "MLOPS__AB_TESTING__REPLAY_RATE": "100",
     "MLOPS__RETRY__ATTEMPTS": "2",
 }
+SECRET = "Sw0rdfish-4ab9e"
 DRIFTED = ["--rows", "600", "--drift", "--append", "--id-offset", "100000", "--seed", "7"]
 STACK = ROOT / "deploy" / "team" / "stack.py"
 
@@ -71,12 +75,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     try:
         said = _stack(control, "up")
         env = dict(line.removeprefix("export ").split("=", 1) for line in said.splitlines() if "=" in line)
-        yield {"env": {**env, "MLOPS_WORKSPACE": str(ws)}, "control": control, "folder": folder}
+        env = {**env, **_secrets(env), "MLOPS_WORKSPACE": str(ws)}
+        yield {"env": env, "control": control, "folder": folder, "printed": []}
     finally:
         if ws.exists():  # the model server the story started
             run_script("uc1_churn_prediction/uc1_06_model_serving_kserve.py", "--stop", workspace=ws)
         _stack(control, "down")
         _drop(prefix)
+
+
+def _secrets(env: dict[str, str]) -> dict[str, str]:
+    """SECRET in every credential examples/team.yaml reads: the databases', the tracking server's and the metrics
+    services' URLs (as a password), the bucket's secret key and the lineage API key."""
+
+    def with_password(url: str, user: str) -> str:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{user}:{SECRET}@{rest.split('@', 1)[-1]}"
+
+    return {
+        "WAREHOUSE_URL": with_password(env["WAREHOUSE_URL"], "postgres"),
+        "FEAST_REGISTRY_URL": with_password(env["FEAST_REGISTRY_URL"], "postgres"),
+        "PUSHGATEWAY_URL": with_password(env["PUSHGATEWAY_URL"], "metrics"),
+        "PROMETHEUS_URL": with_password(env["PROMETHEUS_URL"], "prom"),
+        "MLFLOW_TRACKING_URI": with_password(env["MLFLOW_TRACKING_URI"], "team"),
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "MARQUEZ_API_KEY": SECRET,
+    }
 
 
 def _drop(prefix: str) -> None:
@@ -95,6 +119,7 @@ def _user(stack: dict[str, Any], script: str, *args: str) -> dict[str, Any]:
     """A command as the user types it, on the team config; it must succeed; its JSON summary line."""
     ws = Path(stack["env"]["MLOPS_WORKSPACE"])
     proc = run_script(script, *args, *TEAM, workspace=ws, env={**stack["env"], **FAST})
+    stack["printed"].append((f"{script} {args}", proc.stdout + proc.stderr))
     assert proc.returncode == 0, f"{script} {args}: {proc.stderr[-3000:]}"
     return summary_of(proc)
 
@@ -151,19 +176,27 @@ def test_the_tracking_server_holds_the_versions_and_aliases(
     assert source.startswith(("models:/", "mlflow-artifacts:")), source  # served by the server, not a path
 
 
-def _bucket(stack: dict[str, Any]) -> set[str]:
+def _s3(stack: dict[str, Any]) -> Any:
     import boto3
 
     env = stack["env"]
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=env["S3_ENDPOINT_URL"],
         region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=env["S3_BUCKET"])
+
+
+def _bucket(stack: dict[str, Any]) -> set[str]:
+    pages = _s3(stack).get_paginator("list_objects_v2").paginate(Bucket=stack["env"]["S3_BUCKET"])
     return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+
+
+def _objects(stack: dict[str, Any]) -> dict[str, bytes]:
+    s3, bucket = _s3(stack), stack["env"]["S3_BUCKET"]
+    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(_bucket(stack))}
 
 
 def test_the_bucket_holds_extracts_the_dvc_cache_mlflows_artifacts_and_the_log(
@@ -203,7 +236,7 @@ def test_the_pushgateway_has_the_pipelines_figures_and_prometheus_answers_the_da
     import time
 
     env = stack["env"]
-    groups = _get(f"{env['PUSHGATEWAY_URL']}/api/v1/metrics")["data"]
+    groups = _get(f"{without_credentials(env['PUSHGATEWAY_URL'])}/api/v1/metrics")["data"]
     pipelines = {g["labels"].get("pipeline") for g in groups}
     ran = {"uc1_churn_prediction", "uc2_ab_testing", "uc3_drift_retraining"}
     assert ran | {"uc6_gitops_deployment", "champion"} <= pipelines, pipelines
@@ -211,11 +244,10 @@ def test_the_pushgateway_has_the_pipelines_figures_and_prometheus_answers_the_da
     board = json.loads((ROOT / "deploy/monitoring/grafana/dashboards/churn-mlops.json").read_text())
     queries = [q.replace("$model", MODEL).replace("$__rate_interval", "1m") for q in _exprs(board)]
     pushed = ("mlops_drift_share", "mlops_model_champion_version", "mlops_model_metric", "mlops_pipeline_")
+    prometheus = without_credentials(env["PROMETHEUS_URL"])
     deadline = time.monotonic() + 30  # a scrape or two after the last push
     while True:
-        answers = {
-            q: _get(f"{env['PROMETHEUS_URL']}/api/v1/query?query={urllib.parse.quote(q)}") for q in queries
-        }
+        answers = {q: _get(f"{prometheus}/api/v1/query?query={urllib.parse.quote(q)}") for q in queries}
         empty = [q for q, a in answers.items() if any(p in q for p in pushed) and not a["data"]["result"]]
         if not empty or time.monotonic() > deadline:
             break
@@ -256,9 +288,58 @@ def test_the_deployment_remote_has_the_commits(stack: dict[str, Any], story: dic
     assert "promote v2 to staging" in log, log
 
 
+def _mlflow_records(uri: str) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    said: list[Any] = []
+    for experiment in client.search_experiments():
+        for found in client.search_runs([experiment.experiment_id]):
+            said += [found.data.params, found.data.tags, found.info.artifact_uri]
+    for version in client.search_model_versions(f"name='{MODEL}'"):
+        said += [version.tags, version.source]
+    return repr(said)
+
+
+def test_the_secret_is_found_nowhere(stack: dict[str, Any], story: dict[str, Any]) -> None:
+    """Not in what a command printed, a file of the workspace (logs, state, reports, manifests, the server's
+    spec), an object of the bucket, the deployment remote's history, MLflow's params, tags and sources, what the
+    Pushgateway holds or the lineage events."""
+    env, ws = stack["env"], Path(stack["env"]["MLOPS_WORKSPACE"])
+    places = dict(stack["printed"])
+    with urllib.request.urlopen(f"{without_credentials(env['PUSHGATEWAY_URL'])}/metrics", timeout=10) as resp:
+        places["the Pushgateway"] = resp.read().decode()
+    places["MLflow's params, tags and sources"] = _mlflow_records(env["MLFLOW_TRACKING_URI"])
+    places["the lineage events"] = (stack["folder"] / "stack" / "lineage" / "events.jsonl").read_text()
+    clone = stack["folder"] / "secret-check.git"
+    subprocess.run(["git", "clone", "--quiet", "--mirror", env["GITOPS_REPO_URL"], str(clone)], check=True)
+    places["the deployment remote's history"] = subprocess.run(
+        ["git", f"--git-dir={clone}", "log", "-p", "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    for path in ws.rglob("*"):
+        if path.is_file():
+            places[str(path.relative_to(ws))] = path.read_bytes().decode(errors="replace")
+    for key, body in _objects(stack).items():
+        places[f"s3://{env['S3_BUCKET']}/{key}"] = body.decode(errors="replace")
+    assert "mlops_pipeline" in places["the Pushgateway"]  # each place was read, not found empty
+    assert "promote v2" in places["the deployment remote's history"] and any(
+        n.startswith("logs/") for n in places
+    )
+    assert sum(n.startswith("s3://") for n in places) > 10
+    found = {
+        name: text[max(0, text.index(SECRET) - 120) : text.index(SECRET)]
+        for name, text in places.items()
+        if SECRET in text
+    }
+    assert found == {}, f"the secret is in (with what came before it): {found}"
+
+
 def _failing(stack: dict[str, Any], script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A command expected to fail or warn: what it says must still keep the secret."""
     ws = Path(stack["env"]["MLOPS_WORKSPACE"])
-    return run_script(script, *args, *TEAM, workspace=ws, env={**stack["env"], **FAST})
+    proc = run_script(script, *args, *TEAM, workspace=ws, env={**stack["env"], **FAST})
+    assert SECRET not in proc.stdout + proc.stderr
+    return proc
 
 
 def test_z1_metrics_and_lineage_down_the_pipelines_carry_on(
@@ -271,7 +352,8 @@ def test_z1_metrics_and_lineage_down_the_pipelines_carry_on(
     ws = Path(stack["env"]["MLOPS_WORKSPACE"])
     proc = _failing(stack, "uc2_ab_testing/run_pipeline.py")  # v2 is champion and challenger: nothing to test
     assert proc.returncode == 0 and summary_of(proc)["status"] == "skipped", proc.stderr[-3000:]
-    assert f"figures not written to the Pushgateway {stack['env']['PUSHGATEWAY_URL']}" in proc.stderr
+    gateway = without_credentials(stack["env"]["PUSHGATEWAY_URL"])  # named without its user part
+    assert f"figures not written to the Pushgateway {gateway}" in proc.stderr
     spooled = (ws / "lineage" / "spool.jsonl").read_text().splitlines()
     assert {json.loads(line)["job"]["name"] for line in spooled} >= {"uc2_01_deploy_canary_kserve"}
 
@@ -283,9 +365,8 @@ def test_z2_the_tracking_server_down_fails_naming_it(stack: dict[str, Any], stor
     proc = _failing(stack, "uc2_ab_testing/uc2_01_deploy_canary_kserve.py")
     assert proc.returncode == 1, proc.stderr[-3000:]
     error = summary_of(proc)["error"]
-    assert (
-        f"MLflow tracking server {stack['env']['MLFLOW_TRACKING_URI']} (mlflow.tracking_uri) cannot" in error
-    )
+    server = without_credentials(stack["env"]["MLFLOW_TRACKING_URI"])
+    assert f"MLflow tracking server {server} (mlflow.tracking_uri) cannot" in error
     assert sorted((ws / "reports").rglob("*.html")) == cards  # nothing half-written
 
 

@@ -81,13 +81,18 @@ def test_dvc_pushes_to_s3_and_an_old_version_reads_back(
     assert not (tmp_path / "unused-remote").exists()
     dvc_dir = tmp_path / "data-registry" / ".dvc"
     assert "LOCALONLY" not in (dvc_dir / "config").read_text()  # committed config: no keys
-    assert "SECRETLOCALONLY" in (dvc_dir / "config.local").read_text()  # git-ignored local config
+    local = dvc_dir / "config.local"
+    assert not local.exists() or "LOCALONLY" not in local.read_text()  # nor at rest: given to DVC in memory
 
     # A fresh clone of the registry has no cache: version 1 comes back from the S3 remote.
     shutil.rmtree(tmp_path / "data-registry" / ".dvc" / "cache")
     (tmp_path / "data-registry" / "data" / "customers.parquet").unlink()
     out = registry.export("data/customers.parquet", "data-v1", tmp_path / "back.parquet")
     assert file_md5(out) == file_md5(files[1])
+    # keys an older run wrote to the local config are removed when the registry is opened
+    local.write_text("['remote \"storage\"']\n    secret_access_key = SECRETLOCALONLY\n")
+    DataRegistry(tmp_path / "data-registry", cfg.dvc, tmp_path / "unused-remote")
+    assert "LOCALONLY" not in local.read_text()
 
 
 def test_the_inference_log_goes_to_the_bucket_and_drift_reads_its_window_back(

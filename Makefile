@@ -30,7 +30,7 @@ run: setup
 	$(PY) run_all.py
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=20   # the slowest twenty in the log: where CI time goes
 
 lint: setup
 	$(VENV)/bin/ruff check .

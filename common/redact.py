@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import urllib.request
 
 _secrets: set[str] = set()
 # scheme://user:password@host -> scheme://user:***@host, for any URL in any text
@@ -78,7 +81,7 @@ def with_password(url: str, environ_key: str = "MLFLOW_TRACKING_URI") -> str:
     return full if full and without_password(full) == url else url
 
 
-def authorised(url: str, path: str = "") -> Any:
+def authorised(url: str, path: str = "") -> urllib.request.Request:
     """A urllib request for `path` under `url` with the user part of `url` (http://user:password@host) sent as
     HTTP basic auth: urllib would take it for part of the host, and the address stays free of it."""
     import base64
